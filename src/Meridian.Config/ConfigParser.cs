@@ -1,0 +1,509 @@
+using System.Globalization;
+using System.Net;
+
+namespace Meridian.Config;
+
+/// <summary>
+/// Reads ntp.conf into <see cref="NtpConfiguration"/>. Never throws on bad input and never drops a line silently:
+/// each problem becomes a <see cref="ConfigDiagnostic"/> with file, line and column.
+/// </summary>
+public sealed class ConfigParser
+{
+    /// <summary>How deep <c>includefile</c> may nest.</summary>
+    public const int MaxIncludeDepth = 5;
+
+    /// <summary>Directives of ntpd's grammar that this build reads but whose feature arrives later.</summary>
+    private static readonly HashSet<string> Deferred = new(StringComparer.Ordinal)
+    {
+        "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver",
+        "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen", "keys", "trustedkey", "requestkey",
+        "controlkey", "crypto", "tinker", "tos", "leapfile", "logconfig", "discard", "mru", "precision", "setvar",
+        "slewalways", "resolver", "refclock", "unpeer", "phone", "nonvolatile", "saveconfigdir", "nts", "revoke",
+        "automax", "ttl", "trap", "reset", "pidfile",
+    };
+
+    private static readonly string[] Directives =
+    [
+        "server", "pool", "peer", "fudge", "enable", "disable", "interface", "driftfile", "logfile", "includefile",
+        .. Deferred,
+    ];
+
+    private static readonly string[] AssociationFlags = ["iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "nts", "noval"];
+
+    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay"];
+
+    private static readonly string[] SystemFlagNames = ["auth", "bclient", "calibrate", "kernel", "monitor", "ntp", "stats", "mode7", "pps", "peer_clear_digest_early", "unpeer_crypto_early", "unpeer_crypto_nak_early", "unpeer_digest_early"];
+
+    private readonly NtpConfiguration _config = new();
+    private readonly Stack<string> _includeStack = new();
+
+    private ConfigParser()
+    {
+    }
+
+    /// <summary>Parses configuration text; <paramref name="fileName"/> names it in diagnostics and anchors relative includes.</summary>
+    public static NtpConfiguration Parse(string text, string fileName)
+    {
+        var parser = new ConfigParser();
+        parser.ParseText(text, fileName);
+        return parser._config;
+    }
+
+    /// <summary>Reads and parses a file; a file that cannot be read is an error at line 0.</summary>
+    public static NtpConfiguration ParseFile(string path)
+    {
+        var parser = new ConfigParser();
+        try
+        {
+            parser.ParseText(File.ReadAllText(path), path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            parser._config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, path, 0, 0, $"cannot read the configuration: {e.Message}"));
+        }
+
+        return parser._config;
+    }
+
+    private void ParseText(string text, string fileName)
+    {
+        _includeStack.Push(Path.GetFullPath(fileName));
+        foreach (IReadOnlyList<ConfigToken> line in ConfigLexer.Lines(text))
+        {
+            ParseLine(new LineReader(line, fileName, _config.Diagnostics));
+        }
+
+        _includeStack.Pop();
+    }
+
+    private void ParseLine(LineReader line)
+    {
+        ConfigToken keyword = line.Next()!.Value;
+        string name = keyword.Text.ToLowerInvariant();
+        switch (name)
+        {
+            case "server":
+                ParseAssociation(line, AssociationKind.Server);
+                break;
+            case "pool":
+                ParseAssociation(line, AssociationKind.Pool);
+                break;
+            case "peer":
+                ParseAssociation(line, AssociationKind.Peer);
+                break;
+            case "fudge":
+                ParseFudge(line);
+                break;
+            case "enable":
+            case "disable":
+                ParseSystemFlags(line, name == "enable");
+                break;
+            case "interface":
+                ParseInterface(line);
+                break;
+            case "driftfile":
+                _config.DriftFile = line.RequireWord("a file name")?.Text;
+                line.WarnRest();
+                break;
+            case "logfile":
+                _config.LogFile = line.RequireWord("a file name")?.Text;
+                line.WarnRest();
+                break;
+            case "includefile":
+                ParseInclude(line);
+                break;
+            default:
+                if (Deferred.Contains(name))
+                {
+                    if (!_config.NotYetInEffect.Contains(name))
+                    {
+                        _config.NotYetInEffect.Add(name);
+                    }
+                }
+                else
+                {
+                    string? guess = Suggest(name, Directives);
+                    line.Warn(keyword, $"unknown directive '{keyword.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}; the line is ignored");
+                }
+
+                break;
+        }
+    }
+
+    private void ParseAssociation(LineReader line, AssociationKind kind)
+    {
+        ConfigToken? address = line.Next();
+        while (address is { Text: "-4" or "-6" })
+        {
+            address = line.Next();
+        }
+
+        if (address is null)
+        {
+            line.ErrorAtEnd("expected an address or host name");
+            return;
+        }
+
+        var association = new AssociationConfig(kind, address.Value.Text, address.Value.Line);
+        while (line.Next() is ConfigToken option)
+        {
+            string word = option.Text.ToLowerInvariant();
+            switch (word)
+            {
+                case "iburst": association = association with { Iburst = true }; break;
+                case "burst": association = association with { Burst = true }; break;
+                case "prefer": association = association with { Prefer = true }; break;
+                case "noselect": association = association with { NoSelect = true }; break;
+                case "true": association = association with { True = true }; break;
+                case "preempt" or "xleave" or "autokey" or "nts" or "noval":
+                    break;
+                case "minpoll":
+                    if (line.Integer(option, 3, 17) is int minPoll)
+                    {
+                        association = association with { MinPoll = minPoll };
+                    }
+
+                    break;
+                case "maxpoll":
+                    if (line.Integer(option, 3, 17) is int maxPoll)
+                    {
+                        association = association with { MaxPoll = maxPoll };
+                    }
+
+                    break;
+                case "version":
+                    if (line.Integer(option, 1, 4) is int version)
+                    {
+                        association = association with { Version = version };
+                    }
+
+                    break;
+                case "key":
+                    if (line.Integer(option, 1, 65535) is int key)
+                    {
+                        association = association with { Key = (uint)key };
+                    }
+
+                    break;
+                case "ttl" or "mode":
+                    line.Integer(option, 0, 255);
+                    break;
+                case "bias" or "maxdelay":
+                    line.Real(option);
+                    break;
+                default:
+                    string? guess = Suggest(word, [.. AssociationFlags, .. AssociationValues]);
+                    line.Error(option, $"unknown option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    return;
+            }
+        }
+
+        if (association.MinPoll > association.MaxPoll)
+        {
+            line.Warn(address.Value, $"minpoll {association.MinPoll} is above maxpoll {association.MaxPoll}; maxpoll is raised to {association.MinPoll}");
+            association = association with { MaxPoll = association.MinPoll };
+        }
+
+        _config.Associations.Add(association);
+    }
+
+    private void ParseFudge(LineReader line)
+    {
+        ConfigToken? address = line.RequireWord("a reference clock address (127.127.t.u)");
+        if (address is null)
+        {
+            return;
+        }
+
+        if (!RefclockAddress.TryParse(address.Value.Text, out RefclockAddress clock))
+        {
+            line.Warn(address.Value, $"'{address.Value.Text}' is not a reference clock address (127.127.t.u); fudge only applies to reference clocks, so the line is ignored");
+            return;
+        }
+
+        FudgeConfig fudge = _config.Fudges.TryGetValue(clock, out FudgeConfig? existing) ? existing : new FudgeConfig(clock, address.Value.Line);
+        var flags = new Dictionary<int, bool>(fudge.Flags);
+        while (line.Next() is ConfigToken option)
+        {
+            string word = option.Text.ToLowerInvariant();
+            switch (word)
+            {
+                case "stratum":
+                    if (line.Integer(option, 0, 15) is int stratum)
+                    {
+                        fudge = fudge with { Stratum = stratum };
+                    }
+
+                    break;
+                case "refid":
+                    if (line.RequireWord("a reference ID of up to four characters") is ConfigToken refid)
+                    {
+                        if (refid.Text.Length > 4)
+                        {
+                            line.Warn(refid, $"refid '{refid.Text}' is longer than four characters; '{refid.Text[..4]}' is used");
+                        }
+
+                        fudge = fudge with { RefId = refid.Text.Length > 4 ? refid.Text[..4] : refid.Text };
+                    }
+
+                    break;
+                case "time1":
+                    fudge = fudge with { Time1 = line.Real(option) ?? fudge.Time1 };
+                    break;
+                case "time2":
+                    fudge = fudge with { Time2 = line.Real(option) ?? fudge.Time2 };
+                    break;
+                case "flag1" or "flag2" or "flag3" or "flag4":
+                    if (line.Integer(option, 0, 1) is int value)
+                    {
+                        flags[word[4] - '0'] = value == 1;
+                    }
+
+                    break;
+                default:
+                    string? guess = Suggest(word, ["stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4"]);
+                    line.Error(option, $"unknown fudge option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    return;
+            }
+        }
+
+        _config.Fudges[clock] = fudge with { Flags = flags };
+    }
+
+    private void ParseSystemFlags(LineReader line, bool enable)
+    {
+        bool any = false;
+        while (line.Next() is ConfigToken flag)
+        {
+            any = true;
+            string word = flag.Text.ToLowerInvariant();
+            if (!SystemFlagNames.Contains(word))
+            {
+                string? guess = Suggest(word, SystemFlagNames);
+                line.Error(flag, $"unknown system flag '{flag.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                continue;
+            }
+
+            _config.SystemFlags[word] = enable;
+        }
+
+        if (!any)
+        {
+            line.ErrorAtEnd("expected one or more of: " + string.Join(' ', SystemFlagNames[..7]));
+        }
+    }
+
+    private void ParseInterface(LineReader line)
+    {
+        ConfigToken? action = line.RequireWord("listen, ignore or drop");
+        if (action is null)
+        {
+            return;
+        }
+
+        string verb = action.Value.Text.ToLowerInvariant();
+        if (verb is not ("listen" or "ignore" or "drop"))
+        {
+            line.Error(action.Value, $"expected listen, ignore or drop, not '{action.Value.Text}'");
+            return;
+        }
+
+        ConfigToken? target = line.RequireWord("an address, interface name, 'wildcard', 'all', 'ipv4' or 'ipv6'");
+        if (target is null)
+        {
+            return;
+        }
+
+        string text = target.Value.Text;
+        int slash = text.IndexOf('/');
+        string addressPart = slash < 0 ? text : text[..slash];
+        if (verb == "listen" && IPAddress.TryParse(addressPart, out IPAddress? address))
+        {
+            _config.ListenAddresses.Add(address);
+        }
+        else if (!_config.NotYetInEffect.Contains("interface " + verb + " " + text))
+        {
+            _config.NotYetInEffect.Add("interface " + verb + " " + text);
+        }
+
+        line.WarnRest();
+    }
+
+    private void ParseInclude(LineReader line)
+    {
+        ConfigToken? file = line.RequireWord("a file name");
+        if (file is null)
+        {
+            return;
+        }
+
+        line.WarnRest();
+        string baseDirectory = Path.GetDirectoryName(_includeStack.Peek()) ?? ".";
+        string path = Path.GetFullPath(Path.Combine(baseDirectory, file.Value.Text));
+        if (_includeStack.Count > MaxIncludeDepth)
+        {
+            line.Error(file.Value, $"includefile nested more than {MaxIncludeDepth} deep");
+            return;
+        }
+
+        if (_includeStack.Contains(path))
+        {
+            line.Error(file.Value, $"includefile '{file.Value.Text}' includes itself (a cycle)");
+            return;
+        }
+
+        if (!File.Exists(path))
+        {
+            line.Warn(file.Value, $"includefile '{file.Value.Text}' does not exist; skipped");
+            return;
+        }
+
+        try
+        {
+            ParseText(File.ReadAllText(path), path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            line.Warn(file.Value, $"includefile '{file.Value.Text}' cannot be read ({e.Message}); skipped");
+        }
+    }
+
+    /// <summary>The nearest valid word within two edits, for "did you mean" hints.</summary>
+    internal static string? Suggest(string word, IEnumerable<string> candidates)
+    {
+        string? best = null;
+        int bestDistance = 3;
+        foreach (string candidate in candidates)
+        {
+            int distance = EditDistance(word, candidate);
+            if (distance < bestDistance)
+            {
+                bestDistance = distance;
+                best = candidate;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (int j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+
+    /// <summary>Walks the tokens of one line and reports problems at the right place.</summary>
+    private sealed class LineReader(IReadOnlyList<ConfigToken> tokens, string file, List<ConfigDiagnostic> diagnostics)
+    {
+        private int _next;
+
+        public ConfigToken? Next() => _next < tokens.Count ? tokens[_next++] : null;
+
+        public ConfigToken? RequireWord(string expected)
+        {
+            ConfigToken? token = Next();
+            if (token is null)
+            {
+                ErrorAtEnd($"expected {expected}");
+            }
+
+            return token;
+        }
+
+        /// <summary>Reads the integer argument of <paramref name="option"/>, reading a stray trailing comma as a slip.</summary>
+        public int? Integer(ConfigToken option, int min, int max)
+        {
+            ConfigToken? token = Next();
+            if (token is null)
+            {
+                ErrorAtEnd($"'{option.Text}' needs a number from {min} to {max}");
+                return null;
+            }
+
+            string text = token.Value.Text;
+            if (text.EndsWith(',') && int.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int slip))
+            {
+                Warn(token.Value, $"stray ',' after '{option.Text} {text[..^1]}'; read as {slip}");
+                text = text[..^1];
+            }
+
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value))
+            {
+                Error(token.Value, $"'{option.Text}' needs a number from {min} to {max}, not '{token.Value.Text}'");
+                return null;
+            }
+
+            if (value < min || value > max)
+            {
+                Error(token.Value, $"'{option.Text}' is {min} to {max}, not {value}");
+                return null;
+            }
+
+            return value;
+        }
+
+        public double? Real(ConfigToken option)
+        {
+            ConfigToken? token = Next();
+            if (token is null)
+            {
+                ErrorAtEnd($"'{option.Text}' needs a number");
+                return null;
+            }
+
+            if (!double.TryParse(token.Value.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
+            {
+                Error(token.Value, $"'{option.Text}' needs a number, not '{token.Value.Text}'");
+                return null;
+            }
+
+            return value;
+        }
+
+        /// <summary>Anything left on the line is ignored with a warning (for example the "//" notes in seed 003).</summary>
+        public void WarnRest()
+        {
+            if (Next() is ConfigToken extra)
+            {
+                Warn(extra, $"unexpected '{string.Join(' ', tokens.Skip(_next - 1).Select(t => t.Text))}' at the end of the line; ignored");
+                _next = tokens.Count;
+            }
+        }
+
+        public void Warn(ConfigToken at, string message) =>
+            diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, file, at.Line, at.Column, message));
+
+        public void Error(ConfigToken at, string message) =>
+            diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, file, at.Line, at.Column, message));
+
+        public void ErrorAtEnd(string message)
+        {
+            ConfigToken last = tokens[^1];
+            diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, file, last.Line, last.Column + last.Text.Length + 1, message));
+        }
+    }
+}

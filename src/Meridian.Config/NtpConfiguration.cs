@@ -1,0 +1,111 @@
+using System.Net;
+
+namespace Meridian.Config;
+
+/// <summary>How an association is asked for in ntp.conf.</summary>
+public enum AssociationKind
+{
+    Server,
+    Pool,
+    Peer,
+}
+
+/// <summary>One <c>server</c>, <c>pool</c> or <c>peer</c> line with its options.</summary>
+public sealed record AssociationConfig(AssociationKind Kind, string Address, int Line)
+{
+    public bool Iburst { get; init; }
+
+    public bool Burst { get; init; }
+
+    public bool Prefer { get; init; }
+
+    public bool NoSelect { get; init; }
+
+    public bool True { get; init; }
+
+    public int MinPoll { get; init; } = 6;
+
+    public int MaxPoll { get; init; } = 10;
+
+    public int Version { get; init; } = 4;
+
+    public uint? Key { get; init; }
+
+    /// <summary>The reference clock this address names (<c>127.127.t.u</c>), if any.</summary>
+    public RefclockAddress? Refclock => RefclockAddress.TryParse(Address, out RefclockAddress clock) ? clock : null;
+}
+
+/// <summary>A reference clock pseudo-address <c>127.127.t.u</c>: driver type t, unit u.</summary>
+public readonly record struct RefclockAddress(int Type, int Unit)
+{
+    public static bool TryParse(string text, out RefclockAddress address)
+    {
+        address = default;
+        if (!IPAddress.TryParse(text, out IPAddress? ip) || ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            return false;
+        }
+
+        byte[] b = ip.GetAddressBytes();
+        if (b[0] != 127 || b[1] != 127)
+        {
+            return false;
+        }
+
+        address = new RefclockAddress(b[2], b[3]);
+        return true;
+    }
+
+    public override string ToString() => $"127.127.{Type}.{Unit}";
+}
+
+/// <summary>The <c>fudge</c> settings of one reference clock.</summary>
+public sealed record FudgeConfig(RefclockAddress Clock, int Line)
+{
+    public int? Stratum { get; init; }
+
+    public string? RefId { get; init; }
+
+    public double? Time1 { get; init; }
+
+    public double? Time2 { get; init; }
+
+    public IReadOnlyDictionary<int, bool> Flags { get; init; } = new Dictionary<int, bool>();
+}
+
+/// <summary>The typed result of reading ntp.conf, with every problem found on the way.</summary>
+public sealed class NtpConfiguration
+{
+    public List<AssociationConfig> Associations { get; } = new();
+
+    public Dictionary<RefclockAddress, FudgeConfig> Fudges { get; } = new();
+
+    /// <summary>System flags from <c>enable</c>/<c>disable</c> (auth, bclient, calibrate, kernel, monitor, ntp, stats).</summary>
+    public Dictionary<string, bool> SystemFlags { get; } = new(StringComparer.Ordinal)
+    {
+        ["auth"] = true,
+        ["bclient"] = false,
+        ["calibrate"] = false,
+        ["kernel"] = true,
+        ["monitor"] = true,
+        ["ntp"] = true,
+        ["stats"] = true,
+    };
+
+    /// <summary>Addresses from <c>interface listen ADDR</c>; empty means every address.</summary>
+    public List<IPAddress> ListenAddresses { get; } = new();
+
+    public string? DriftFile { get; set; }
+
+    public string? LogFile { get; set; }
+
+    /// <summary>Directives that were read and checked but whose feature this build does not provide yet.</summary>
+    public List<string> NotYetInEffect { get; } = new();
+
+    public List<ConfigDiagnostic> Diagnostics { get; } = new();
+
+    public bool HasErrors => Diagnostics.Exists(d => d.Severity == DiagnosticSeverity.Error);
+
+    /// <summary>True when the daemon may adjust the system clock (no <c>disable ntp</c>).</summary>
+    public bool ClockControl => SystemFlags["ntp"];
+}

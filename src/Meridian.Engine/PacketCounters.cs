@@ -1,0 +1,56 @@
+namespace Meridian.Engine;
+
+/// <summary>Why an incoming packet got no answer. The names follow ntpd's <c>sysstats</c> wording.</summary>
+public enum DropReason
+{
+    /// <summary>Shorter than a header, or a bad extension field or trailer ("bad length or format").</summary>
+    BadLength,
+
+    /// <summary>Version 0 or above 4.</summary>
+    BadVersion,
+
+    /// <summary>A mode this server does not answer (server, broadcast, reserved, or symmetric without peering).</summary>
+    Declined,
+
+    /// <summary>Mode 6 control queries (answered once the control protocol is in).</summary>
+    Control,
+
+    /// <summary>Mode 7 (ntpdc private) packets: never answered, so monlist amplification cannot exist.</summary>
+    Mode7,
+}
+
+/// <summary>
+/// Counters of what the server received and did, updated from several receive threads at once without locks.
+/// </summary>
+public sealed class PacketCounters
+{
+    private readonly long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
+    private long _received;
+    private long _answered;
+
+    public long Received => Interlocked.Read(ref _received);
+
+    public long Answered => Interlocked.Read(ref _answered);
+
+    public long Dropped(DropReason reason) => Interlocked.Read(ref _dropped[(int)reason]);
+
+    public long TotalDropped
+    {
+        get
+        {
+            long total = 0;
+            foreach (DropReason reason in Enum.GetValues<DropReason>())
+            {
+                total += Dropped(reason);
+            }
+
+            return total;
+        }
+    }
+
+    internal void CountReceived() => Interlocked.Increment(ref _received);
+
+    internal void CountAnswered() => Interlocked.Increment(ref _answered);
+
+    internal void CountDropped(DropReason reason) => Interlocked.Increment(ref _dropped[(int)reason]);
+}

@@ -1,0 +1,175 @@
+using System.Net;
+using System.Net.Sockets;
+using Meridian.Engine;
+using Meridian.Protocol;
+
+namespace Meridian.Host.Client;
+
+/// <summary>A server's answer to one request, with the four timestamps of the exchange.</summary>
+public sealed record NtpResponse(IPEndPoint Server, NtpHeader Header, NtpTimestamp T1, NtpTimestamp T4)
+{
+    public NtpTimestamp T2 => Header.ReceiveTimestamp;
+
+    public NtpTimestamp T3 => Header.TransmitTimestamp;
+
+    public OnWireSample Sample => OnWireSample.FromTimestamps(T1, T2, T3, T4);
+
+    public bool IsKissOfDeath => KissCode.IsKissOfDeath(Header);
+}
+
+/// <summary>
+/// The client side of one-shot queries (ntpdate, ntpdig): sends mode 3 requests and matches the replies to them by
+/// sender and origin timestamp, so that stale, duplicate or spoofed replies are not taken.
+/// </summary>
+public sealed class NtpClient : IDisposable
+{
+    private readonly IClock _clock;
+    private readonly NtpSocket? _v4;
+    private readonly NtpSocket? _v6;
+    private readonly Datagram _datagram = new();
+    private readonly Dictionary<IPEndPoint, NtpTimestamp> _outstanding = new();
+
+    private NtpClient(IClock clock, NtpSocket? v4, NtpSocket? v6)
+    {
+        _clock = clock;
+        _v4 = v4;
+        _v6 = v6;
+    }
+
+    /// <summary>
+    /// Opens the sockets for the address families in <paramref name="servers"/>, on <paramref name="localPort"/>
+    /// (123 for ntpdate without -u, 0 for a random port).
+    /// </summary>
+    /// <exception cref="NtpSocketException">When the port cannot be bound (in use, or no permission).</exception>
+    public static NtpClient Open(IClock clock, IEnumerable<IPAddress> servers, int localPort)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        bool needV4 = false;
+        bool needV6 = false;
+        foreach (IPAddress address in servers)
+        {
+            needV4 |= address.AddressFamily == AddressFamily.InterNetwork;
+            needV6 |= address.AddressFamily == AddressFamily.InterNetworkV6;
+        }
+
+        NtpSocket? v4 = null;
+        NtpSocket? v6 = null;
+        try
+        {
+            if (needV4)
+            {
+                v4 = NtpSocket.Bind(new IPEndPoint(IPAddress.Any, localPort));
+            }
+
+            if (needV6)
+            {
+                v6 = NtpSocket.Bind(new IPEndPoint(IPAddress.IPv6Any, localPort));
+            }
+        }
+        catch
+        {
+            v4?.Dispose();
+            v6?.Dispose();
+            throw;
+        }
+
+        return new NtpClient(clock, v4, v6);
+    }
+
+    /// <summary>Sends a client request to <paramref name="server"/> and returns its transmit timestamp (T1).</summary>
+    public NtpTimestamp SendRequest(IPEndPoint server, byte version, sbyte poll = 6)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        NtpSocket socket = (server.AddressFamily == AddressFamily.InterNetworkV6 ? _v6 : _v4)
+            ?? throw new InvalidOperationException($"no socket for {server.AddressFamily}");
+        Span<byte> request = stackalloc byte[NtpHeader.Size];
+        var header = new NtpHeader
+        {
+            Leap = LeapIndicator.Unsynchronized,
+            Version = version,
+            Mode = NtpMode.Client,
+            Poll = poll,
+            Precision = -6,
+            RootDelay = new NtpShort(0x10000),
+            RootDispersion = new NtpShort(0x10000),
+        };
+        header.Write(request);
+
+        // T1 is read last, so that as little as possible lies between it and the datagram leaving.
+        NtpTimestamp t1 = _clock.Now();
+        NtpHeader.PatchTransmitTimestamp(request, t1);
+        socket.SendTo(request, server);
+        _outstanding[Normalize(server)] = t1;
+        return t1;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="deadline"/> (UTC) for a reply to an outstanding request. Replies whose sender or
+    /// origin timestamp match no outstanding request are ignored, as are malformed datagrams.
+    /// </summary>
+    public NtpResponse? Receive(DateTime deadline, Action<string>? trace = null)
+    {
+        while (true)
+        {
+            int remaining = (int)Math.Ceiling((deadline - DateTime.UtcNow).TotalMilliseconds);
+            if (remaining <= 0)
+            {
+                return null;
+            }
+
+            foreach (NtpSocket? socket in new[] { _v4, _v6 })
+            {
+                if (socket is null)
+                {
+                    continue;
+                }
+
+                int wait = _v4 is not null && _v6 is not null ? Math.Min(remaining, 10) : remaining;
+                if (socket.Receive(_datagram, wait) != ReceiveResult.Received)
+                {
+                    continue;
+                }
+
+                NtpTimestamp t4 = _datagram.KernelReceiveTime ?? _clock.Now();
+                IPEndPoint from = Normalize(_datagram.RemoteEndPoint);
+                if (!_outstanding.TryGetValue(from, out NtpTimestamp t1))
+                {
+                    trace?.Invoke($"receive: packet from unexpected source {from.Address}");
+                    continue;
+                }
+
+                if (NtpPacket.TryParse(_datagram.Payload, out NtpPacket packet) != PacketStatus.Ok)
+                {
+                    trace?.Invoke($"receive: malformed packet from {from.Address}");
+                    continue;
+                }
+
+                NtpHeader header = packet.Header;
+                if (header.Mode is not (NtpMode.Server or NtpMode.SymmetricPassive))
+                {
+                    trace?.Invoke($"receive: unexpected mode {(int)header.Mode} from {from.Address}");
+                    continue;
+                }
+
+                if (header.OriginTimestamp != t1)
+                {
+                    trace?.Invoke($"receive: pkt.org and peer.xmt differ ({from.Address})");
+                    continue;
+                }
+
+                _outstanding.Remove(from);
+                return new NtpResponse(from, header, t1, t4);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _v4?.Dispose();
+        _v6?.Dispose();
+        _datagram.Dispose();
+    }
+
+    private static IPEndPoint Normalize(IPEndPoint endPoint) =>
+        endPoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port) : endPoint;
+}

@@ -1,0 +1,406 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Meridian.Host.Native;
+using Meridian.Protocol;
+
+namespace Meridian.Host;
+
+/// <summary>
+/// A received datagram and everything the kernel told about it: the sender, the local address it was sent to, and
+/// the kernel's receive timestamp. Its native buffers are allocated once and reused, so receiving allocates nothing.
+/// </summary>
+public sealed unsafe class Datagram : IDisposable
+{
+    public const int Capacity = 2048;
+    private const int NameCapacity = 128;
+    private const int ControlCapacity = 256;
+
+    internal readonly byte* Buffer;
+    internal readonly byte* Name;
+    internal readonly byte* Control;
+
+    /// <summary>The local address the datagram was sent to (IPv4: 4 octets, IPv6: 16), for replying from it.</summary>
+    internal readonly byte* DestinationAddress;
+
+    public Datagram()
+    {
+        Buffer = (byte*)NativeMemory.AllocZeroed(Capacity);
+        Name = (byte*)NativeMemory.AllocZeroed(NameCapacity);
+        Control = (byte*)NativeMemory.AllocZeroed(ControlCapacity);
+        DestinationAddress = (byte*)NativeMemory.AllocZeroed(16);
+    }
+
+    ~Datagram() => Free();
+
+    public int Length { get; internal set; }
+
+    public ReadOnlySpan<byte> Payload => new(Buffer, Length);
+
+    /// <summary>When the kernel received the datagram (SO_TIMESTAMPNS), if it said.</summary>
+    public NtpTimestamp? KernelReceiveTime { get; internal set; }
+
+    internal uint NameLength { get; set; }
+
+    internal int DestinationFamily { get; set; }
+
+    internal int InterfaceIndex { get; set; }
+
+
+    /// <summary>The sender, as an allocated endpoint: for clients and logs, not the server's hot path.</summary>
+    public IPEndPoint RemoteEndPoint => SocketAddress.ToEndPoint(new ReadOnlySpan<byte>(Name, (int)NameLength));
+
+    /// <summary>Copies a payload in, for tests of code that takes a <see cref="Datagram"/>.</summary>
+    public void SetPayload(ReadOnlySpan<byte> payload)
+    {
+        payload.CopyTo(new Span<byte>(Buffer, Capacity));
+        Length = payload.Length;
+    }
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    private bool _freed;
+
+    private void Free()
+    {
+        if (_freed)
+        {
+            return;
+        }
+
+        _freed = true;
+        NativeMemory.Free(Buffer);
+        NativeMemory.Free(Name);
+        NativeMemory.Free(Control);
+        NativeMemory.Free(DestinationAddress);
+    }
+}
+
+/// <summary>What a wait for a datagram ended with.</summary>
+public enum ReceiveResult
+{
+    Received,
+    TimedOut,
+    Closed,
+}
+
+/// <summary>
+/// A UDP socket for NTP on Linux, driven through libc so that it can read kernel receive timestamps and the
+/// destination address of each datagram (IP_PKTINFO), and reply from that same address on a wildcard socket.
+/// </summary>
+public sealed unsafe class NtpSocket : IDisposable
+{
+    private int _fd;
+
+    private NtpSocket(int fd, AddressFamily family)
+    {
+        _fd = fd;
+        Family = family;
+    }
+
+    public AddressFamily Family { get; }
+
+    public IPEndPoint LocalEndPoint
+    {
+        get
+        {
+            byte* name = stackalloc byte[128];
+            uint length = 128;
+            if (Libc.GetSockName(_fd, name, &length) != 0)
+            {
+                throw LastError("getsockname");
+            }
+
+            return SocketAddress.ToEndPoint(new ReadOnlySpan<byte>(name, (int)length));
+        }
+    }
+
+    /// <summary>Opens a socket bound to <paramref name="endPoint"/>; an IPv6 socket is IPv6-only.</summary>
+    /// <exception cref="SocketException">With the errno of the failed call (EADDRINUSE when another daemon holds the port).</exception>
+    public static NtpSocket Bind(IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = Libc.Socket(v6 ? Libc.AF_INET6 : Libc.AF_INET, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw LastError("socket");
+        }
+
+        var socket = new NtpSocket(fd, endPoint.AddressFamily);
+        try
+        {
+            socket.SetOption(Libc.SOL_SOCKET, Libc.SO_TIMESTAMPNS, 1);
+            if (v6)
+            {
+                socket.SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1);
+                socket.SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_RECVPKTINFO, 1);
+            }
+            else
+            {
+                socket.SetOption(Libc.IPPROTO_IP, Libc.IP_PKTINFO, 1);
+            }
+
+            Span<byte> name = stackalloc byte[SocketAddress.MaxLength];
+            int length = SocketAddress.Write(endPoint, name);
+            fixed (byte* p = name)
+            {
+                if (Libc.Bind(fd, p, (uint)length) != 0)
+                {
+                    throw LastError($"bind {Format(endPoint)}");
+                }
+            }
+
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for a datagram and receives it into <paramref name="datagram"/>.</summary>
+    public ReceiveResult Receive(Datagram datagram, int timeoutMilliseconds)
+    {
+        ArgumentNullException.ThrowIfNull(datagram);
+        int fd = Volatile.Read(ref _fd);
+        if (fd < 0)
+        {
+            return ReceiveResult.Closed;
+        }
+
+        var pollFd = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
+        int ready = Libc.Poll(&pollFd, 1, timeoutMilliseconds);
+        if (ready <= 0)
+        {
+            return Volatile.Read(ref _fd) < 0 ? ReceiveResult.Closed : ReceiveResult.TimedOut;
+        }
+
+        var iov = new Libc.IoVec { Base = datagram.Buffer, Length = Datagram.Capacity };
+        var message = new Libc.MsgHdr
+        {
+            Name = datagram.Name,
+            NameLength = 128,
+            Iov = &iov,
+            IovLength = 1,
+            Control = datagram.Control,
+            ControlLength = 256,
+        };
+
+        nint received = Libc.RecvMsg(fd, &message, Libc.MSG_DONTWAIT);
+        if (received < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            return errno is Libc.EAGAIN or Libc.EINTR ? ReceiveResult.TimedOut : ReceiveResult.Closed;
+        }
+
+        datagram.Length = (int)received;
+        datagram.NameLength = message.NameLength;
+        datagram.KernelReceiveTime = null;
+        datagram.DestinationFamily = 0;
+        ReadControlMessages(datagram, (int)message.ControlLength);
+        return ReceiveResult.Received;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="payload"/> back to the sender of <paramref name="datagram"/>, from the local address the
+    /// request was sent to, so that a multi-homed server answers from the address the client asked.
+    /// </summary>
+    public bool Reply(Datagram datagram, ReadOnlySpan<byte> payload)
+    {
+        ArgumentNullException.ThrowIfNull(datagram);
+        byte* control = stackalloc byte[64];
+        nuint controlLength = 0;
+        if (datagram.DestinationFamily == Libc.AF_INET && !IsBroadcastOrMulticastV4(datagram))
+        {
+            controlLength = WriteControlHeader(control, Libc.IPPROTO_IP, Libc.IP_PKTINFO, 12);
+            byte* data = control + 16;
+            BinaryPrimitives.WriteInt32LittleEndian(new Span<byte>(data, 4), 0);
+            for (int i = 0; i < 4; i++)
+            {
+                data[4 + i] = datagram.DestinationAddress[i];
+                data[8 + i] = 0;
+            }
+        }
+        else if (datagram.DestinationFamily == Libc.AF_INET6 && datagram.DestinationAddress[0] != 0xFF)
+        {
+            controlLength = WriteControlHeader(control, Libc.IPPROTO_IPV6, Libc.IPV6_PKTINFO, 20);
+            byte* data = control + 16;
+            for (int i = 0; i < 16; i++)
+            {
+                data[i] = datagram.DestinationAddress[i];
+            }
+
+            BinaryPrimitives.WriteInt32LittleEndian(new Span<byte>(data + 16, 4), datagram.InterfaceIndex);
+        }
+
+        fixed (byte* p = payload)
+        {
+            var iov = new Libc.IoVec { Base = p, Length = (nuint)payload.Length };
+            var message = new Libc.MsgHdr
+            {
+                Name = datagram.Name,
+                NameLength = datagram.NameLength,
+                Iov = &iov,
+                IovLength = 1,
+                Control = controlLength == 0 ? null : control,
+                ControlLength = controlLength,
+            };
+            return Libc.SendMsg(_fd, &message, 0) == payload.Length;
+        }
+    }
+
+    /// <summary>Sends a datagram to <paramref name="destination"/> (client side).</summary>
+    public void SendTo(ReadOnlySpan<byte> payload, IPEndPoint destination)
+    {
+        Span<byte> name = stackalloc byte[SocketAddress.MaxLength];
+        int nameLength = SocketAddress.Write(destination, name);
+        fixed (byte* p = payload)
+        fixed (byte* n = name)
+        {
+            var iov = new Libc.IoVec { Base = p, Length = (nuint)payload.Length };
+            var message = new Libc.MsgHdr { Name = n, NameLength = (uint)nameLength, Iov = &iov, IovLength = 1 };
+            if (Libc.SendMsg(_fd, &message, 0) < 0)
+            {
+                throw LastError($"sendmsg to {Format(destination)}");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    public static string Format(IPEndPoint endPoint) =>
+        endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]:{endPoint.Port}" : $"{endPoint.Address}:{endPoint.Port}";
+
+    private void SetOption(int level, int name, int value)
+    {
+        if (Libc.SetSockOpt(_fd, level, name, &value, sizeof(int)) != 0)
+        {
+            throw LastError($"setsockopt({level}, {name})");
+        }
+    }
+
+    private static nuint WriteControlHeader(byte* control, int level, int type, int dataLength)
+    {
+        *(nuint*)control = (nuint)(16 + dataLength);
+        *(int*)(control + 8) = level;
+        *(int*)(control + 12) = type;
+        return (nuint)((16 + dataLength + 7) & ~7);
+    }
+
+    private static bool IsBroadcastOrMulticastV4(Datagram datagram) =>
+        datagram.DestinationAddress[0] >= 224 || datagram.DestinationAddress[3] == 255;
+
+    private static void ReadControlMessages(Datagram datagram, int controlLength)
+    {
+        int offset = 0;
+        while (offset + 16 <= controlLength)
+        {
+            byte* header = datagram.Control + offset;
+            int length = (int)*(nuint*)header;
+            int level = *(int*)(header + 8);
+            int type = *(int*)(header + 12);
+            if (length < 16 || offset + length > controlLength)
+            {
+                break;
+            }
+
+            byte* data = header + 16;
+            if (level == Libc.SOL_SOCKET && type == Libc.SCM_TIMESTAMPNS && length >= 32)
+            {
+                long seconds = *(long*)data;
+                long nanos = *(long*)(data + 8);
+                datagram.KernelReceiveTime = NtpTimestamp.FromUnixNanoseconds(seconds * 1_000_000_000L + nanos);
+            }
+            else if (level == Libc.IPPROTO_IP && type == Libc.IP_PKTINFO && length >= 28)
+            {
+                datagram.DestinationFamily = Libc.AF_INET;
+                datagram.InterfaceIndex = *(int*)data;
+                for (int i = 0; i < 4; i++)
+                {
+                    datagram.DestinationAddress[i] = data[8 + i];
+                }
+            }
+            else if (level == Libc.IPPROTO_IPV6 && type == Libc.IPV6_PKTINFO && length >= 36)
+            {
+                datagram.DestinationFamily = Libc.AF_INET6;
+                for (int i = 0; i < 16; i++)
+                {
+                    datagram.DestinationAddress[i] = data[i];
+                }
+
+                datagram.InterfaceIndex = *(int*)(data + 16);
+            }
+
+            offset += (length + 7) & ~7;
+        }
+    }
+
+    private static SocketException LastError(string operation)
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        return new NtpSocketException(errno, $"{operation}: {Libc.ErrorText(errno)}");
+    }
+}
+
+/// <summary>A socket call that failed, with the Linux errno it failed with.</summary>
+public sealed class NtpSocketException(int errno, string message) : SocketException(errno)
+{
+    public int Errno { get; } = errno;
+
+    public bool AddressInUse => Errno == Libc.EADDRINUSE;
+
+    public bool PermissionDenied => Errno == Libc.EACCES;
+
+    public override string Message { get; } = message;
+}
+
+/// <summary>sockaddr_in / sockaddr_in6 to and from <see cref="IPEndPoint"/>.</summary>
+internal static class SocketAddress
+{
+    public const int MaxLength = 28;
+
+    public static int Write(IPEndPoint endPoint, Span<byte> destination)
+    {
+        destination[..MaxLength].Clear();
+        if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(destination, Libc.AF_INET6);
+            BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
+            endPoint.Address.TryWriteBytes(destination[8..24], out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[24..], (uint)endPoint.Address.ScopeId);
+            return 28;
+        }
+
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, Libc.AF_INET);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)endPoint.Port);
+        endPoint.Address.TryWriteBytes(destination[4..8], out _);
+        return 16;
+    }
+
+    public static IPEndPoint ToEndPoint(ReadOnlySpan<byte> name)
+    {
+        ushort family = BinaryPrimitives.ReadUInt16LittleEndian(name);
+        int port = BinaryPrimitives.ReadUInt16BigEndian(name[2..]);
+        if (family == Libc.AF_INET6 && name.Length >= 24)
+        {
+            var address = new IPAddress(name[8..24], name.Length >= 28 ? BinaryPrimitives.ReadUInt32LittleEndian(name[24..]) : 0);
+            return new IPEndPoint(address, port);
+        }
+
+        return new IPEndPoint(new IPAddress(name[4..8]), port);
+    }
+}

@@ -1,0 +1,192 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using Meridian.Config;
+using Meridian.Host;
+using Meridian.Host.CommandLine;
+
+namespace Meridian.Tools.Ntpd;
+
+/// <summary>
+/// <c>ntpd</c>: reads ntp.conf, opens UDP port 123 and serves time. This build serves from the local clock driver;
+/// the association and discipline engine is not wired in yet.
+/// </summary>
+public static class Program
+{
+    public const string Version = "ntpd Meridian 0.1.0";
+
+    private const string Usage = """
+        usage: ntpd [-46dn] [-c conffile] [-D level] [-I address] [-l logfile] [-p pidfile] [--port port] [--version]
+          -4, --ipv4           serve on IPv4 only
+          -6, --ipv6           serve on IPv6 only
+          -c, --configfile F   configuration file (default /etc/ntp.conf)
+          -d, --debug-level    more log output (repeatable)
+          -D, --set-debug-level N
+          -I, --interface A    listen on address A (repeatable)
+          -l, --logfile F      log to F instead of standard error
+          -n, --nofork         stay in the foreground
+          -p, --pidfile F      write the process ID to F
+              --port N         serve on UDP port N instead of 123 (for tests)
+              --version        print the version and exit
+        """;
+
+    public static int Main(string[] args)
+    {
+        var longOptions = new Dictionary<string, (string, bool)>
+        {
+            ["ipv4"] = ("4", false),
+            ["ipv6"] = ("6", false),
+            ["configfile"] = ("c", true),
+            ["debug-level"] = ("d", false),
+            ["set-debug-level"] = ("D", true),
+            ["interface"] = ("I", true),
+            ["logfile"] = ("l", true),
+            ["nofork"] = ("n", false),
+            ["pidfile"] = ("p", true),
+            ["port"] = ("port", true),
+            ["version"] = ("version", false),
+            ["help"] = ("help", false),
+        };
+
+        if (!new GetOpt("46c:dD:I:l:np:", longOptions).TryParse(args, out var options, out var operands, out string? error) || operands.Count > 0)
+        {
+            Console.Error.WriteLine($"ntpd: {error ?? $"unexpected argument '{operands[0]}'"}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        string configFile = "/etc/ntp.conf";
+        string? logFile = null;
+        string? pidFile = null;
+        int debug = 0;
+        bool nofork = false;
+        var daemonOptions = new DaemonOptions();
+        var listen = new List<IPAddress>();
+        foreach (ParsedOption option in options)
+        {
+            switch (option.Name)
+            {
+                case "4": daemonOptions = daemonOptions with { UseIPv4 = true, UseIPv6 = false }; break;
+                case "6": daemonOptions = daemonOptions with { UseIPv4 = false, UseIPv6 = true }; break;
+                case "c": configFile = option.Value!; break;
+                case "d": debug++; break;
+                case "D":
+                    if (!int.TryParse(option.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out debug))
+                    {
+                        Console.Error.WriteLine($"ntpd: -D needs a number, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    break;
+                case "I":
+                    if (!IPAddress.TryParse(option.Value, out IPAddress? address))
+                    {
+                        Console.Error.WriteLine($"ntpd: -I needs an address in this build, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    listen.Add(address);
+                    break;
+                case "l": logFile = option.Value; break;
+                case "n": nofork = true; break;
+                case "p": pidFile = option.Value; break;
+                case "port":
+                    if (!int.TryParse(option.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int port) || port is < 0 or > 65535)
+                    {
+                        Console.Error.WriteLine($"ntpd: --port needs a port number, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    daemonOptions = daemonOptions with { Port = port };
+                    break;
+                case "version":
+                    Console.WriteLine(Version);
+                    return 0;
+                case "help":
+                    Console.WriteLine(Usage);
+                    return 0;
+            }
+        }
+
+        daemonOptions = daemonOptions with { ListenAddresses = listen };
+        NtpConfiguration config = ConfigParser.ParseFile(configFile);
+        foreach (ConfigDiagnostic diagnostic in config.Diagnostics)
+        {
+            Console.Error.WriteLine(diagnostic);
+        }
+
+        if (config.HasErrors)
+        {
+            Console.Error.WriteLine($"ntpd: {configFile} has errors; not starting");
+            return 1;
+        }
+
+        string? logPath = logFile ?? config.LogFile;
+        using Log log = logPath is not null ? OpenLogFile(logPath) : Log.ToWriter("ntpd", Console.Error);
+        log.Threshold = debug > 0 ? LogLevel.Debug : LogLevel.Info;
+        log.Notice($"{Version}: Starting");
+        log.Info($"Command line: ntpd {string.Join(' ', args)}");
+        if (!nofork)
+        {
+            log.Notice("running in the foreground: detaching (without -n) is not available in this build yet");
+        }
+
+        var daemon = new NtpDaemon(config, daemonOptions, log, LinuxClock.Instance, LinuxClock.MeasurePrecision());
+        try
+        {
+            daemon.Start();
+        }
+        catch (NtpSocketException e)
+        {
+            log.Error($"no socket could be opened ({e.Message}); exiting");
+            return 1;
+        }
+
+        if (pidFile is not null)
+        {
+            WriteAtomically(pidFile, $"{Environment.ProcessId}\n");
+        }
+
+        using var stopped = new ManualResetEventSlim();
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
+        stopped.Wait();
+
+        daemon.Stop();
+        var counters = daemon.Responder.Counters;
+        log.Notice($"ntpd exiting on signal: {counters.Received} packets received, {counters.Answered} answered, {counters.TotalDropped} dropped");
+        if (pidFile is not null)
+        {
+            File.Delete(pidFile);
+        }
+
+        return 0;
+    }
+
+    private static Log OpenLogFile(string path)
+    {
+        try
+        {
+            return Log.ToFile("ntpd", path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"ntpd: cannot open log file {path}: {e.Message}; logging to standard error");
+            return Log.ToWriter("ntpd", Console.Error);
+        }
+    }
+
+    /// <summary>Write, fsync, rename: a reader never sees a half-written file.</summary>
+    private static void WriteAtomically(string path, string content)
+    {
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            byte[] bytes = System.Text.Encoding.ASCII.GetBytes(content);
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+}

@@ -1,0 +1,123 @@
+using System.Net;
+using Meridian.Config;
+
+namespace Meridian.Config.Tests;
+
+public sealed class ConfigParserTests
+{
+    [Fact]
+    public void Local_clock_server_with_fudge_and_disable_ntp()
+    {
+        NtpConfiguration c = ConfigParser.Parse("""
+            # serve the local clock
+            server 127.127.1.0
+            fudge  127.127.1.0 stratum 10
+            disable ntp
+            interface listen 127.0.0.1
+            driftfile /var/lib/ntp/ntp.drift
+            """, "ntp.conf");
+
+        Assert.Empty(c.Diagnostics);
+        AssociationConfig server = Assert.Single(c.Associations);
+        Assert.Equal(new RefclockAddress(1, 0), server.Refclock);
+        Assert.Equal(10, c.Fudges[new RefclockAddress(1, 0)].Stratum);
+        Assert.False(c.ClockControl);
+        Assert.Equal(IPAddress.Loopback, Assert.Single(c.ListenAddresses));
+        Assert.Equal("/var/lib/ntp/ntp.drift", c.DriftFile);
+    }
+
+    [Fact]
+    public void Association_options_are_read()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server 10.48.3.182 minpoll 4 maxpoll 4 prefer iburst version 3 key 42\npool -4 pool.example.org\npeer 10.0.246.11 noselect", "ntp.conf");
+        Assert.Empty(c.Diagnostics);
+        AssociationConfig a = c.Associations[0];
+        Assert.Equal((AssociationKind.Server, "10.48.3.182", 4, 4, true, true, 3, 42u), (a.Kind, a.Address, a.MinPoll, a.MaxPoll, a.Prefer, a.Iburst, a.Version, a.Key));
+        Assert.Null(a.Refclock);
+        Assert.Equal((AssociationKind.Pool, "pool.example.org"), (c.Associations[1].Kind, c.Associations[1].Address));
+        Assert.True(c.Associations[2].NoSelect);
+    }
+
+    [Fact]
+    public void A_stray_comma_after_a_number_is_read_with_a_warning()
+    {
+        NtpConfiguration c = ConfigParser.Parse("broadcast 224.0.1.1\nserver 192.0.2.1 minpoll 3, maxpoll 4", "ntp.conf");
+        Assert.False(c.HasErrors);
+        Assert.Equal(3, c.Associations[0].MinPoll);
+        ConfigDiagnostic warning = Assert.Single(c.Diagnostics);
+        Assert.Equal("ntp.conf:2:26: warning: stray ',' after 'minpoll 3'; read as 3", warning.ToString());
+    }
+
+    [Fact]
+    public void Fudge_on_an_ordinary_address_is_ignored_with_a_warning()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server  192.168.2.193 # local clock\nfudge   192.168.2.193 stratum 10", "ntp.conf");
+        Assert.False(c.HasErrors);
+        Assert.Empty(c.Fudges);
+        Assert.Contains("not a reference clock address", Assert.Single(c.Diagnostics).Message);
+    }
+
+    [Theory]
+    [InlineData("server 192.0.2.1 iburts", "ntp.conf:1:18: error: unknown option 'iburts' (did you mean 'iburst'?)")]
+    [InlineData("server 192.0.2.1 minpoll 99", "ntp.conf:1:26: error: 'minpoll' is 3 to 17, not 99")]
+    [InlineData("server 192.0.2.1 maxpoll", "ntp.conf:1:26: error: 'maxpoll' needs a number from 3 to 17")]
+    [InlineData("server", "ntp.conf:1:8: error: expected an address or host name")]
+    [InlineData("fudge 127.127.1.0 stratum x", "ntp.conf:1:27: error: 'stratum' needs a number from 0 to 15, not 'x'")]
+    [InlineData("disable nttp", "ntp.conf:1:9: error: unknown system flag 'nttp' (did you mean 'ntp'?)")]
+    [InlineData("interface listne eth0", "ntp.conf:1:11: error: expected listen, ignore or drop, not 'listne'")]
+    [InlineData("servre 192.0.2.1", "ntp.conf:1:1: warning: unknown directive 'servre' (did you mean 'server'?); the line is ignored")]
+    public void Problems_are_reported_with_file_line_and_column(string line, string expected)
+    {
+        NtpConfiguration c = ConfigParser.Parse("# first line\n" + line, "ntp.conf");
+        Assert.Equal(expected.Replace(":1:", ":2:", StringComparison.Ordinal), Assert.Single(c.Diagnostics).ToString());
+    }
+
+    [Fact]
+    public void Includes_are_relative_and_cycles_are_errors()
+    {
+        string dir = Directory.CreateTempSubdirectory("meridian-conf").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "ntp.conf"), "includefile sub/extra.conf\nincludefile missing.conf\n");
+            Directory.CreateDirectory(Path.Combine(dir, "sub"));
+            File.WriteAllText(Path.Combine(dir, "sub", "extra.conf"), "server 127.127.1.0\nincludefile ../ntp.conf\n");
+
+            NtpConfiguration c = ConfigParser.ParseFile(Path.Combine(dir, "ntp.conf"));
+
+            Assert.Single(c.Associations);
+            Assert.Contains(c.Diagnostics, d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("cycle", StringComparison.Ordinal) && d.File.EndsWith("extra.conf", StringComparison.Ordinal) && d.Line == 2);
+            Assert.Contains(c.Diagnostics, d => d.Severity == DiagnosticSeverity.Warning && d.Message.Contains("missing.conf", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Directives_of_later_features_are_recorded_as_not_yet_in_effect()
+    {
+        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\n", "ntp.conf");
+        Assert.Empty(c.Diagnostics);
+        Assert.Equal(new[] { "restrict", "statistics" }, c.NotYetInEffect);
+    }
+
+    [Fact]
+    public void Any_text_parses_or_yields_located_diagnostics_never_an_exception()
+    {
+        var random = new Random(1305);
+        string[] words = ["server", "fudge", "127.127.1.0", "stratum", "minpoll", "3,", "#", "\"", "disable", "ntp", "interface", "listen", "includefile", "-4", "\n", " ", "\t", "x", "99", "flag1", "time2", "refid"];
+        for (int i = 0; i < 20_000; i++)
+        {
+            var text = new System.Text.StringBuilder();
+            int count = random.Next(0, 30);
+            for (int j = 0; j < count; j++)
+            {
+                text.Append(random.Next(4) == 0 ? ((char)random.Next(0, 0x3000)).ToString() : words[random.Next(words.Length)]).Append(' ');
+            }
+
+            NtpConfiguration c = ConfigParser.Parse(text.ToString(), "fuzz.conf");
+            Assert.All(c.Diagnostics, d => Assert.True(d.Line >= 1 && d.Column >= 1));
+        }
+    }
+}

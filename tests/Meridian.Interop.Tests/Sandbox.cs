@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Meridian.Interop.Tests;
+
+/// <summary>Where the binaries under test and the reference daemons are, and whether this machine can run them.</summary>
+internal static class Sandbox
+{
+    public static readonly string RepoRoot = FindRepoRoot();
+
+    public static string Out(string tool) => Path.Combine(RepoRoot, "out", tool);
+
+    public static string Chronyd => Environment.GetEnvironmentVariable("MERIDIAN_CHRONYD") ?? Path.Combine(RepoRoot, ".cache", "chrony", "usr", "sbin", "chronyd");
+
+    public static string Chronyc => Environment.GetEnvironmentVariable("MERIDIAN_CHRONYC") ?? Path.Combine(RepoRoot, ".cache", "chrony", "usr", "bin", "chronyc");
+
+    /// <summary>Why the end-to-end tests cannot run here, or null when they can.</summary>
+    public static string? MissingPrerequisite()
+    {
+        if (Environment.UserName != "root" && !File.Exists("/proc/self/status"))
+        {
+            return "not Linux";
+        }
+
+        if (!IsRoot())
+        {
+            return "network namespaces need root";
+        }
+
+        foreach (string path in new[] { Out("ntpd"), Out("ntpdate"), Out("ntpdig"), Chronyd, Chronyc, "/usr/sbin/ntpd", "/usr/bin/ntpdig", "/usr/sbin/ntpdate", "/usr/bin/setpriv" })
+        {
+            if (!File.Exists(path))
+            {
+                return $"{path} is missing (./test.sh installs and builds everything)";
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsRoot()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("Uid:", StringComparison.Ordinal))
+            {
+                return line.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1] == "0";
+            }
+        }
+
+        return false;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            if (File.Exists(Path.Combine(dir, "Meridian.sln")))
+            {
+                return dir;
+            }
+        }
+
+        throw new InvalidOperationException("Meridian.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>
+/// A test that runs real daemons. Where the machine cannot (no root, tools not installed) it is skipped, unless
+/// MERIDIAN_REQUIRE_INTEROP=1 (set by ./test.sh), where a missing prerequisite is a failure.
+/// </summary>
+internal sealed class InteropFactAttribute : FactAttribute
+{
+    public InteropFactAttribute()
+    {
+        string? missing = Sandbox.MissingPrerequisite();
+        if (missing is not null && Environment.GetEnvironmentVariable("MERIDIAN_REQUIRE_INTEROP") != "1")
+        {
+            Skip = missing;
+        }
+    }
+}
+
+/// <summary>The output of a finished command.</summary>
+internal sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}--- stderr\n{Stderr}";
+}
+
+/// <summary>A process started in a namespace; stopped by its PID when the namespace goes.</summary>
+internal sealed class Daemon(Process process, StringBuilder output)
+{
+    public Process Process { get; } = process;
+
+    public string Output
+    {
+        get
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A private network namespace with its own loopback and port 123. Everything runs there with CAP_SYS_TIME removed,
+/// so nothing a test starts can change this machine's clock. Disposing stops the processes it started and deletes
+/// the namespace.
+/// </summary>
+internal sealed class NetworkNamespace : IDisposable
+{
+    private static int s_counter;
+    private readonly List<Daemon> _daemons = new();
+
+    public NetworkNamespace()
+    {
+        Name = $"meridian-{Environment.ProcessId}-{Interlocked.Increment(ref s_counter)}";
+        Directory = System.IO.Directory.CreateTempSubdirectory("meridian-e2e-").FullName;
+        Check(Host("ip", "netns", "add", Name));
+        Check(Host("ip", "-n", Name, "link", "set", "lo", "up"));
+    }
+
+    public string Name { get; }
+
+    /// <summary>A scratch directory for configuration files and logs, removed on dispose.</summary>
+    public string Directory { get; }
+
+    public string WriteFile(string name, string content)
+    {
+        string path = Path.Combine(Directory, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    /// <summary>Starts a long-running program in the namespace.</summary>
+    public Daemon Start(string program, params string[] args)
+    {
+        var output = new StringBuilder();
+        Process process = Process.Start(InNamespace(program, args))!;
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var daemon = new Daemon(process, output);
+        _daemons.Add(daemon);
+        return daemon;
+    }
+
+    /// <summary>Runs a program in the namespace to completion (killed after <paramref name="timeout"/>).</summary>
+    public CommandResult Run(TimeSpan timeout, string program, params string[] args) => Execute(InNamespace(program, args), timeout);
+
+    /// <summary>Runs again until <paramref name="done"/> holds or <paramref name="within"/> has passed; returns the last result.</summary>
+    public CommandResult RunUntil(Func<CommandResult, bool> done, TimeSpan within, string program, params string[] args)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            CommandResult result = Run(TimeSpan.FromSeconds(20), program, args);
+            if (done(result) || clock.Elapsed > within)
+            {
+                return result;
+            }
+
+            Thread.Sleep(500);
+        }
+    }
+
+    /// <summary>Waits until something answers NTP on 127.0.0.1:123 in the namespace.</summary>
+    public void WaitForNtp(TimeSpan within) =>
+        RunUntil(r => r.Stdout.Contains(" s", StringComparison.Ordinal) || r.Stderr.Contains("dropped", StringComparison.Ordinal), within, "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+
+    public void Dispose()
+    {
+        foreach (Daemon daemon in _daemons)
+        {
+            try
+            {
+                if (!daemon.Process.HasExited)
+                {
+                    daemon.Process.Kill();
+                    daemon.Process.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            daemon.Process.Dispose();
+        }
+
+        Host("ip", "netns", "del", Name);
+        try
+        {
+            System.IO.Directory.Delete(Directory, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private ProcessStartInfo InNamespace(string program, string[] args)
+    {
+        // ip netns exec and setpriv both exec the next program, so the PID we hold is the program's own.
+        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { "netns", "exec", Name, "/usr/bin/setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--", program })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["MERIDIAN_FORBID_CLOCK_WRITES"] = "1";
+        info.Environment["TZ"] = "UTC";
+        return info;
+    }
+
+    private static CommandResult Host(string program, params string[] args)
+    {
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        return Execute(info, TimeSpan.FromSeconds(20));
+    }
+
+    private static CommandResult Execute(ProcessStartInfo info, TimeSpan timeout)
+    {
+        using Process process = Process.Start(info)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill();
+            process.WaitForExit();
+        }
+
+        return new CommandResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static void Check(CommandResult result)
+    {
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException("setting up the namespace failed: " + result);
+        }
+    }
+}
