@@ -231,3 +231,32 @@ public sealed class ClockFilterTests
         Assert.Equal(0.002, filter.Offset, 9);
     }
 }
+
+public sealed class ReplyCheckTests
+{
+    private static readonly NtpTimestamp Sent = new(0xEEAC_E559, 0x11C3_1478);
+
+    private static byte[] Reply(NtpMode mode, NtpTimestamp origin)
+    {
+        var reply = new byte[48];
+        new NtpHeader { Version = 4, Mode = mode, Stratum = 2, OriginTimestamp = origin }.Write(reply);
+        return reply;
+    }
+
+    [Fact]
+    public void A_reply_to_our_request_is_accepted()
+    {
+        Assert.Equal(ReplyStatus.Accepted, ReplyCheck.Check(Reply(NtpMode.Server, Sent), Sent, out NtpHeader h));
+        Assert.Equal(2, h.Stratum);
+        Assert.Equal(ReplyStatus.Accepted, ReplyCheck.Check(Reply(NtpMode.SymmetricPassive, Sent), Sent, out _));
+    }
+
+    [Fact]
+    public void Stale_forged_misdirected_and_malformed_replies_are_refused()
+    {
+        Assert.Equal(ReplyStatus.BogusOrigin, ReplyCheck.Check(Reply(NtpMode.Server, new NtpTimestamp(Sent.Value + 1)), Sent, out _));
+        Assert.Equal(ReplyStatus.UnexpectedMode, ReplyCheck.Check(Reply(NtpMode.Client, Sent), Sent, out _));
+        Assert.Equal(ReplyStatus.UnexpectedMode, ReplyCheck.Check(Reply(NtpMode.Broadcast, Sent), Sent, out _));
+        Assert.Equal(ReplyStatus.Malformed, ReplyCheck.Check(Reply(NtpMode.Server, Sent)[..47], Sent, out _));
+    }
+}

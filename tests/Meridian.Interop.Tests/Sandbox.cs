@@ -17,7 +17,7 @@ internal static class Sandbox
     /// <summary>Why the end-to-end tests cannot run here, or null when they can.</summary>
     public static string? MissingPrerequisite()
     {
-        if (Environment.UserName != "root" && !File.Exists("/proc/self/status"))
+        if (!File.Exists("/proc/self/status"))
         {
             return "not Linux";
         }

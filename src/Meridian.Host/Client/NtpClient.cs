@@ -138,22 +138,15 @@ public sealed class NtpClient : IDisposable
                     continue;
                 }
 
-                if (NtpPacket.TryParse(_datagram.Payload, out NtpPacket packet) != PacketStatus.Ok)
+                ReplyStatus status = ReplyCheck.Check(_datagram.Payload, t1, out NtpHeader header);
+                if (status != ReplyStatus.Accepted)
                 {
-                    trace?.Invoke($"receive: malformed packet from {from.Address}");
-                    continue;
-                }
-
-                NtpHeader header = packet.Header;
-                if (header.Mode is not (NtpMode.Server or NtpMode.SymmetricPassive))
-                {
-                    trace?.Invoke($"receive: unexpected mode {(int)header.Mode} from {from.Address}");
-                    continue;
-                }
-
-                if (header.OriginTimestamp != t1)
-                {
-                    trace?.Invoke($"receive: pkt.org and peer.xmt differ ({from.Address})");
+                    trace?.Invoke(status switch
+                    {
+                        ReplyStatus.Malformed => $"receive: malformed packet from {from.Address}",
+                        ReplyStatus.UnexpectedMode => $"receive: unexpected mode {(int)header.Mode} from {from.Address}",
+                        _ => $"receive: pkt.org and peer.xmt differ ({from.Address})",
+                    });
                     continue;
                 }
 
