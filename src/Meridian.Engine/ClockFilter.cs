@@ -11,6 +11,7 @@ public sealed class ClockFilter
     private readonly Stage[] _sorted = new Stage[NtpConstants.FilterStages];
     private int _count;
     private double _lastTime;
+    private double _lastUsedTime = double.NegativeInfinity;
 
     public ClockFilter(double precisionSeconds = 0)
     {
@@ -62,17 +63,24 @@ public sealed class ClockFilter
         Array.Fill(_register, Stage.Empty);
         _count = 0;
         _lastTime = 0;
+        _lastUsedTime = double.NegativeInfinity;
+        BestSampleTime = 0;
         Offset = 0;
         Delay = NtpConstants.MaxDispersion;
         Dispersion = NtpConstants.MaxDispersion;
         Jitter = 0;
     }
 
+    /// <summary>Time of the sample the filter's output stands on.</summary>
+    public double BestSampleTime { get; private set; }
+
     /// <summary>
     /// Adds a sample taken at <paramref name="now"/> (seconds on any monotonic scale) with its own dispersion
-    /// (the precisions of both ends plus PHI times the delay), and recomputes the filter's outputs.
+    /// (the precisions of both ends plus PHI times the delay), and recomputes the filter's outputs. Returns true when
+    /// the chosen sample is newer than the one last returned true for: only then is there news for the clock, so
+    /// the same sample is never used twice (RFC 5905 §10).
     /// </summary>
-    public void Add(OnWireSample sample, double sampleDispersion, double now)
+    public bool Add(OnWireSample sample, double sampleDispersion, double now)
     {
         double age = _count == 0 ? 0 : Math.Max(0, now - _lastTime);
         for (int i = NtpConstants.FilterStages - 1; i > 0; i--)
@@ -85,12 +93,33 @@ public sealed class ClockFilter
         _lastTime = now;
         _count++;
         Recompute();
+        if (BestSampleTime <= _lastUsedTime)
+        {
+            return false;
+        }
+
+        _lastUsedTime = BestSampleTime;
+        return true;
     }
 
     private void Recompute()
     {
+        // Sort by synchronization distance, delay/2 + dispersion: dispersion grows with age, so an old sample is
+        // not kept as the best for long merely because its delay was a little lower (ntpd's rule). Insertion sort
+        // keeps the newer of two samples that differ by less than the precision.
         Array.Copy(_register, _sorted, _register.Length);
-        Array.Sort(_sorted, static (a, b) => a.Delay.CompareTo(b.Delay));
+        for (int i = 1; i < _sorted.Length; i++)
+        {
+            Stage item = _sorted[i];
+            int j = i - 1;
+            while (j >= 0 && Distance(_sorted[j]) > Distance(item) + PrecisionSeconds)
+            {
+                _sorted[j + 1] = _sorted[j];
+                j--;
+            }
+
+            _sorted[j + 1] = item;
+        }
 
         double dispersion = 0;
         double weight = 0.5;
@@ -108,6 +137,7 @@ public sealed class ClockFilter
         Stage best = _sorted[0];
         Offset = best.Offset;
         Delay = best.Delay;
+        BestSampleTime = best.Time;
         Dispersion = dispersion;
 
         double sum = 0;
@@ -119,6 +149,8 @@ public sealed class ClockFilter
 
         Jitter = Math.Max(valid > 1 ? Math.Sqrt(sum / (valid - 1)) : 0, PrecisionSeconds);
     }
+
+    private static double Distance(Stage stage) => stage.Delay / 2 + stage.Dispersion;
 
     /// <summary>One register stage. An empty stage has the maximum delay and dispersion.</summary>
     public readonly record struct Stage(double Offset, double Delay, double Dispersion, double Time)

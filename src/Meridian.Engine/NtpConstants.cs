@@ -18,6 +18,9 @@ public static class NtpConstants
     /// <summary>Minimum dispersion increment (10 ms).</summary>
     public const double MinDispersion = 0.01;
 
+    /// <summary>Floor of the root distance's delay term (ntpd's <c>tos mindist</c>, 1 ms).</summary>
+    public const double MinDistance = 0.001;
+
     /// <summary>Distance threshold above which a source is not used (1.5 s).</summary>
     public const double MaxDistance = 1.5;
 

@@ -228,7 +228,19 @@ public sealed class ClockFilterTests
         Assert.Equal(0.002, stages[0].Offset, 9);
         Assert.Equal(0.009, stages[7].Offset, 9);
         Assert.Equal(15e-6 * 7 * 64, stages[0].Dispersion, 9);
-        Assert.Equal(0.002, filter.Offset, 9);
+        // Each older sample has 0.5 ms less delay/2 but 0.96 ms more aged dispersion: the newest is the best.
+        Assert.Equal(0.009, filter.Offset, 9);
+    }
+
+    [Fact]
+    public void A_sample_is_news_only_once()
+    {
+        var filter = new ClockFilter();
+        Assert.True(filter.Add(Sample(0.001, 0.010), 0, 0));
+        // A worse sample a second later: the first stays the choice, so there is no news.
+        Assert.False(filter.Add(Sample(0.050, 0.090), 0, 1));
+        Assert.Equal(0.001, filter.Offset, 9);
+        Assert.True(filter.Add(Sample(0.002, 0.008), 0, 2));
     }
 }
 

@@ -1,0 +1,369 @@
+using System.Net;
+using Meridian.Protocol;
+
+namespace Meridian.Engine;
+
+/// <summary>How an association exchanges packets.</summary>
+public enum AssociationMode
+{
+    /// <summary><c>server</c> / <c>pool</c>: we send mode 3, it answers mode 4.</summary>
+    Client,
+
+    /// <summary><c>peer</c>: we send mode 1 on our schedule; it sends mode 2 on its own.</summary>
+    SymmetricActive,
+
+    /// <summary>Made on the fly for a peer that sent us mode 1.</summary>
+    SymmetricPassive,
+
+    /// <summary>A reference clock driver inside the daemon (the local clock).</summary>
+    Refclock,
+}
+
+/// <summary>The tally code <c>ntpq -p</c> shows before each association.</summary>
+public enum TallyCode
+{
+    Reject = ' ',
+    Falseticker = 'x',
+    Excess = '.',
+    Outlier = '-',
+    Candidate = '+',
+    Backup = '#',
+    SystemPeer = '*',
+    PpsPeer = 'o',
+}
+
+/// <summary>What the configuration asks of one association.</summary>
+public sealed record AssociationSettings(IPEndPoint Address)
+{
+    public AssociationMode Mode { get; init; } = AssociationMode.Client;
+
+    public int MinPoll { get; init; } = 6;
+
+    public int MaxPoll { get; init; } = 10;
+
+    public bool Iburst { get; init; }
+
+    public bool Burst { get; init; }
+
+    public bool Prefer { get; init; }
+
+    public bool NoSelect { get; init; }
+
+    /// <summary><c>true</c>: always a truechimer, never thrown out by the selection algorithm.</summary>
+    public bool True { get; init; }
+
+    public byte Version { get; init; } = 4;
+
+    /// <summary>For a reference clock: its stratum and reference ID.</summary>
+    public int RefclockStratum { get; init; }
+
+    public ReferenceId RefclockId { get; init; }
+
+    /// <summary>Name for logs (the configured host name or the refclock name).</summary>
+    public string? Name { get; init; }
+}
+
+/// <summary>What became of a packet handed to an association.</summary>
+public enum ReplyOutcome
+{
+    /// <summary>A sample entered the filter, and it is news for the clock.</summary>
+    NewSample,
+
+    /// <summary>A sample entered the filter but the filter's choice did not change.</summary>
+    OldSample,
+
+    /// <summary>A sample from a server that is not synchronized: reachability counts, the sample does not.</summary>
+    Unsynchronized,
+
+    /// <summary>Not a reply to our last request (duplicate, stale or forged).</summary>
+    Bogus,
+
+    /// <summary>A kiss-o'-death: the association slowed down or stopped.</summary>
+    Kiss,
+}
+
+/// <summary>
+/// One association (RFC 5905 §9–§10, §13): the peer variables from the last packet, the reach register, the
+/// clock filter, and the poll schedule with iburst and burst.
+/// </summary>
+public sealed class Association
+{
+    /// <summary>Packets in an iburst or burst.</summary>
+    public const int BurstCount = 8;
+
+    /// <summary>Seconds between packets of a burst.</summary>
+    public const double BurstSpacing = 2;
+
+    private NtpTimestamp _expectedOrigin;
+    private NtpTimestamp _sentAt;
+    private NtpTimestamp _lastReceivedTransmit;
+    private NtpTimestamp _lastReceivedAt;
+    private int _burstLeft;
+
+    public Association(int id, AssociationSettings settings, double now, double precisionSeconds)
+    {
+        Id = id;
+        Settings = settings ?? throw new ArgumentNullException(nameof(settings));
+        Filter = new ClockFilter(precisionSeconds);
+        HostPoll = settings.MinPoll;
+        Stratum = NtpHeader.UnsynchronizedStratum;
+        Leap = LeapIndicator.Unsynchronized;
+        ReferenceId = KissCode.Init;
+        // The first poll goes out within a few seconds of start, as in ntpd.
+        NextPoll = now + 1;
+        if (settings.Mode == AssociationMode.Refclock)
+        {
+            Stratum = (byte)settings.RefclockStratum;
+            ReferenceId = settings.RefclockId;
+            Leap = LeapIndicator.NoWarning;
+        }
+    }
+
+    /// <summary>Association ID, as ntpq shows it.</summary>
+    public int Id { get; }
+
+    public AssociationSettings Settings { get; }
+
+    public IPEndPoint Address => Settings.Address;
+
+    public AssociationMode Mode => Settings.Mode;
+
+    public ClockFilter Filter { get; }
+
+    public LeapIndicator Leap { get; private set; }
+
+    public byte Stratum { get; private set; }
+
+    public sbyte Precision { get; private set; }
+
+    public sbyte PeerPoll { get; private set; }
+
+    public double RootDelay { get; private set; }
+
+    public double RootDispersion { get; private set; }
+
+    public ReferenceId ReferenceId { get; private set; }
+
+    public NtpTimestamp ReferenceTime { get; private set; }
+
+    /// <summary>The 8-bit reach register: one bit per poll, set when that poll was answered.</summary>
+    public byte Reach { get; private set; }
+
+    /// <summary>Polls without any answer since the last one.</summary>
+    public int Unreach { get; private set; }
+
+    /// <summary>log2 of our poll interval for this association.</summary>
+    public int HostPoll { get; private set; }
+
+    public double NextPoll { get; private set; }
+
+    /// <summary>Monotonic time of the sample the clock filter chose.</summary>
+    public double UpdateTime => Filter.BestSampleTime;
+
+    public TallyCode Tally { get; set; } = TallyCode.Reject;
+
+    /// <summary>A DENY or RSTR kiss stopped this association.</summary>
+    public bool Stopped { get; private set; }
+
+    /// <summary>The last kiss code received, shown by ntpq in place of the refid.</summary>
+    public ReferenceId? LastKiss { get; private set; }
+
+    /// <summary>Seconds (monotonic) when the last packet came in, or NaN.</summary>
+    public double LastReceived { get; private set; } = double.NaN;
+
+    public bool IsRefclock => Mode == AssociationMode.Refclock;
+
+    /// <summary>The last sample taken, before filtering.</summary>
+    public OnWireSample LastSample { get; private set; }
+
+    /// <summary>
+    /// The root distance λ (RFC 5905 §11.2): half the round trip to the primary source plus all dispersions and
+    /// the jitter: the largest error this source's time can have.
+    /// </summary>
+    public double RootDistance(double now) =>
+        Math.Max(NtpConstants.MinDistance, RootDelay + Filter.Delay) / 2
+        + RootDispersion + Filter.Dispersion + NtpConstants.Phi * Math.Max(0, now - UpdateTime) + Filter.Jitter;
+
+    /// <summary>Why the association cannot be selected now, or null when it can (RFC 5905 fit()).</summary>
+    public string? Unfit(double now, int systemPoll)
+    {
+        if (Settings.NoSelect)
+        {
+            return "noselect";
+        }
+
+        if (Stopped)
+        {
+            return "stopped by kiss-o'-death";
+        }
+
+        if (Filter.Count == 0 || (Reach & 0x7) == 0)
+        {
+            return "unreachable";
+        }
+
+        if (Leap == LeapIndicator.Unsynchronized || Stratum >= NtpHeader.UnsynchronizedStratum)
+        {
+            return "unsynchronized";
+        }
+
+        if (RootDistance(now) > NtpConstants.MaxDistance + NtpConstants.Phi * Math.Pow(2, systemPoll))
+        {
+            return "distance exceeded";
+        }
+
+        return null;
+    }
+
+    public bool IsDue(double now) => !Stopped && now >= NextPoll;
+
+    /// <summary>
+    /// Builds the next request into <paramref name="buffer"/> (48 octets) and schedules the poll after it. A client
+    /// request carries a random transmit timestamp (RFC 9109): only we know when it really left, so an off-path
+    /// attacker cannot forge a reply. Symmetric packets carry real timestamps, as the peer needs them.
+    /// </summary>
+    public int BuildRequest(Span<byte> buffer, NtpTimestamp realNow, ulong random, double now, int systemPoll, LeapIndicator leap, byte stratum, sbyte precision)
+    {
+        bool burstPacket = _burstLeft > 0;
+        if (!burstPacket)
+        {
+            // A new poll: shift the reach register, and count polls without answer.
+            if (Reach == 0)
+            {
+                Unreach++;
+            }
+
+            Reach <<= 1;
+            // iburst: while the server is unreachable, each poll is a burst (RFC 5905 §13).
+            if (Settings.Iburst && Reach == 0)
+            {
+                _burstLeft = BurstCount - 1;
+            }
+            else if (Settings.Burst && Reach != 0)
+            {
+                _burstLeft = BurstCount - 1;
+            }
+        }
+        else
+        {
+            _burstLeft--;
+        }
+
+        HostPoll = Math.Clamp(systemPoll, Settings.MinPoll, Settings.MaxPoll);
+        if (PeerPoll > HostPoll && LastKiss == KissCode.Rate)
+        {
+            HostPoll = Math.Min(PeerPoll, Settings.MaxPoll);
+        }
+
+        double interval = _burstLeft > 0 ? BurstSpacing : Math.Pow(2, HostPoll) * (1 - (random % 1024) / 1024.0 / 32);
+        NextPoll = now + interval;
+
+        var header = new NtpHeader
+        {
+            Leap = leap,
+            Version = Settings.Version,
+            Mode = Mode == AssociationMode.Client ? NtpMode.Client : Mode == AssociationMode.SymmetricActive ? NtpMode.SymmetricActive : NtpMode.SymmetricPassive,
+            Stratum = stratum >= NtpHeader.UnsynchronizedStratum ? (byte)0 : stratum,
+            Poll = (sbyte)HostPoll,
+            Precision = precision,
+        };
+
+        if (Mode == AssociationMode.Client)
+        {
+            _expectedOrigin = new NtpTimestamp(random | 1);
+            header.TransmitTimestamp = _expectedOrigin;
+        }
+        else
+        {
+            header.OriginTimestamp = _lastReceivedTransmit;
+            header.ReceiveTimestamp = _lastReceivedAt;
+            header.TransmitTimestamp = realNow;
+            _expectedOrigin = realNow;
+        }
+
+        _sentAt = realNow;
+        header.Write(buffer);
+        return NtpHeader.Size;
+    }
+
+    /// <summary>Processes a reply or symmetric packet from this association's address (RFC 5905 §8 and §9).</summary>
+    public ReplyOutcome Receive(in NtpHeader header, NtpTimestamp arrival, double now, double systemPrecision)
+    {
+        if (Mode is AssociationMode.SymmetricActive or AssociationMode.SymmetricPassive)
+        {
+            if (header.TransmitTimestamp == _lastReceivedTransmit)
+            {
+                return ReplyOutcome.Bogus; // duplicate
+            }
+
+            _lastReceivedTransmit = header.TransmitTimestamp;
+            _lastReceivedAt = arrival;
+        }
+
+        if (_expectedOrigin.IsZero || header.OriginTimestamp != _expectedOrigin)
+        {
+            return ReplyOutcome.Bogus;
+        }
+
+        // One answer per request: a replay of the same reply is bogus from now on.
+        _expectedOrigin = NtpTimestamp.Zero;
+        Reach |= 1;
+        Unreach = 0;
+        LastReceived = now;
+        PeerPoll = header.Poll;
+
+        if (KissCode.IsKissOfDeath(header) && !KissCode.MeansUnsynchronized(header.ReferenceId))
+        {
+            LastKiss = header.ReferenceId;
+            if (KissCode.MeansStop(header.ReferenceId))
+            {
+                Stopped = true;
+            }
+            else if (KissCode.MeansSlowDown(header.ReferenceId))
+            {
+                HostPoll = Math.Min(Math.Max(HostPoll, header.Poll), Settings.MaxPoll);
+                NextPoll = now + Math.Pow(2, HostPoll);
+                _burstLeft = 0;
+            }
+
+            return ReplyOutcome.Kiss;
+        }
+
+        Leap = header.Leap;
+        Stratum = header.Stratum == 0 ? NtpHeader.UnsynchronizedStratum : header.Stratum;
+        Precision = header.Precision;
+        RootDelay = header.RootDelay.ToSeconds();
+        RootDispersion = header.RootDispersion.ToSeconds();
+        ReferenceId = header.ReferenceId;
+        ReferenceTime = header.ReferenceTimestamp;
+        if (header.Leap == LeapIndicator.Unsynchronized || header.Stratum == 0 || header.Stratum >= NtpHeader.UnsynchronizedStratum)
+        {
+            return ReplyOutcome.Unsynchronized;
+        }
+
+        // A server whose clock was last set in the future or whose timestamps are zero is not believed.
+        if (header.ReceiveTimestamp.IsZero || header.TransmitTimestamp.IsZero)
+        {
+            return ReplyOutcome.Bogus;
+        }
+
+        OnWireSample sample = OnWireSample.FromTimestamps(_sentAt, header.ReceiveTimestamp, header.TransmitTimestamp, arrival);
+        double delay = Math.Max(sample.Delay.ToSeconds(), Math.Pow(2, header.Precision));
+        double dispersion = Math.Pow(2, header.Precision) + systemPrecision + NtpConstants.Phi * delay;
+        LastSample = sample with { Delay = NtpDuration.FromSeconds(delay) };
+        bool news = Filter.Add(LastSample, dispersion, now);
+        return news ? ReplyOutcome.NewSample : ReplyOutcome.OldSample;
+    }
+
+    /// <summary>A reference clock's poll: the local clock driver claims the system clock is right.</summary>
+    public bool PollRefclock(double now, double systemPrecision)
+    {
+        Reach = (byte)((Reach << 1) | 1);
+        Unreach = 0;
+        LastReceived = now;
+        HostPoll = LocalClockDriver.PollExponent;
+        NextPoll = now + Math.Pow(2, HostPoll);
+        Precision = LocalClockDriver.DriverPrecision;
+        return Filter.Add(new OnWireSample(NtpDuration.Zero, NtpDuration.Zero), NtpConstants.MinDispersion, now);
+    }
+}

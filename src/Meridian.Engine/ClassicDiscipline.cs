@@ -1,0 +1,199 @@
+namespace Meridian.Engine;
+
+/// <summary>
+/// ntpd's clock discipline (RFC 5905 Appendix A.5.5, ntpd 4.2.8's loop filter without the kernel PLL): a
+/// phase-locked loop whose time constant grows with the poll interval, blended with a frequency-locked loop above
+/// the Allan intercept; the residual phase is slewed a fraction at a time every second; the poll interval climbs
+/// while offsets stay within four times the jitter. Kept for compatibility and as the yardstick for the simulator.
+/// </summary>
+public sealed class ClassicDiscipline : IClockDiscipline
+{
+    /// <summary>PLL loop gain (log2 of the time constant multiplier).</summary>
+    public const double Pll = 16;
+
+    /// <summary>FLL gain base: the FLL weight is 1 / (Fll - poll).</summary>
+    public const double Fll = 18;
+
+    /// <summary>Averaging constant for jitter and wander.</summary>
+    public const double Average = 8;
+
+    /// <summary>Poll-adjust hysteresis limit.</summary>
+    public const int Limit = 30;
+
+    /// <summary>Poll-adjust gate: offsets within this many jitters count towards a longer poll.</summary>
+    public const double PollGate = 4;
+
+    /// <summary>Allan intercept, seconds (<c>tinker allan</c>).</summary>
+    public const double AllanIntercept = 1500;
+
+    private readonly IClockControl _clock;
+    private readonly DisciplineSettings _settings;
+    private readonly StepGate _gate;
+    private readonly double _precision;
+    private State _state;
+    private double _frequency;
+    private double _offset;
+    private double _lastOffset;
+    private double _lastUpdate = double.NaN;
+    private double _freqMeasureStart;
+    private int _counter;
+    private int _minPoll = 6;
+    private int _maxPoll = 10;
+
+    public ClassicDiscipline(IClockControl clock, DisciplineSettings settings, double precisionSeconds = 1e-6)
+    {
+        _clock = clock ?? throw new ArgumentNullException(nameof(clock));
+        _settings = settings ?? throw new ArgumentNullException(nameof(settings));
+        _gate = new StepGate(settings);
+        _precision = precisionSeconds;
+        _state = settings.InitialFrequency is double f ? State.FrequencySet : State.NotSet;
+        _frequency = Math.Clamp(settings.InitialFrequency ?? 0, -settings.MaxFrequency, settings.MaxFrequency);
+        PollExponent = _minPoll;
+        Jitter = precisionSeconds;
+    }
+
+    private enum State
+    {
+        NotSet,
+        FrequencySet,
+        Frequency,
+        Sync,
+    }
+
+    public string Name => "classic";
+
+    public bool WantsEverySample => false;
+
+    public int PollExponent { get; private set; }
+
+    public double Frequency => _frequency;
+
+    public double ResidualOffset => _offset;
+
+    public double Jitter { get; private set; }
+
+    public double Wander { get; private set; }
+
+    public void SetPollLimits(int minPoll, int maxPoll)
+    {
+        _minPoll = minPoll;
+        _maxPoll = Math.Max(minPoll, maxPoll);
+        PollExponent = Math.Clamp(PollExponent, _minPoll, _maxPoll);
+    }
+
+    public DisciplineAction Update(double offset, double delay, double dispersion, double now)
+    {
+        DisciplineAction action = _gate.Judge(offset, now);
+        if (action is DisciplineAction.Panic or DisciplineAction.Ignored)
+        {
+            return action;
+        }
+
+        double mu = double.IsNaN(_lastUpdate) ? 0 : now - _lastUpdate;
+        if (action == DisciplineAction.Stepped)
+        {
+            _clock.Step(offset);
+            _offset = 0;
+            _lastOffset = 0;
+            _lastUpdate = now;
+            if (_state is State.NotSet or State.Frequency)
+            {
+                _state = State.Frequency;
+                _freqMeasureStart = now;
+            }
+
+            PollExponent = _minPoll;
+            _counter = 0;
+            return action;
+        }
+
+        double jitterSample = Math.Max(Math.Abs(offset - _lastOffset), _precision);
+        switch (_state)
+        {
+            case State.NotSet:
+                // No frequency known: slew this offset, then measure the frequency over a stepout.
+                _offset = offset;
+                _lastOffset = offset;
+                _lastUpdate = now;
+                _state = State.Frequency;
+                _freqMeasureStart = now;
+                return action;
+
+            case State.FrequencySet:
+                _state = State.Sync;
+                break;
+
+            case State.Frequency:
+                if (now - _freqMeasureStart < _settings.Stepout)
+                {
+                    return DisciplineAction.Ignored;
+                }
+
+                // Direct frequency measurement: what drifted in besides what was slewed.
+                _frequency = Math.Clamp(_frequency + (offset - _offset) / Math.Max(mu, 1), -_settings.MaxFrequency, _settings.MaxFrequency);
+                _state = State.Sync;
+                break;
+
+            default:
+                double fll = 0;
+                if (Math.Pow(2, PollExponent) > AllanIntercept / 2)
+                {
+                    fll = (offset - _offset) / (Math.Max(mu, AllanIntercept) * (Fll - PollExponent));
+                }
+
+                double interval = Math.Min(AllanIntercept, mu);
+                double gain = 4 * Pll * Math.Pow(2, PollExponent);
+                double pll = offset * interval / (gain * gain);
+                double before = _frequency;
+                _frequency = Math.Clamp(_frequency + fll + pll, -_settings.MaxFrequency, _settings.MaxFrequency);
+                double change = _frequency - before;
+                Wander = Math.Sqrt(Wander * Wander + ((change * change) - Wander * Wander) / Average);
+                break;
+        }
+
+        _offset = offset;
+        Jitter = Math.Sqrt(Jitter * Jitter + ((jitterSample * jitterSample) - Jitter * Jitter) / Average);
+        AdjustPoll();
+        _lastOffset = offset;
+        _lastUpdate = now;
+        return action;
+    }
+
+    /// <summary>ntpd's adj_host_clock: slew 1/(16·2^poll) of the residual this second, on top of the frequency.</summary>
+    public void Tick(double now)
+    {
+        double adjustment = _offset / (Pll * Math.Pow(2, PollExponent));
+        _offset -= adjustment;
+        _clock.SetFrequency(_frequency + adjustment);
+    }
+
+    private void AdjustPoll()
+    {
+        if (Math.Abs(_offset) < PollGate * Jitter)
+        {
+            _counter += PollExponent;
+            if (_counter > Limit)
+            {
+                _counter = Limit;
+                if (PollExponent < _maxPoll)
+                {
+                    _counter = 0;
+                    PollExponent++;
+                }
+            }
+        }
+        else
+        {
+            _counter -= PollExponent << 1;
+            if (_counter < -Limit)
+            {
+                _counter = -Limit;
+                if (PollExponent > _minPoll)
+                {
+                    _counter = 0;
+                    PollExponent--;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+namespace Meridian.Engine;
+
+/// <summary>
+/// What a clock discipline may do to the system clock: step it, and set the frequency correction. Slewing a phase
+/// offset is done by the discipline itself, as a temporary frequency change spread over its ticks, so the same two
+/// calls drive the Linux kernel clock and the simulator's clocks. With <c>disable ntp</c> the daemon gets an
+/// implementation that ignores both, and the discipline still computes what it would have done.
+/// </summary>
+public interface IClockControl
+{
+    /// <summary>False when the clock must not be touched (<c>disable ntp</c>); the calls below then do nothing.</summary>
+    bool CanAdjust { get; }
+
+    /// <summary>Moves the clock by <paramref name="seconds"/> at once.</summary>
+    void Step(double seconds);
+
+    /// <summary>
+    /// Sets the clock's frequency correction, in seconds per second (1e-6 is +1 ppm: the clock runs faster).
+    /// Implementations clamp to what the hardware allows (±500 ppm on Linux).
+    /// </summary>
+    void SetFrequency(double secondsPerSecond);
+}
+
+/// <summary>A clock control that changes nothing: <c>disable ntp</c>.</summary>
+public sealed class NoClockControl : IClockControl
+{
+    public static NoClockControl Instance { get; } = new();
+
+    public bool CanAdjust => false;
+
+    public void Step(double seconds)
+    {
+    }
+
+    public void SetFrequency(double secondsPerSecond)
+    {
+    }
+}

@@ -1,0 +1,135 @@
+using System.Net;
+using Meridian.Engine;
+using Meridian.Protocol;
+
+namespace Meridian.Simulation;
+
+/// <summary>
+/// A primary server with a perfect reference (or one off by a fixed amount, to play a falseticker): answers client
+/// requests at stratum 1. It runs the real <see cref="ServerResponder"/>.
+/// </summary>
+public sealed class ReferenceServer : ISimulatedHost
+{
+    private readonly SimulatedNetwork _network;
+    private readonly VirtualTime _time;
+    private readonly ServerResponder _responder;
+
+    public ReferenceServer(IPAddress address, VirtualTime time, SimulatedNetwork network, double offset = 0, string refid = "GPS")
+    {
+        Address = address;
+        _time = time;
+        _network = network;
+        Offset = offset;
+        var clock = new OffsetClock(time, () => Offset);
+        _responder = new ServerResponder(clock, new SystemState(LeapIndicator.NoWarning, 1, -20, 0, 0.0001, ReferenceId.FromAscii(refid), SimulatedClock.Epoch));
+        time.Every(16, 0, () => _responder.State = _responder.State with { ReferenceTime = clock.Now() });
+    }
+
+    public IPAddress Address { get; }
+
+    /// <summary>How far this server's time is off true time (a falseticker's error), seconds.</summary>
+    public double Offset { get; set; }
+
+    /// <summary>When false the server answers nothing (it has "disappeared").</summary>
+    public bool Online { get; set; } = true;
+
+    public PacketCounters Counters => _responder.Counters;
+
+    public void Deliver(byte[] datagram, IPEndPoint from)
+    {
+        if (!Online)
+        {
+            return;
+        }
+
+        var reply = new byte[NtpHeader.Size];
+        NtpTimestamp arrival = SimulatedClock.Epoch + NtpDuration.FromSeconds(_time.Now + Offset);
+        if (_responder.Respond(datagram, arrival, reply) > 0)
+        {
+            _network.Send(new IPEndPoint(Address, 123), from, reply);
+        }
+    }
+
+    private sealed class OffsetClock(VirtualTime time, Func<double> offset) : IClock
+    {
+        public NtpTimestamp Now() => SimulatedClock.Epoch + NtpDuration.FromSeconds(time.Now + offset());
+    }
+}
+
+/// <summary>A host running the real <see cref="NtpEngine"/> on a <see cref="SimulatedClock"/>.</summary>
+public sealed class SimulatedNode : ISimulatedHost, INtpTransport
+{
+    private readonly SimulatedNetwork _network;
+    private readonly VirtualTime _time;
+    private int _nextPort = 40000;
+
+    public SimulatedNode(IPAddress address, VirtualTime time, SimulatedNetwork network, ClockModel clock, EngineSettings settings, int seed)
+    {
+        Address = address;
+        _time = time;
+        _network = network;
+        var random = new Random(seed);
+        Clock = new SimulatedClock(time, clock, new Random(seed ^ 0x5A5A5A5)) ;
+        Engine = new NtpEngine(settings, Clock, Clock, this, random);
+        // The engine's once-a-second timer, from a random phase so that nodes do not tick in lockstep.
+        time.Every(1, time.Now + random.NextDouble(), Tick);
+    }
+
+    public IPAddress Address { get; }
+
+    public SimulatedClock Clock { get; }
+
+    public NtpEngine Engine { get; }
+
+    /// <summary>Set when the engine panicked: the daemon would have exited, so the node stops.</summary>
+    public bool Exited { get; private set; }
+
+    public List<EngineEvent> Log { get; } = new();
+
+    public Association AddServer(IPAddress server, Func<AssociationSettings, AssociationSettings>? configure = null)
+    {
+        var settings = new AssociationSettings(new IPEndPoint(server, 123));
+        return Engine.Add(configure is null ? settings : configure(settings));
+    }
+
+    public void Deliver(byte[] datagram, IPEndPoint from)
+    {
+        if (Exited)
+        {
+            return;
+        }
+
+        Engine.Receive(datagram, from, Clock.Now(), _time.Now);
+        Drain();
+    }
+
+    public void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest)
+    {
+        int port = clientRequest ? (_nextPort = _nextPort >= 60000 ? 40000 : _nextPort + 1) : 123;
+        _network.Send(new IPEndPoint(Address, port), destination, packet.ToArray());
+    }
+
+    private void Tick()
+    {
+        if (Exited)
+        {
+            return;
+        }
+
+        Engine.Tick(_time.Now);
+        Drain();
+    }
+
+    private void Drain()
+    {
+        while (Engine.Events.TryDequeue(out EngineEvent? e))
+        {
+            Log.Add(e);
+        }
+
+        if (Engine.Panicked)
+        {
+            Exited = true;
+        }
+    }
+}

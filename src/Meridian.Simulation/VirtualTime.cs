@@ -1,0 +1,43 @@
+namespace Meridian.Simulation;
+
+/// <summary>
+/// The simulator's true time and its event queue. Events at the same instant run in the order they were scheduled,
+/// so a run is a pure function of its seed.
+/// </summary>
+public sealed class VirtualTime
+{
+    private readonly PriorityQueue<Action, (double Time, long Sequence)> _events = new();
+    private long _sequence;
+
+    /// <summary>True time, seconds since the start of the run.</summary>
+    public double Now { get; private set; }
+
+    public void At(double time, Action action) => _events.Enqueue(action, (Math.Max(time, Now), _sequence++));
+
+    public void After(double delay, Action action) => At(Now + delay, action);
+
+    /// <summary>Runs events until <paramref name="end"/>; returns when the queue is empty or the time is reached.</summary>
+    public void RunUntil(double end)
+    {
+        while (_events.TryPeek(out _, out var key) && key.Time <= end)
+        {
+            Action action = _events.Dequeue();
+            Now = Math.Max(Now, key.Time);
+            action(); // it may schedule more
+        }
+
+        Now = Math.Max(Now, end);
+    }
+
+    /// <summary>Calls <paramref name="action"/> every <paramref name="period"/> seconds from <paramref name="start"/>.</summary>
+    public void Every(double period, double start, Action action)
+    {
+        void Fire()
+        {
+            action();
+            After(period, Fire);
+        }
+
+        At(start, Fire);
+    }
+}

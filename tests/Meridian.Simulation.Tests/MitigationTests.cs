@@ -1,0 +1,159 @@
+using Meridian.Engine;
+using Meridian.Simulation;
+
+namespace Meridian.Simulation.Tests;
+
+public sealed class MitigationTests
+{
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(0.1)]
+    public void A_falseticker_among_four_is_never_the_system_peer(double falseOffset)
+    {
+        var lab = new Lab(seed: 11);
+        var good = new[] { lab.Server(), lab.Server(), lab.Server() };
+        var liar = lab.Server(falseOffset);
+        var node = lab.Node(new ClockModel { InitialOffset = 0.001 }, new EngineSettings());
+        foreach (var server in good.Append(liar))
+        {
+            node.AddServer(server.Address, s => s with { Iburst = true });
+        }
+
+        Association liarAssociation = node.Engine.Associations.Single(a => a.Address.Address.Equals(liar.Address));
+        bool liarWasPeer = false;
+        lab.Run(7200, 1, () => liarWasPeer |= node.Engine.SystemPeer == liarAssociation);
+
+        Assert.False(liarWasPeer);
+        Assert.Equal(TallyCode.Falseticker, liarAssociation.Tally);
+        Assert.All(node.Engine.Associations.Where(a => a != liarAssociation), a => Assert.Contains(a.Tally, new[] { TallyCode.SystemPeer, TallyCode.Candidate, TallyCode.Outlier }));
+        Assert.True(Math.Abs(node.Clock.Error) < 0.001, $"error {node.Clock.Error * 1e3:0.000} ms");
+    }
+
+    [Fact]
+    public void When_the_system_peer_disappears_a_backup_takes_over_within_3_polls()
+    {
+        var lab = new Lab(seed: 13);
+        var servers = new[] { lab.Server(), lab.Server(), lab.Server() };
+        var node = lab.Node(settings: new EngineSettings());
+        foreach (var server in servers)
+        {
+            node.AddServer(server.Address, s => s with { Iburst = true });
+        }
+
+        lab.Run(3600);
+        Association peer = node.Engine.SystemPeer!;
+        Assert.NotNull(peer);
+        double poll = Math.Pow(2, peer.HostPoll);
+        servers.Single(s => s.Address.Equals(peer.Address.Address)).Online = false;
+
+        double? took = lab.RunUntil(() => node.Engine.SystemPeer is { } p && p != peer, within: 10 * poll);
+
+        Assert.NotNull(took);
+        Assert.True(took <= 3 * poll + 8, $"took {took} s with polls of {poll} s");
+        Assert.Contains(node.Log, e => e.Message.StartsWith("new system peer", StringComparison.Ordinal) && e.Time > 3600);
+    }
+
+    [Fact]
+    public void Prefer_picks_the_system_peer_among_survivors()
+    {
+        var lab = new Lab(seed: 17);
+        var servers = new[] { lab.Server(), lab.Server(), lab.Server() };
+        var node = lab.Node(settings: new EngineSettings());
+        node.AddServer(servers[0].Address, s => s with { Iburst = true });
+        node.AddServer(servers[1].Address, s => s with { Iburst = true });
+        Association preferred = node.AddServer(servers[2].Address, s => s with { Iburst = true, Prefer = true });
+
+        lab.Run(1800);
+
+        Assert.Same(preferred, node.Engine.SystemPeer);
+        Assert.Equal(TallyCode.SystemPeer, preferred.Tally);
+    }
+
+    [Fact]
+    public void Noselect_sources_are_polled_but_never_selected()
+    {
+        var lab = new Lab(seed: 19);
+        var server = lab.Server();
+        var node = lab.Node(settings: new EngineSettings());
+        Association watched = node.AddServer(server.Address, s => s with { Iburst = true, NoSelect = true });
+
+        lab.Run(600);
+
+        Assert.NotEqual(0, watched.Reach);
+        Assert.Null(node.Engine.SystemPeer);
+        Assert.False(node.Engine.State.IsSynchronized);
+    }
+
+    [Fact]
+    public void The_local_clock_is_chosen_only_when_nothing_better_is_reachable()
+    {
+        var lab = new Lab(seed: 23);
+        var server = lab.Server();
+        var node = lab.Node(settings: new EngineSettings());
+        node.AddServer(server.Address, s => s with { Iburst = true });
+        Association local = node.Engine.Add(new AssociationSettings(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.127.1.0"), 123))
+        {
+            Mode = AssociationMode.Refclock,
+            RefclockStratum = 10,
+            RefclockId = LocalClockDriver.DefaultReferenceId,
+        });
+
+        lab.Run(1800);
+        Assert.NotSame(local, node.Engine.SystemPeer);
+        Assert.Equal(2, node.Engine.State.Stratum);
+
+        server.Online = false;
+        lab.Run(4 * 1024 + 60);
+        Assert.Same(local, node.Engine.SystemPeer);
+        Assert.Equal(11, node.Engine.State.Stratum);
+        Assert.Equal("LOCL", node.Engine.State.ReferenceId.ToAscii());
+    }
+}
+
+public sealed class HierarchyTests
+{
+    [Fact]
+    public void Strata_1_2_3_and_symmetric_peers_at_stratum_3_settle()
+    {
+        var lab = new Lab(seed: 29, link: new LinkModel { BaseDelay = 0.0005, Jitter = 0.00005 });
+        var primary = lab.Server();
+        var clock = new ClockModel { InitialOffset = 0.004, InitialFrequency = 5e-6, Wander = 1e-9 };
+        var secondary = lab.Node(clock, new EngineSettings());
+        secondary.AddServer(primary.Address, s => s with { Iburst = true });
+        var left = lab.Node(clock with { InitialOffset = -0.006 }, new EngineSettings());
+        var right = lab.Node(clock with { InitialFrequency = -8e-6 }, new EngineSettings());
+        left.AddServer(secondary.Address, s => s with { Iburst = true });
+        right.AddServer(secondary.Address, s => s with { Iburst = true });
+        Association leftPeer = left.AddServer(right.Address, s => s with { Mode = AssociationMode.SymmetricActive });
+        Association rightPeer = right.AddServer(left.Address, s => s with { Mode = AssociationMode.SymmetricActive });
+
+        lab.Run(4 * 3600);
+
+        Assert.Equal(2, secondary.Engine.State.Stratum);
+        Assert.Equal(3, left.Engine.State.Stratum);
+        Assert.Equal(3, right.Engine.State.Stratum);
+        Assert.All(new[] { secondary, left, right }, n => Assert.True(Math.Abs(n.Clock.Error) < 0.0005, $"{n.Address}: {n.Clock.Error * 1e6:0} µs"));
+        Assert.NotEqual(0, leftPeer.Reach);
+        Assert.NotEqual(0, rightPeer.Reach);
+        Assert.True(Math.Abs(leftPeer.Filter.Offset) < 0.001, $"peer offset {leftPeer.Filter.Offset * 1e6:0} µs");
+        Assert.Equal(3, leftPeer.Stratum);
+    }
+
+    [Fact]
+    public void An_incoming_symmetric_peer_gets_a_passive_association()
+    {
+        var lab = new Lab(seed: 31);
+        var primary = lab.Server();
+        var a = lab.Node(settings: new EngineSettings());
+        var b = lab.Node(settings: new EngineSettings());
+        a.AddServer(primary.Address, s => s with { Iburst = true });
+        b.AddServer(primary.Address, s => s with { Iburst = true });
+        a.AddServer(b.Address, s => s with { Mode = AssociationMode.SymmetricActive });
+
+        lab.Run(1800);
+
+        Association passive = Assert.Single(b.Engine.Associations, x => x.Mode == AssociationMode.SymmetricPassive);
+        Assert.Equal(a.Address, passive.Address.Address);
+        Assert.NotEqual(0, passive.Reach);
+    }
+}
