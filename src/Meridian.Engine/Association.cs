@@ -362,7 +362,8 @@ public sealed class Association
         Unreach = 0;
         LastReceived = now;
         HostPoll = LocalClockDriver.PollExponent;
-        NextPoll = now + Math.Pow(2, HostPoll);
+        // Fill the filter at start (one sample a second), then poll at the driver's interval.
+        NextPoll = now + (Filter.Count < NtpConstants.FilterStages ? 1 : Math.Pow(2, HostPoll));
         Precision = LocalClockDriver.DriverPrecision;
         return Filter.Add(new OnWireSample(NtpDuration.Zero, NtpDuration.Zero), NtpConstants.MinDispersion, now);
     }

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Meridian.Config;
@@ -12,29 +15,58 @@ public sealed record DaemonOptions
     /// <summary>UDP port to serve; 123 unless a test asks for another (0 picks a free one).</summary>
     public int Port { get; init; } = 123;
 
+    /// <summary>Port of the servers we poll (123; tests may use another).</summary>
+    public int ServerPort { get; init; } = 123;
+
     public bool UseIPv4 { get; init; } = true;
 
     public bool UseIPv6 { get; init; } = true;
 
     /// <summary>Addresses from <c>-I</c>, added to <c>interface listen</c>.</summary>
     public IReadOnlyList<IPAddress> ListenAddresses { get; init; } = [];
+
+    /// <summary><c>-g</c>: the first correction may exceed the panic threshold.</summary>
+    public bool AllowFirstPanic { get; init; }
+
+    /// <summary><c>-x</c>: step threshold 600 s.</summary>
+    public bool SlewMostly { get; init; }
+
+    /// <summary><c>-q</c>: set the clock once and exit.</summary>
+    public bool SetOnceAndExit { get; init; }
+
+    /// <summary><c>-f</c>: drift file, overriding <c>driftfile</c>.</summary>
+    public string? DriftFile { get; init; }
+
+    public DisciplineKind Discipline { get; init; } = DisciplineKind.Adaptive;
+
+    /// <summary>The clock system calls (a recording fake in tests).</summary>
+    public Native.IKernelClockCalls KernelClock { get; init; } = Native.KernelClockCalls.Instance;
 }
 
 /// <summary>
-/// The serving side of ntpd: sockets on every address (or the configured ones), a receive thread per socket that
-/// answers through <see cref="ServerResponder"/>, and the system state from the configured sources.
+/// ntpd's process: sockets on every address (or the configured ones) with a receive thread each, and one engine
+/// thread that owns the <see cref="NtpEngine"/>. Client requests are answered on the receive threads through the
+/// engine's thread-safe responder; everything else is queued to the engine thread, which also ticks the engine
+/// once a second, resolves names in the background and keeps the drift file.
 /// </summary>
-public sealed class NtpDaemon : IDisposable
+public sealed class NtpDaemon : IDisposable, INtpTransport
 {
+    private const double DriftInterval = 3600;
+
     private readonly NtpConfiguration _config;
     private readonly DaemonOptions _options;
     private readonly Log _log;
     private readonly IClock _clock;
     private readonly List<NtpSocket> _sockets = new();
     private readonly List<Thread> _threads = new();
-    private readonly LocalClockDriver? _localClock;
-    private volatile bool _stopping;
-    private Timer? _localClockTimer;
+    private readonly ConcurrentQueue<Action> _inbox = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Stopwatch _monotonic = Stopwatch.StartNew();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly IClockControl _control;
+    private readonly string? _driftFile;
+    private double _lastDriftWrite;
+    private int _clockUpdates;
 
     public NtpDaemon(NtpConfiguration config, DaemonOptions options, Log log, IClock clock, sbyte precision)
     {
@@ -43,21 +75,44 @@ public sealed class NtpDaemon : IDisposable
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _clock = clock ?? throw new ArgumentNullException(nameof(clock));
         Precision = precision;
-        _localClock = ChooseLocalClock(config);
-        Responder = new ServerResponder(clock, SystemState.Unsynchronized(precision));
+        _driftFile = options.DriftFile ?? config.DriftFile;
+        // -q makes one correction itself, below, instead of leaving a slew running behind it.
+        _control = config.ClockControl && !options.SetOnceAndExit ? new LinuxClockControl(options.KernelClock) : NoClockControl.Instance;
+        double? drift = ReadDrift();
+        var limits = new DisciplineSettings
+        {
+            AllowFirstPanic = options.AllowFirstPanic,
+            StepThreshold = options.SlewMostly ? 600 : 0.128,
+            InitialFrequency = drift,
+        };
+        Engine = new NtpEngine(
+            new EngineSettings { Discipline = options.Discipline, Limits = limits, Precision = precision },
+            clock,
+            _control,
+            this,
+            new Random());
     }
 
     public sbyte Precision { get; }
 
-    public ServerResponder Responder { get; }
+    /// <summary>The engine; touch it only from the engine thread, or before <see cref="Start"/>.</summary>
+    public NtpEngine Engine { get; }
+
+    public ServerResponder Responder => Engine.Responder;
 
     public IReadOnlyList<IPEndPoint> LocalEndPoints => _sockets.ConvertAll(s => s.LocalEndPoint);
+
+    /// <summary>Signalled when the daemon must exit by itself: a panic, or -q done. <see cref="ExitCode"/> says how.</summary>
+    public ManualResetEventSlim Finished { get; } = new();
+
+    public int ExitCode { get; private set; }
 
     /// <summary>Opens the sockets and starts serving. Throws <see cref="NtpSocketException"/> when no socket can be opened.</summary>
     public void Start()
     {
         ReportConfiguration();
         OpenSockets();
+        AddAssociations();
         foreach (NtpSocket socket in _sockets)
         {
             var thread = new Thread(() => ServeLoop(socket)) { IsBackground = true, Name = $"ntp-rx {socket.LocalEndPoint}" };
@@ -65,24 +120,29 @@ public sealed class NtpDaemon : IDisposable
             thread.Start();
         }
 
-        if (_localClock is not null)
-        {
-            PollLocalClock(null);
-            TimeSpan period = TimeSpan.FromSeconds(1 << LocalClockDriver.PollExponent);
-            _localClockTimer = new Timer(PollLocalClock, null, period, period);
-            SystemState state = Responder.State;
-            _log.Notice($"system peer 127.127.1.{_localClock.Unit} (LOCAL({_localClock.Unit})), driver stratum {_localClock.Stratum}; serving at stratum {state.Stratum}, refid {state.ReferenceId.ToAscii()}");
-        }
-        else
-        {
-            _log.Notice("no usable time source: serving as unsynchronized (leap 3, stratum 16)");
-        }
+        var engineThread = new Thread(EngineLoop) { IsBackground = true, Name = "ntp-engine" };
+        _threads.Add(engineThread);
+        engineThread.Start();
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the engine thread (for queries from other threads).</summary>
+    public Task<T> OnEngine<T>(Func<NtpEngine, T> action)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _inbox.Enqueue(() => done.SetResult(action(Engine)));
+        _wake.Set();
+        return done.Task;
     }
 
     public void Stop()
     {
-        _stopping = true;
-        _localClockTimer?.Dispose();
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+        _wake.Set();
         foreach (NtpSocket socket in _sockets)
         {
             socket.Dispose();
@@ -92,44 +152,181 @@ public sealed class NtpDaemon : IDisposable
         {
             thread.Join(TimeSpan.FromSeconds(2));
         }
+
+        WriteDrift();
     }
 
-    public void Dispose() => Stop();
-
-    private static LocalClockDriver? ChooseLocalClock(NtpConfiguration config)
+    public void Dispose()
     {
-        LocalClockDriver? best = null;
-        foreach (AssociationConfig association in config.Associations)
-        {
-            if (association.Refclock is not { Type: 1 } clock || association.NoSelect)
-            {
-                continue;
-            }
-
-            config.Fudges.TryGetValue(clock, out FudgeConfig? fudge);
-            ReferenceId? refid = fudge?.RefId is { } text ? ReferenceId.FromAscii(text) : null;
-            var driver = new LocalClockDriver(clock.Unit, fudge?.Stratum, refid);
-            if (best is null || driver.Stratum < best.Stratum)
-            {
-                best = driver;
-            }
-        }
-
-        return best;
+        Stop();
+        _wake.Dispose();
+        _stop.Dispose();
+        Finished.Dispose();
     }
 
-    private void ReportConfiguration()
+    /// <summary>Sends for the engine (called on the engine thread).</summary>
+    public void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest)
     {
-        _log.Info($"proto: precision = {Math.Pow(2, Precision) * 1e6:0.000} usec ({Precision})");
-        if (!_config.ClockControl)
+        if (clientRequest)
         {
-            _log.Notice("disable ntp: the system clock is never adjusted");
-        }
-        else
-        {
-            _log.Notice("the clock discipline is not available in this build yet: the system clock is not adjusted");
+            SendFromFreshPort(destination, packet.ToArray());
+            return;
         }
 
+        NtpSocket? socket = _sockets.Find(s => s.Family == destination.AddressFamily);
+        try
+        {
+            socket?.SendTo(packet, destination);
+        }
+        catch (NtpSocketException e)
+        {
+            _log.Debug($"send to {destination}: {e.Message}");
+        }
+    }
+
+    private double Now => _monotonic.Elapsed.TotalSeconds;
+
+    /// <summary>A client request leaves from a new random port and its socket lives until the answer or 8 s (RFC 9109).</summary>
+    private void SendFromFreshPort(IPEndPoint destination, byte[] packet)
+    {
+        NtpSocket socket;
+        try
+        {
+            socket = NtpSocket.Bind(new IPEndPoint(destination.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
+            socket.SendTo(packet, destination);
+        }
+        catch (NtpSocketException e)
+        {
+            _log.Debug($"request to {destination}: {e.Message}");
+            return;
+        }
+
+        _ = Task.Run(() =>
+        {
+            using (socket)
+            using (var datagram = new Datagram())
+            {
+                DateTime deadline = DateTime.UtcNow.AddSeconds(8);
+                while (!_stop.IsCancellationRequested && DateTime.UtcNow < deadline)
+                {
+                    if (socket.Receive(datagram, 250) != ReceiveResult.Received)
+                    {
+                        continue;
+                    }
+
+                    NtpTimestamp arrival = datagram.KernelReceiveTime ?? _clock.Now();
+                    IPEndPoint from = datagram.RemoteEndPoint;
+                    if (!from.Address.Equals(destination.Address))
+                    {
+                        continue;
+                    }
+
+                    byte[] copy = datagram.Payload.ToArray();
+                    double now = Now;
+                    _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now));
+                    _wake.Set();
+                    return;
+                }
+            }
+        });
+    }
+
+    private void EngineLoop()
+    {
+        double nextTick = Now;
+        while (!_stop.IsCancellationRequested)
+        {
+            double wait = nextTick - Now;
+            if (wait > 0)
+            {
+                _wake.WaitOne(TimeSpan.FromSeconds(wait));
+            }
+
+            while (_inbox.TryDequeue(out Action? action))
+            {
+                action();
+            }
+
+            if (Now >= nextTick)
+            {
+                Engine.Tick(Now);
+                nextTick += 1;
+                if (nextTick < Now)
+                {
+                    nextTick = Now + 1;
+                }
+            }
+
+            DrainEvents();
+            if (Now - _lastDriftWrite >= DriftInterval)
+            {
+                WriteDrift();
+            }
+        }
+    }
+
+    private void DrainEvents()
+    {
+        while (Engine.Events.TryDequeue(out EngineEvent? e))
+        {
+            _log.Notice(e.Message);
+            if (e.Message.StartsWith("step time", StringComparison.Ordinal) || e.Message.StartsWith("new system peer", StringComparison.Ordinal))
+            {
+                _clockUpdates++;
+            }
+        }
+
+        if (Engine.Panicked)
+        {
+            ExitCode = 1;
+            Finished.Set();
+            return;
+        }
+
+        if (Engine.State.IsSynchronized && _control is LinuxClockControl linux && !linux.IsMarkedSynchronized)
+        {
+            linux.MarkSynchronized(Engine.State.RootDelay / 2 + Engine.State.RootDispersion, Engine.SystemJitter);
+        }
+
+        if (_options.SetOnceAndExit && Engine.State.IsSynchronized && Engine.SystemPeer is { IsRefclock: false } && !Finished.IsSet)
+        {
+            SetOnce(Engine.SystemOffset);
+        }
+    }
+
+    /// <summary>-q: one correction, like ntpdate: a step above the step threshold, else adjtime; then exit.</summary>
+    private void SetOnce(double offset)
+    {
+        bool step = Math.Abs(offset) > (_options.SlewMostly ? 600 : 0.128);
+        string text = offset.ToString("+0.000000;-0.000000", CultureInfo.InvariantCulture);
+        try
+        {
+            if (_config.ClockControl)
+            {
+                if (step)
+                {
+                    ClockWriter.Step(offset);
+                }
+                else
+                {
+                    ClockWriter.Slew(offset);
+                }
+            }
+
+            _log.Notice($"ntpd: time {(step ? "set" : "slew")} {text}s");
+            ExitCode = 0;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            _log.Error($"ntpd: cannot {(step ? "set" : "slew")} the clock by {text}s: {e.Message}");
+            ExitCode = 1;
+        }
+
+        Finished.Set();
+    }
+
+    private void AddAssociations()
+    {
         foreach (AssociationConfig association in _config.Associations)
         {
             if (association.Refclock is { } clock)
@@ -137,17 +334,147 @@ public sealed class NtpDaemon : IDisposable
                 if (clock.Type != 1)
                 {
                     _log.Warning($"reference clock {clock}: driver type {clock.Type} is not available in this build yet; ignored");
+                    continue;
+                }
+
+                _config.Fudges.TryGetValue(clock, out FudgeConfig? fudge);
+                Engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse(clock.ToString()), 123))
+                {
+                    Mode = AssociationMode.Refclock,
+                    RefclockStratum = fudge?.Stratum ?? LocalClockDriver.DefaultStratum,
+                    RefclockId = fudge?.RefId is { } refid ? ReferenceId.FromAscii(refid) : LocalClockDriver.DefaultReferenceId,
+                    NoSelect = association.NoSelect,
+                    Prefer = association.Prefer,
+                    Name = $"LOCAL({clock.Unit})",
+                });
+                continue;
+            }
+
+            if (IPAddress.TryParse(association.Address, out IPAddress? literal))
+            {
+                Engine.Add(Settings(association, literal));
+                continue;
+            }
+
+            _ = ResolveAsync(association);
+        }
+    }
+
+    private AssociationSettings Settings(AssociationConfig association, IPAddress address) =>
+        new(new IPEndPoint(address, _options.ServerPort))
+        {
+            Mode = association.Kind == AssociationKind.Peer ? AssociationMode.SymmetricActive : AssociationMode.Client,
+            MinPoll = association.MinPoll,
+            MaxPoll = association.MaxPoll,
+            Iburst = association.Iburst,
+            Burst = association.Burst,
+            Prefer = association.Prefer,
+            NoSelect = association.NoSelect,
+            True = association.True,
+            Version = (byte)association.Version,
+            Name = association.Address,
+        };
+
+    /// <summary>Resolves a host name without holding up anything else, retrying with back-off while it fails.</summary>
+    private async Task ResolveAsync(AssociationConfig association)
+    {
+        double delay = 2;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                IPAddress[] addresses = await Dns.GetHostAddressesAsync(association.Address, _stop.Token).ConfigureAwait(false);
+                addresses = addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork ? _options.UseIPv4 : _options.UseIPv6).ToArray();
+                if (addresses.Length > 0)
+                {
+                    IEnumerable<IPAddress> chosen = association.Kind == AssociationKind.Pool ? addresses.Take(10) : addresses.Take(1);
+                    foreach (IPAddress address in chosen)
+                    {
+                        AssociationSettings settings = Settings(association, address);
+                        _inbox.Enqueue(() => Engine.Add(settings));
+                        _log.Info($"{association.Kind.ToString().ToLowerInvariant()} {association.Address}: resolved to {address}");
+                    }
+
+                    _wake.Set();
+                    return;
                 }
             }
-            else
+            catch (SocketException e)
             {
-                _log.Warning($"{association.Kind.ToString().ToLowerInvariant()} {association.Address}: polling remote servers is not available in this build yet; ignored");
+                _log.Warning($"{association.Address}: cannot resolve ({e.Message}); retrying in {delay:0} s");
             }
-        }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
 
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(delay), _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = Math.Min(delay * 2, 3600);
+        }
+    }
+
+    private void ReportConfiguration()
+    {
+        _log.Info($"proto: precision = {Math.Pow(2, Precision) * 1e6:0.000} usec ({Precision})");
+        _log.Notice(!_config.ClockControl
+            ? "disable ntp: the system clock is never adjusted"
+            : $"clock discipline: {Engine.Discipline.Name}");
         foreach (string directive in _config.NotYetInEffect)
         {
             _log.Info($"'{directive}' is read but not in effect in this build yet");
+        }
+    }
+
+    private double? ReadDrift()
+    {
+        if (_driftFile is null || !File.Exists(_driftFile))
+        {
+            return null;
+        }
+
+        string text = File.ReadAllText(_driftFile).Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double ppm) && Math.Abs(ppm) <= 500)
+        {
+            _log.Info($"initial drift restored to {ppm:0.000000} PPM from {_driftFile}");
+            return ppm * 1e-6;
+        }
+
+        _log.Warning($"{_driftFile}: '{text}' is not a frequency in PPM; ignored");
+        return null;
+    }
+
+    /// <summary>Writes the frequency in PPM: write, fsync, rename, so a crash never leaves a torn file.</summary>
+    private void WriteDrift()
+    {
+        _lastDriftWrite = Now;
+        if (_driftFile is null || !_control.CanAdjust || !Engine.State.IsSynchronized)
+        {
+            return;
+        }
+
+        try
+        {
+            string temporary = _driftFile + ".TEMP";
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            {
+                byte[] bytes = System.Text.Encoding.ASCII.GetBytes((Engine.Discipline.Frequency * 1e6).ToString("0.000000", CultureInfo.InvariantCulture) + "\n");
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, _driftFile, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning($"cannot write drift file {_driftFile}: {e.Message}");
         }
     }
 
@@ -203,19 +530,11 @@ public sealed class NtpDaemon : IDisposable
         }
     }
 
-    private void PollLocalClock(object? unused)
-    {
-        if (_localClock is not null)
-        {
-            Responder.State = _localClock.SystemStateAt(_clock.Now(), Precision);
-        }
-    }
-
     private void ServeLoop(NtpSocket socket)
     {
         using var datagram = new Datagram();
         Span<byte> reply = stackalloc byte[NtpHeader.Size];
-        while (!_stopping)
+        while (!_stop.IsCancellationRequested)
         {
             ReceiveResult result = socket.Receive(datagram, 500);
             if (result == ReceiveResult.Closed)
@@ -228,8 +547,19 @@ public sealed class NtpDaemon : IDisposable
                 continue;
             }
 
-            NtpTimestamp receiveTime = datagram.KernelReceiveTime ?? _clock.Now();
-            int length = Responder.Respond(datagram.Payload, receiveTime, reply);
+            NtpTimestamp arrival = datagram.KernelReceiveTime ?? _clock.Now();
+            if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server)
+            {
+                byte[] copy = datagram.Payload.ToArray();
+                IPEndPoint from = datagram.RemoteEndPoint;
+                double now = Now;
+                _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now));
+                _wake.Set();
+                continue;
+            }
+
+            // Client requests (and everything else the responder counts and drops) are handled right here.
+            int length = Responder.Respond(datagram.Payload, arrival, reply);
             if (length > 0)
             {
                 socket.Reply(datagram, reply[..length]);

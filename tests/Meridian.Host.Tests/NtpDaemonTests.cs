@@ -19,6 +19,13 @@ public sealed class NtpDaemonTests
             LinuxClock.Instance,
             -20);
         daemon.Start();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!daemon.Responder.State.IsSynchronized && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Sleep(100);
+        }
+
+        Assert.True(daemon.Responder.State.IsSynchronized, "the local clock was not selected within 30 s");
         return daemon;
     }
 

@@ -124,6 +124,24 @@ internal sealed class NetworkNamespace : IDisposable
 
     public string Name { get; }
 
+    /// <summary>
+    /// Joins this namespace to <paramref name="other"/> with a veth pair, this end <paramref name="address"/>, the
+    /// other <paramref name="otherAddress"/> (both /24 from 198.18.0.0/15). The pair goes with the namespaces.
+    /// </summary>
+    public void LinkTo(NetworkNamespace other, string address, string otherAddress)
+    {
+        int n = Interlocked.Increment(ref s_counter);
+        string a = $"mv{Environment.ProcessId % 100000}x{n}a";
+        string b = $"mv{Environment.ProcessId % 100000}x{n}b";
+        Check(Host("ip", "link", "add", a, "type", "veth", "peer", "name", b));
+        Check(Host("ip", "link", "set", a, "netns", Name));
+        Check(Host("ip", "link", "set", b, "netns", other.Name));
+        Check(Host("ip", "-n", Name, "addr", "add", address + "/24", "dev", a));
+        Check(Host("ip", "-n", other.Name, "addr", "add", otherAddress + "/24", "dev", b));
+        Check(Host("ip", "-n", Name, "link", "set", a, "up"));
+        Check(Host("ip", "-n", other.Name, "link", "set", b, "up"));
+    }
+
     /// <summary>A scratch directory for configuration files and logs, removed on dispose.</summary>
     public string Directory { get; }
 

@@ -21,7 +21,9 @@ public sealed class ServingTests
     {
         string config = ns.WriteFile("ntp.conf", LocalClockConfig);
         Daemon ntpd = ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config);
-        ns.WaitForNtp(Short);
+        // The local clock driver is selected once its filter holds a few samples (a few seconds).
+        CommandResult ready = ns.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), Short, "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+        Assert.True(ready.Stdout.Contains(" s11 ", StringComparison.Ordinal), ready + ntpd.Output);
         return ntpd;
     }
 

@@ -16,12 +16,18 @@ public static class Program
     public const string Version = "ntpd Meridian 0.1.0";
 
     private const string Usage = """
-        usage: ntpd [-46dn] [-c conffile] [-D level] [-I address] [-l logfile] [-p pidfile] [--port port] [--version]
+        usage: ntpd [-46dgnqx] [-c conffile] [-D level] [-f driftfile] [-I address] [-l logfile] [-p pidfile]
+                    [--discipline adaptive|classic] [--port port] [--version]
           -4, --ipv4           serve on IPv4 only
           -6, --ipv6           serve on IPv6 only
           -c, --configfile F   configuration file (default /etc/ntp.conf)
           -d, --debug-level    more log output (repeatable)
           -D, --set-debug-level N
+          -f, --driftfile F    frequency file (overrides driftfile)
+          -g, --panicgate      allow the first correction to exceed the panic threshold
+          -q, --quit           set the clock once and exit
+          -x, --slew           step only above 600 s
+              --discipline K   adaptive (default) or classic (ntpd's PLL/FLL)
           -I, --interface A    listen on address A (repeatable)
           -l, --logfile F      log to F instead of standard error
           -n, --nofork         stay in the foreground
@@ -42,13 +48,18 @@ public static class Program
             ["interface"] = ("I", true),
             ["logfile"] = ("l", true),
             ["nofork"] = ("n", false),
+            ["driftfile"] = ("f", true),
+            ["panicgate"] = ("g", false),
+            ["quit"] = ("q", false),
+            ["slew"] = ("x", false),
+            ["discipline"] = ("discipline", true),
             ["pidfile"] = ("p", true),
             ["port"] = ("port", true),
             ["version"] = ("version", false),
             ["help"] = ("help", false),
         };
 
-        if (!new GetOpt("46c:dD:I:l:np:", longOptions).TryParse(args, out var options, out var operands, out string? error) || operands.Count > 0)
+        if (!new GetOpt("46c:dD:f:gI:l:np:qx", longOptions).TryParse(args, out var options, out var operands, out string? error) || operands.Count > 0)
         {
             Console.Error.WriteLine($"ntpd: {error ?? $"unexpected argument '{operands[0]}'"}");
             Console.Error.WriteLine(Usage);
@@ -89,6 +100,19 @@ public static class Program
                     break;
                 case "l": logFile = option.Value; break;
                 case "n": nofork = true; break;
+                case "f": daemonOptions = daemonOptions with { DriftFile = option.Value }; break;
+                case "g": daemonOptions = daemonOptions with { AllowFirstPanic = true }; break;
+                case "q": daemonOptions = daemonOptions with { SetOnceAndExit = true }; nofork = true; break;
+                case "x": daemonOptions = daemonOptions with { SlewMostly = true }; break;
+                case "discipline":
+                    if (!Enum.TryParse(option.Value, ignoreCase: true, out Meridian.Engine.DisciplineKind kind))
+                    {
+                        Console.Error.WriteLine($"ntpd: --discipline is adaptive or classic, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    daemonOptions = daemonOptions with { Discipline = kind };
+                    break;
                 case "p": pidFile = option.Value; break;
                 case "port":
                     if (!int.TryParse(option.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int port) || port is < 0 or > 65535)
@@ -150,17 +174,18 @@ public static class Program
         using var stopped = new ManualResetEventSlim();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
-        stopped.Wait();
+        bool bySignal = WaitHandle.WaitAny([stopped.WaitHandle, daemon.Finished.WaitHandle]) == 0;
 
         daemon.Stop();
         var counters = daemon.Responder.Counters;
-        log.Notice($"ntpd exiting on signal: {counters.Received} packets received, {counters.Answered} answered, {counters.TotalDropped} dropped");
+        string why = bySignal ? "on signal" : daemon.ExitCode == 0 ? "after setting the clock" : "with an error";
+        log.Notice($"ntpd exiting {why}: {counters.Received} packets received, {counters.Answered} answered, {counters.TotalDropped} dropped");
         if (pidFile is not null)
         {
             File.Delete(pidFile);
         }
 
-        return 0;
+        return bySignal ? 0 : daemon.ExitCode;
     }
 
     private static Log OpenLogFile(string path)
