@@ -1,10 +1,12 @@
 namespace Meridian.Engine;
 
 /// <summary>
-/// ntpd's clock discipline (RFC 5905 Appendix A.5.5, ntpd 4.2.8's loop filter without the kernel PLL): a
-/// phase-locked loop whose time constant grows with the poll interval, blended with a frequency-locked loop above
-/// the Allan intercept; the residual phase is slewed a fraction at a time every second; the poll interval climbs
-/// while offsets stay within four times the jitter. Kept for compatibility and as the yardstick for the simulator.
+/// ntpd's clock discipline (RFC 5905 Appendix A.5.5 and ntpd 4.2.8's loop filter): a phase-locked loop whose time
+/// constant grows with the poll interval, blended with a frequency-locked loop above the Allan intercept; the
+/// residual phase is slewed a fraction at a time every second; the poll interval climbs while offsets stay within
+/// four times the jitter. With <c>enable kernel</c> (ntpd's default on Linux) the offsets drive an emulation of the
+/// Linux kernel PLL instead, which is what ntpd on Linux really runs. Kept for compatibility and as the yardstick
+/// that shows the simulator measures what clknetsim measures.
 /// </summary>
 public sealed class ClassicDiscipline : IClockDiscipline
 {
@@ -26,6 +28,9 @@ public sealed class ClassicDiscipline : IClockDiscipline
     /// <summary>Allan intercept, seconds (<c>tinker allan</c>).</summary>
     public const double AllanIntercept = 1500;
 
+    /// <summary>Linux's kernel PLL shift (kernel/time/ntp.c): phase time constant 2^(2+poll) s.</summary>
+    public const int KernelShiftPll = 2;
+
     private readonly IClockControl _clock;
     private readonly DisciplineSettings _settings;
     private readonly StepGate _gate;
@@ -40,8 +45,16 @@ public sealed class ClassicDiscipline : IClockDiscipline
     private int _minPoll = 6;
     private int _maxPoll = 10;
 
-    public ClassicDiscipline(IClockControl clock, DisciplineSettings settings, double precisionSeconds = 1e-6)
+    /// <param name="clock">The clock to discipline.</param>
+    /// <param name="settings">Step, stepout and panic thresholds.</param>
+    /// <param name="precisionSeconds">The clock's read precision, a floor for the jitter.</param>
+    /// <param name="kernel">
+    /// <c>enable kernel</c> (ntpd's default on Linux): the offsets go to the kernel's PLL, which this emulates,
+    /// instead of the daemon's own loop.
+    /// </param>
+    public ClassicDiscipline(IClockControl clock, DisciplineSettings settings, double precisionSeconds = 1e-6, bool kernel = true)
     {
+        Kernel = kernel;
         _clock = clock ?? throw new ArgumentNullException(nameof(clock));
         _settings = settings ?? throw new ArgumentNullException(nameof(settings));
         _gate = new StepGate(settings);
@@ -60,7 +73,10 @@ public sealed class ClassicDiscipline : IClockDiscipline
         Sync,
     }
 
-    public string Name => "classic";
+    public string Name => Kernel ? "classic (kernel PLL)" : "classic";
+
+    /// <summary>True when the kernel PLL is emulated (<c>enable kernel</c>).</summary>
+    public bool Kernel { get; }
 
     public bool WantsEverySample => false;
 
@@ -135,6 +151,19 @@ public sealed class ClassicDiscipline : IClockDiscipline
                 break;
 
             default:
+                if (Kernel)
+                {
+                    // The kernel PLL: frequency gain offset·secs / 2^(2·(SHIFT_PLL + 2 + poll)), with the interval
+                    // clamped to 2^(SHIFT_PLL + 1 + poll) (Linux ntp_update_offset).
+                    double secs = Math.Min(mu, Math.Pow(2, KernelShiftPll + 1 + PollExponent));
+                    double kernelAdjust = offset * secs / Math.Pow(2, 2 * (KernelShiftPll + 2 + PollExponent));
+                    double previous = _frequency;
+                    _frequency = Math.Clamp(_frequency + kernelAdjust, -_settings.MaxFrequency, _settings.MaxFrequency);
+                    double kernelChange = _frequency - previous;
+                    Wander = Math.Sqrt(Wander * Wander + ((kernelChange * kernelChange) - Wander * Wander) / Average);
+                    break;
+                }
+
                 double fll = 0;
                 if (Math.Pow(2, PollExponent) > AllanIntercept / 2)
                 {
@@ -162,7 +191,9 @@ public sealed class ClassicDiscipline : IClockDiscipline
     /// <summary>ntpd's adj_host_clock: slew 1/(16·2^poll) of the residual this second, on top of the frequency.</summary>
     public void Tick(double now)
     {
-        double adjustment = _offset / (Pll * Math.Pow(2, PollExponent));
+        // The daemon slews 1/(16·2^poll) of the residual a second; the kernel 1/2^(SHIFT_PLL + poll).
+        double divisor = Kernel ? Math.Pow(2, KernelShiftPll + PollExponent) : Pll * Math.Pow(2, PollExponent);
+        double adjustment = _offset / divisor;
         _offset -= adjustment;
         _clock.SetFrequency(_frequency + adjustment);
     }

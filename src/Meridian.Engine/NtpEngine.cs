@@ -32,6 +32,9 @@ public sealed record EngineSettings
     /// <summary>log2 of the system clock's read precision.</summary>
     public sbyte Precision { get; init; } = -20;
 
+    /// <summary><c>enable kernel</c>: the classic discipline emulates the Linux kernel PLL, as ntpd does on Linux.</summary>
+    public bool KernelDiscipline { get; init; } = true;
+
     /// <summary>Answer incoming symmetric active packets with an ephemeral passive association (not <c>nopeer</c>).</summary>
     public bool AcceptPeers { get; init; } = true;
 }
@@ -67,7 +70,7 @@ public sealed class NtpEngine
         ClockControl = control ?? throw new ArgumentNullException(nameof(control));
         _precisionSeconds = Math.Pow(2, settings.Precision);
         Discipline = settings.Discipline == DisciplineKind.Classic
-            ? new ClassicDiscipline(control, settings.Limits, _precisionSeconds)
+            ? new ClassicDiscipline(control, settings.Limits, _precisionSeconds, settings.KernelDiscipline)
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
         Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision));
     }
