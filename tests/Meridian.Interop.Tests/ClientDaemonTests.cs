@@ -12,14 +12,7 @@ public sealed class ClientDaemonTests
         using var upstream = new NetworkNamespace();
         using var downstream = new NetworkNamespace();
         upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
-        string chrony = upstream.WriteFile("chrony.conf", $"""
-            local stratum 3
-            allow
-            bindcmdaddress /
-            cmdport 0
-            pidfile {upstream.Directory}/chronyd.pid
-            """);
-        upstream.Start(Sandbox.Chronyd, "-d", "-x", "-u", "root", "-f", chrony);
+        ClientTests.StartChronyServer(upstream);
         string config = downstream.WriteFile("ntp.conf", """
             server 198.18.0.1 iburst
             disable ntp

@@ -9,7 +9,8 @@ public sealed class ClientTests
 {
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(20);
 
-    private static void StartChronyServer(NetworkNamespace ns)
+    /// <summary>chronyd serving its local clock at stratum 3 to anyone, with the clock left alone (-x).</summary>
+    internal static void StartChronyServer(NetworkNamespace ns)
     {
         string config = ns.WriteFile("chrony.conf", $"""
             local stratum 3
