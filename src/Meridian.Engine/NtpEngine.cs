@@ -49,6 +49,9 @@ public sealed record EngineEvent(double Time, string Message);
 /// </summary>
 public sealed class NtpEngine
 {
+    /// <summary>Ephemeral passive associations are capped, so that mode 1 packets from many senders cannot grow memory.</summary>
+    public const int MaxPassiveAssociations = 64;
+
     private readonly EngineSettings _settings;
     private readonly IClock _clock;
     private readonly INtpTransport _transport;
@@ -136,7 +139,8 @@ public sealed class NtpEngine
 
         NtpHeader header = packet.Header;
         Association? association = Find(from, mode);
-        if (association is null && mode == NtpMode.SymmetricActive && _settings.AcceptPeers)
+        if (association is null && mode == NtpMode.SymmetricActive && _settings.AcceptPeers
+            && _associations.Count(a => a.Mode == AssociationMode.SymmetricPassive) < MaxPassiveAssociations)
         {
             association = Add(new AssociationSettings(from) { Mode = AssociationMode.SymmetricPassive });
             Log($"{from.Address}: mobilized a passive association for a symmetric peer");

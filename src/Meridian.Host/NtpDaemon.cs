@@ -66,7 +66,6 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     private readonly IClockControl _control;
     private readonly string? _driftFile;
     private double _lastDriftWrite;
-    private int _clockUpdates;
 
     public NtpDaemon(NtpConfiguration config, DaemonOptions options, Log log, IClock clock, sbyte precision)
     {
@@ -244,12 +243,12 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
 
             while (_inbox.TryDequeue(out Action? action))
             {
-                action();
+                Guarded(action);
             }
 
             if (Now >= nextTick)
             {
-                Engine.Tick(Now);
+                Guarded(() => Engine.Tick(Now));
                 nextTick += 1;
                 if (nextTick < Now)
                 {
@@ -265,15 +264,24 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         }
     }
 
+    /// <summary>A fault in handling one packet or tick is logged and survived: the daemon keeps serving time.</summary>
+    private void Guarded(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _log.Error($"internal error, continuing: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
     private void DrainEvents()
     {
         while (Engine.Events.TryDequeue(out EngineEvent? e))
         {
             _log.Notice(e.Message);
-            if (e.Message.StartsWith("step time", StringComparison.Ordinal) || e.Message.StartsWith("new system peer", StringComparison.Ordinal))
-            {
-                _clockUpdates++;
-            }
         }
 
         if (Engine.Panicked)

@@ -1,0 +1,97 @@
+using System.Net;
+using Meridian.Engine;
+using Meridian.Protocol;
+
+namespace Meridian.Engine.Tests;
+
+internal sealed class RecordingTransport : INtpTransport
+{
+    public List<(IPEndPoint To, byte[] Packet, bool ClientRequest)> Sent { get; } = new();
+
+    public void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest) => Sent.Add((destination, packet.ToArray(), clientRequest));
+}
+
+public sealed class NtpEngineTests
+{
+    private static readonly NtpTimestamp Start = NtpTimestamp.FromDateTime(new DateTime(2026, 11, 22, 10, 0, 0, DateTimeKind.Utc));
+
+    private static (NtpEngine Engine, RecordingTransport Transport, FixedClock Clock) Create()
+    {
+        var clock = new FixedClock(Start);
+        var transport = new RecordingTransport();
+        return (new NtpEngine(new EngineSettings(), clock, NoClockControl.Instance, transport, new Random(1)), transport, clock);
+    }
+
+    [Fact]
+    public void Client_requests_carry_a_random_transmit_timestamp_and_go_out_as_client_requests()
+    {
+        var (engine, transport, _) = Create();
+        var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
+        engine.Add(new AssociationSettings(server) { Iburst = true });
+
+        engine.Tick(0);
+        engine.Tick(1);
+        engine.Tick(3);
+
+        Assert.Equal(2, transport.Sent.Count);
+        Assert.All(transport.Sent, s => Assert.True(s.ClientRequest));
+        NtpHeader.TryRead(transport.Sent[0].Packet, out NtpHeader first);
+        NtpHeader.TryRead(transport.Sent[1].Packet, out NtpHeader second);
+        Assert.Equal(NtpMode.Client, first.Mode);
+        Assert.NotEqual(Start, first.TransmitTimestamp);
+        Assert.NotEqual(first.TransmitTimestamp, second.TransmitTimestamp);
+        Assert.True(first.OriginTimestamp.IsZero && first.ReceiveTimestamp.IsZero, "a client request reveals none of our times");
+    }
+
+    [Fact]
+    public void A_reply_is_taken_once_and_a_replay_is_bogus()
+    {
+        var (engine, transport, _) = Create();
+        var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
+        Association association = engine.Add(new AssociationSettings(server));
+        engine.Tick(1);
+        NtpHeader.TryRead(transport.Sent[0].Packet, out NtpHeader request);
+        var reply = new byte[48];
+        new NtpHeader
+        {
+            Version = 4, Mode = NtpMode.Server, Stratum = 1, ReferenceId = ReferenceId.FromAscii("GPS"),
+            OriginTimestamp = request.TransmitTimestamp,
+            ReceiveTimestamp = Start + NtpDuration.FromSeconds(0.011),
+            TransmitTimestamp = Start + NtpDuration.FromSeconds(0.0111),
+        }.Write(reply);
+
+        engine.Receive(reply, server, Start + NtpDuration.FromSeconds(0.0002), 1.2);
+        engine.Receive(reply, server, Start + NtpDuration.FromSeconds(0.0003), 1.3);
+
+        Assert.Equal(1, association.Filter.Count);
+        Assert.Equal(1, association.Reach);
+        Assert.Equal(0.011, association.Filter.Offset, 3);
+    }
+
+    [Fact]
+    public void Random_datagrams_never_throw_and_never_grow_the_engine_without_bound()
+    {
+        var (engine, _, _) = Create();
+        var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
+        engine.Add(new AssociationSettings(server));
+        var random = new Random(5905);
+        for (int i = 0; i < 50_000; i++)
+        {
+            var datagram = new byte[random.Next(0, 120)];
+            random.NextBytes(datagram);
+            if (datagram.Length > 0 && random.Next(2) == 0)
+            {
+                datagram[0] = (byte)((datagram[0] & 0xC0) | (4 << 3) | random.Next(1, 6)); // a plausible NTPv4 mode 1–5
+            }
+
+            var from = random.Next(4) == 0 ? server : new IPEndPoint(new IPAddress(random.Next()), random.Next(1, 65536));
+            engine.Receive(datagram, from, Start, i * 0.01);
+            if (i % 100 == 0)
+            {
+                engine.Tick(i * 0.01);
+            }
+        }
+
+        Assert.InRange(engine.Associations.Count, 1, 1 + NtpEngine.MaxPassiveAssociations);
+    }
+}
