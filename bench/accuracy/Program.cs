@@ -37,6 +37,7 @@ Console.WriteLine();
 Console.WriteLine("| Test | Jitter | chrony (published) | ntpd (published) | Meridian adaptive | Meridian classic |");
 Console.WriteLine("|---|---|---|---|---|---|");
 var clock = Stopwatch.StartNew();
+double simulatedHours = 0;
 foreach (AccuracyTest test in AccuracyTest.All.Where(t => only is null || t.Number == only))
 {
     foreach (double jitter in jitters)
@@ -45,6 +46,7 @@ foreach (AccuracyTest test in AccuracyTest.All.Where(t => only is null || t.Numb
         foreach (DisciplineKind kind in kinds)
         {
             double[] results = Enumerable.Range(firstSeed, seeds).AsParallel().Select(seed => test.Run(jitter, kind, seed) * 1e6).ToArray();
+            simulatedHours += test.Hours * seeds;
             if (Environment.GetEnvironmentVariable("ACCURACY_SEEDS") == "1")
             {
                 Console.WriteLine($"  {kind} test {test.Number} jitter {jitter * 1e6} µs: " + string.Join(' ', results.Select(r => r.ToString("0", CultureInfo.InvariantCulture))));
@@ -62,5 +64,6 @@ foreach (AccuracyTest test in AccuracyTest.All.Where(t => only is null || t.Numb
 }
 
 Console.WriteLine();
-Console.WriteLine($"({clock.Elapsed.TotalSeconds:0} s of real time)");
+double real = clock.Elapsed.TotalSeconds;
+Console.WriteLine($"({simulatedHours / 24:0} simulated client-days in {real:0.0} s of real time on {Environment.ProcessorCount} cores: {real * 1000 / (simulatedHours / 24) * Environment.ProcessorCount:0.0} ms of CPU per client-day)");
 return 0;

@@ -22,10 +22,10 @@ namespace Meridian.Engine;
 public sealed class AdaptiveDiscipline : IClockDiscipline
 {
     /// <summary>The wander values (s/s per √s) of the filter bank.</summary>
-    public static readonly double[] WanderBank = [1e-11, 3e-11, 1e-10, 3e-10, 1e-9, 3e-9, 1e-8, 3e-8, 1e-7];
+    private static readonly double[] WanderBank = [1e-11, 3e-11, 1e-10, 3e-10, 1e-9, 3e-9, 1e-8, 3e-8, 1e-7];
 
     /// <summary>Scales of the measurement noise model in the bank: the delay-based variance may be off by these factors.</summary>
-    public static readonly double[] NoiseScaleBank = [0.5, 1, 2, 4, 8, 16];
+    private static readonly double[] NoiseScaleBank = [0.5, 1, 2, 4, 8, 16];
 
     /// <summary>Memory of the likelihood comparison, per sample.</summary>
     public const double LikelihoodMemory = 0.95;

@@ -54,7 +54,9 @@ public sealed record AssociationSettings(IPEndPoint Address)
 
     public byte Version { get; init; } = 4;
 
-    /// <summary>For a reference clock: its stratum and reference ID.</summary>
+    /// <summary>For a reference clock: its driver type (the t of 127.127.t.u), stratum and reference ID.</summary>
+    public int RefclockType { get; init; }
+
     public int RefclockStratum { get; init; }
 
     public ReferenceId RefclockId { get; init; }
@@ -168,10 +170,10 @@ public sealed class Association
     /// <summary>The last kiss code received, shown by ntpq in place of the refid.</summary>
     public ReferenceId? LastKiss { get; private set; }
 
-    /// <summary>Seconds (monotonic) when the last packet came in, or NaN.</summary>
-    public double LastReceived { get; private set; } = double.NaN;
-
     public bool IsRefclock => Mode == AssociationMode.Refclock;
+
+    /// <summary>The undisciplined local clock: a fallback, whatever reference ID it was fudged to.</summary>
+    public bool IsLocalClock => IsRefclock && Settings.RefclockType == LocalClockDriver.Type;
 
     /// <summary>The last sample taken, before filtering.</summary>
     public OnWireSample LastSample { get; private set; }
@@ -309,10 +311,10 @@ public sealed class Association
         _expectedOrigin = NtpTimestamp.Zero;
         Reach |= 1;
         Unreach = 0;
-        LastReceived = now;
         PeerPoll = header.Poll;
 
-        if (KissCode.IsKissOfDeath(header) && !KissCode.MeansUnsynchronized(header.ReferenceId))
+        Unsuitability unsuitable = ServerReply.Judge(header);
+        if (unsuitable == Unsuitability.KissOfDeath)
         {
             LastKiss = header.ReferenceId;
             if (KissCode.MeansStop(header.ReferenceId))
@@ -336,22 +338,19 @@ public sealed class Association
         RootDispersion = header.RootDispersion.ToSeconds();
         ReferenceId = header.ReferenceId;
         ReferenceTime = header.ReferenceTimestamp;
-        if (header.Leap == LeapIndicator.Unsynchronized || header.Stratum == 0 || header.Stratum >= NtpHeader.UnsynchronizedStratum)
+        switch (unsuitable)
         {
-            return ReplyOutcome.Unsynchronized;
-        }
-
-        // A server whose clock was last set in the future or whose timestamps are zero is not believed.
-        if (header.ReceiveTimestamp.IsZero || header.TransmitTimestamp.IsZero)
-        {
-            return ReplyOutcome.Bogus;
+            case Unsuitability.StratumTooHigh or Unsuitability.Unsynchronized:
+                return ReplyOutcome.Unsynchronized;
+            case Unsuitability.ZeroTimestamps:
+                return ReplyOutcome.Bogus;
         }
 
         OnWireSample sample = OnWireSample.FromTimestamps(_sentAt, header.ReceiveTimestamp, header.TransmitTimestamp, arrival);
+        // A delay below the server's precision is noise: it cannot be measured that finely.
         double delay = Math.Max(sample.Delay.ToSeconds(), Math.Pow(2, header.Precision));
-        double dispersion = Math.Pow(2, header.Precision) + systemPrecision + NtpConstants.Phi * delay;
         LastSample = sample with { Delay = NtpDuration.FromSeconds(delay) };
-        bool news = Filter.Add(LastSample, dispersion, now);
+        bool news = Filter.Add(LastSample, LastSample.Dispersion(header.Precision, systemPrecision), now);
         return news ? ReplyOutcome.NewSample : ReplyOutcome.OldSample;
     }
 
@@ -360,7 +359,6 @@ public sealed class Association
     {
         Reach = (byte)((Reach << 1) | 1);
         Unreach = 0;
-        LastReceived = now;
         HostPoll = LocalClockDriver.PollExponent;
         // Fill the filter at start (one sample a second), then poll at the driver's interval.
         NextPoll = now + (Filter.Count < NtpConstants.FilterStages ? 1 : Math.Pow(2, HostPoll));

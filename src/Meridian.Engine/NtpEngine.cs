@@ -58,6 +58,7 @@ public sealed class NtpEngine
     private readonly Random _random;
     private readonly List<Association> _associations = new();
     private readonly byte[] _buffer = new byte[NtpHeader.Size];
+    private readonly byte[] _randomBytes = new byte[sizeof(ulong)];
     private readonly double _precisionSeconds;
     private double _lastClockUpdate = double.NegativeInfinity;
     private double _now;
@@ -193,7 +194,8 @@ public sealed class NtpEngine
             }
 
             SystemState state = State;
-            association.BuildRequest(_buffer, _clock.Now(), (ulong)_random.NextInt64() ^ ((ulong)_random.Next() << 63), now, Discipline.PollExponent, state.Leap, state.Stratum, state.Precision);
+            _random.NextBytes(_randomBytes);
+            association.BuildRequest(_buffer, _clock.Now(), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_randomBytes), now, Discipline.PollExponent, state.Leap, state.Stratum, state.Precision);
             _transport.Send(association.Address, _buffer, association.Mode == AssociationMode.Client);
         }
 

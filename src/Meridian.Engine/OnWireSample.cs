@@ -20,4 +20,11 @@ public readonly record struct OnWireSample(NtpDuration Offset, NtpDuration Delay
         NtpDuration delay = (t4 - t1) - (t3 - t2);
         return new OnWireSample(offset, delay);
     }
+
+    /// <summary>
+    /// The dispersion a fresh sample starts with (RFC 5905 §8): the read precisions of both ends plus PHI over the
+    /// round trip.
+    /// </summary>
+    public double Dispersion(sbyte peerPrecision, double localPrecisionSeconds) =>
+        Math.Pow(2, peerPrecision) + localPrecisionSeconds + NtpConstants.Phi * Math.Max(0, Delay.ToSeconds());
 }

@@ -37,3 +37,45 @@ public static class ReplyCheck
         return header.OriginTimestamp == sentTransmit ? ReplyStatus.Accepted : ReplyStatus.BogusOrigin;
     }
 }
+
+/// <summary>Why a well-formed reply from a server cannot be used for time, in the order the checks apply.</summary>
+public enum Unsuitability
+{
+    None,
+
+    /// <summary>Stratum above 15 (16 is "unsynchronized" spelled as a stratum).</summary>
+    StratumTooHigh,
+
+    /// <summary>A kiss-o'-death with a code that is about us (RATE, DENY, RSTR, ...): see <see cref="KissCode"/>.</summary>
+    KissOfDeath,
+
+    /// <summary>The server has no time to give: leap 3, or stratum 0 with INIT or STEP.</summary>
+    Unsynchronized,
+
+    /// <summary>A zero receive or transmit timestamp: nothing to compute an offset from.</summary>
+    ZeroTimestamps,
+}
+
+/// <summary>The judgment every client (the daemon's associations, ntpdate, ntpdig) makes of a server's reply.</summary>
+public static class ServerReply
+{
+    public static Unsuitability Judge(in NtpHeader header)
+    {
+        if (header.Stratum > NtpConstants.MaxStratum)
+        {
+            return Unsuitability.StratumTooHigh;
+        }
+
+        if (KissCode.IsKissOfDeath(header))
+        {
+            return KissCode.MeansUnsynchronized(header.ReferenceId) ? Unsuitability.Unsynchronized : Unsuitability.KissOfDeath;
+        }
+
+        if (header.Leap == LeapIndicator.Unsynchronized)
+        {
+            return Unsuitability.Unsynchronized;
+        }
+
+        return header.ReceiveTimestamp.IsZero || header.TransmitTimestamp.IsZero ? Unsuitability.ZeroTimestamps : Unsuitability.None;
+    }
+}

@@ -39,7 +39,7 @@ public static class SelectionAlgorithm
                 continue;
             }
 
-            (a.IsRefclock && a.ReferenceId == LocalClockDriver.DefaultReferenceId ? localClocks : candidates).Add(a);
+            (a.IsLocalClock ? localClocks : candidates).Add(a);
         }
 
         List<Association> truechimers = Intersect(candidates, now);

@@ -15,9 +15,6 @@ public sealed record DaemonOptions
     /// <summary>UDP port to serve; 123 unless a test asks for another (0 picks a free one).</summary>
     public int Port { get; init; } = 123;
 
-    /// <summary>Port of the servers we poll (123; tests may use another).</summary>
-    public int ServerPort { get; init; } = 123;
-
     public bool UseIPv4 { get; init; } = true;
 
     public bool UseIPv6 { get; init; } = true;
@@ -122,15 +119,6 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         var engineThread = new Thread(EngineLoop) { IsBackground = true, Name = "ntp-engine" };
         _threads.Add(engineThread);
         engineThread.Start();
-    }
-
-    /// <summary>Runs <paramref name="action"/> on the engine thread (for queries from other threads).</summary>
-    public Task<T> OnEngine<T>(Func<NtpEngine, T> action)
-    {
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _inbox.Enqueue(() => done.SetResult(action(Engine)));
-        _wake.Set();
-        return done.Task;
     }
 
     public void Stop()
@@ -339,7 +327,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         {
             if (association.Refclock is { } clock)
             {
-                if (clock.Type != 1)
+                if (clock.Type != LocalClockDriver.Type)
                 {
                     _log.Warning($"reference clock {clock}: driver type {clock.Type} is not available in this build yet; ignored");
                     continue;
@@ -349,6 +337,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 Engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse(clock.ToString()), 123))
                 {
                     Mode = AssociationMode.Refclock,
+                    RefclockType = clock.Type,
                     RefclockStratum = fudge?.Stratum ?? LocalClockDriver.DefaultStratum,
                     RefclockId = fudge?.RefId is { } refid ? ReferenceId.FromAscii(refid) : LocalClockDriver.DefaultReferenceId,
                     NoSelect = association.NoSelect,
@@ -369,7 +358,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     }
 
     private AssociationSettings Settings(AssociationConfig association, IPAddress address) =>
-        new(new IPEndPoint(address, _options.ServerPort))
+        new(new IPEndPoint(address, 123))
         {
             Mode = association.Kind == AssociationKind.Peer ? AssociationMode.SymmetricActive : AssociationMode.Client,
             MinPoll = association.MinPoll,

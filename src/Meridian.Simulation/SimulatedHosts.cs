@@ -69,7 +69,7 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         _time = time;
         _network = network;
         var random = new Random(seed);
-        Clock = new SimulatedClock(time, clock, new Random(seed ^ 0x5A5A5A5)) ;
+        Clock = new SimulatedClock(time, clock, new Random(seed ^ 0x5A5A5A5));
         Engine = new NtpEngine(settings, Clock, Clock, this, random);
         // The engine's once-a-second timer, from a random phase so that nodes do not tick in lockstep.
         time.Every(1, time.Now + random.NextDouble(), Tick);

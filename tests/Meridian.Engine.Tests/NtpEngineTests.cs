@@ -68,6 +68,32 @@ public sealed class NtpEngineTests
         Assert.Equal(0.011, association.Filter.Offset, 3);
     }
 
+    [Theory]
+    [InlineData(null, 6)]
+    [InlineData(10, 11)]
+    public void The_local_clock_driver_is_selected_and_served_one_stratum_below(int? fudgedStratum, int served)
+    {
+        var (engine, transport, _) = Create();
+        engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("127.127.1.0"), 123))
+        {
+            Mode = AssociationMode.Refclock,
+            RefclockType = LocalClockDriver.Type,
+            RefclockStratum = fudgedStratum ?? LocalClockDriver.DefaultStratum,
+            RefclockId = LocalClockDriver.DefaultReferenceId,
+        });
+
+        for (int second = 0; second <= 10; second++)
+        {
+            engine.Tick(second);
+        }
+
+        Assert.Empty(transport.Sent); // a reference clock is read, not polled over the network
+        Assert.True(engine.State.IsSynchronized);
+        Assert.Equal(served, engine.State.Stratum);
+        Assert.Equal("LOCL", engine.State.ReferenceId.ToAscii());
+        Assert.Equal(TallyCode.SystemPeer, engine.Associations[0].Tally);
+    }
+
     [Fact]
     public void Random_datagrams_never_throw_and_never_grow_the_engine_without_bound()
     {

@@ -20,8 +20,8 @@ public sealed class ServerResponderTests
     private static (ServerResponder Responder, FixedClock Clock) LocalClockServer(int stratum = 10)
     {
         var clock = new FixedClock(Transmit);
-        var driver = new LocalClockDriver(0, stratum);
-        return (new ServerResponder(clock, driver.SystemStateAt(RefTime, -23)), clock);
+        var state = new SystemState(LeapIndicator.NoWarning, (byte)(stratum + 1), -23, 0, NtpConstants.MinDispersion, LocalClockDriver.DefaultReferenceId, RefTime);
+        return (new ServerResponder(clock, state), clock);
     }
 
     private static byte[] Request(byte version, NtpMode mode, sbyte poll = 6, int length = 48)
@@ -137,21 +137,6 @@ public sealed class ServerResponderTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
-}
-
-public sealed class LocalClockDriverTests
-{
-    [Fact]
-    public void Default_stratum_is_5_so_the_server_is_at_6()
-    {
-        var driver = new LocalClockDriver(1);
-        Assert.Equal(5, driver.Stratum);
-        Assert.Equal(6, driver.SystemStateAt(NtpTimestamp.Zero, -20).Stratum);
-    }
-
-    [Fact]
-    public void Out_of_range_strata_are_refused() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => new LocalClockDriver(0, 16));
 }
 
 public sealed class OnWireSampleTests
@@ -270,5 +255,35 @@ public sealed class ReplyCheckTests
         Assert.Equal(ReplyStatus.UnexpectedMode, ReplyCheck.Check(Reply(NtpMode.Client, Sent), Sent, out _));
         Assert.Equal(ReplyStatus.UnexpectedMode, ReplyCheck.Check(Reply(NtpMode.Broadcast, Sent), Sent, out _));
         Assert.Equal(ReplyStatus.Malformed, ReplyCheck.Check(Reply(NtpMode.Server, Sent)[..47], Sent, out _));
+    }
+}
+
+public sealed class ServerReplyTests
+{
+    private static NtpHeader Usable => new()
+    {
+        Leap = LeapIndicator.NoWarning, Version = 4, Mode = NtpMode.Server, Stratum = 2,
+        ReceiveTimestamp = new NtpTimestamp(1, 0), TransmitTimestamp = new NtpTimestamp(1, 1),
+    };
+
+    [Fact]
+    public void A_synchronized_reply_with_timestamps_is_usable() => Assert.Equal(Unsuitability.None, ServerReply.Judge(Usable));
+
+    [Fact]
+    public void Each_reason_is_recognized_in_order()
+    {
+        Assert.Equal(Unsuitability.StratumTooHigh, ServerReply.Judge(Usable with { Stratum = 16, Leap = LeapIndicator.Unsynchronized }));
+        Assert.Equal(Unsuitability.KissOfDeath, ServerReply.Judge(Usable with { Stratum = 0, ReferenceId = KissCode.Rate }));
+        Assert.Equal(Unsuitability.KissOfDeath, ServerReply.Judge(Usable with { Stratum = 0, Leap = LeapIndicator.Unsynchronized, ReferenceId = KissCode.Deny }));
+        Assert.Equal(Unsuitability.Unsynchronized, ServerReply.Judge(Usable with { Stratum = 0, Leap = LeapIndicator.Unsynchronized, ReferenceId = KissCode.Init }));
+        Assert.Equal(Unsuitability.Unsynchronized, ServerReply.Judge(Usable with { Leap = LeapIndicator.Unsynchronized }));
+        Assert.Equal(Unsuitability.ZeroTimestamps, ServerReply.Judge(Usable with { ReceiveTimestamp = NtpTimestamp.Zero }));
+    }
+
+    [Fact]
+    public void A_sample_starts_with_both_precisions_and_phi_over_its_delay()
+    {
+        var sample = new OnWireSample(NtpDuration.Zero, NtpDuration.FromSeconds(0.1));
+        Assert.Equal(Math.Pow(2, -20) + 1e-6 + 15e-6 * 0.1, sample.Dispersion(-20, 1e-6), 12);
     }
 }

@@ -1,4 +1,5 @@
 using Meridian.Engine;
+using Meridian.Protocol;
 using Meridian.Simulation;
 
 namespace Meridian.Simulation.Tests;
@@ -84,8 +85,10 @@ public sealed class MitigationTests
         Assert.False(node.Engine.State.IsSynchronized);
     }
 
-    [Fact]
-    public void The_local_clock_is_chosen_only_when_nothing_better_is_reachable()
+    [Theory]
+    [InlineData("LOCL")]
+    [InlineData("XYZ")] // fudge ... refid XYZ: still the local clock, still only a fallback
+    public void The_local_clock_is_chosen_only_when_nothing_better_is_reachable(string refid)
     {
         var lab = new Lab(seed: 23);
         var server = lab.Server();
@@ -94,19 +97,22 @@ public sealed class MitigationTests
         Association local = node.Engine.Add(new AssociationSettings(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.127.1.0"), 123))
         {
             Mode = AssociationMode.Refclock,
+            RefclockType = LocalClockDriver.Type,
             RefclockStratum = 10,
-            RefclockId = LocalClockDriver.DefaultReferenceId,
+            RefclockId = ReferenceId.FromAscii(refid),
         });
 
         lab.Run(1800);
         Assert.NotSame(local, node.Engine.SystemPeer);
+        // Held aside as a backup: it takes no part in the intersection or the combined offset.
+        Assert.Equal(TallyCode.Backup, local.Tally);
         Assert.Equal(2, node.Engine.State.Stratum);
 
         server.Online = false;
         lab.Run(4 * 1024 + 60);
         Assert.Same(local, node.Engine.SystemPeer);
         Assert.Equal(11, node.Engine.State.Stratum);
-        Assert.Equal("LOCL", node.Engine.State.ReferenceId.ToAscii());
+        Assert.Equal(refid, node.Engine.State.ReferenceId.ToAscii());
     }
 }
 

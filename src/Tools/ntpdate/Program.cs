@@ -266,7 +266,7 @@ public static class Program
                 foreach (Server server in servers)
                 {
                     // A server that kissed us off (DENY, RSTR, RATE) is not asked again.
-                    if (server.Last is { IsKissOfDeath: true } last && !KissCode.MeansUnsynchronized(last.Header.ReferenceId))
+                    if (server.Last is { } last && ServerReply.Judge(last.Header) == Unsuitability.KissOfDeath)
                     {
                         continue;
                     }
@@ -317,29 +317,27 @@ public static class Program
         {
             server.Last = response;
             NtpHeader header = response.Header;
-            if (response.IsKissOfDeath && !KissCode.MeansUnsynchronized(header.ReferenceId))
+            switch (ServerReply.Judge(header))
             {
-                string code = header.ReferenceId.ToAscii();
-                server.Unsuitable = $"kiss code {code}";
-                log.Notice($"{response.Server.Address}: Kiss-o'-Death {code} ({KissCode.Describe(header.ReferenceId)})");
-                return;
+                case Unsuitability.KissOfDeath:
+                    string code = header.ReferenceId.ToAscii();
+                    server.Unsuitable = $"kiss code {code}";
+                    log.Notice($"{response.Server.Address}: Kiss-o'-Death {code} ({KissCode.Describe(header.ReferenceId)})");
+                    return;
+                case Unsuitability.None:
+                    server.Unsuitable = null;
+                    OnWireSample sample = response.Sample;
+                    server.Filter.Add(sample, sample.Dispersion(header.Precision, Math.Pow(2, precision)), now);
+                    return;
+                default:
+                    server.Unsuitable = "Server not synchronized";
+                    if (settings.Debug)
+                    {
+                        output.WriteLine($"{response.Server.Address}: Server not synchronized");
+                    }
+
+                    return;
             }
-
-            if (header.Leap == LeapIndicator.Unsynchronized || header.Stratum is 0 or > NtpConstants.MaxStratum)
-            {
-                server.Unsuitable = "Server not synchronized";
-                if (settings.Debug)
-                {
-                    output.WriteLine($"{response.Server.Address}: Server not synchronized");
-                }
-
-                return;
-            }
-
-            server.Unsuitable = null;
-            OnWireSample sample = response.Sample;
-            double dispersion = Math.Pow(2, header.Precision) + Math.Pow(2, precision) + NtpConstants.Phi * Math.Max(0, sample.Delay.ToSeconds());
-            server.Filter.Add(sample, dispersion, now);
         }
 
         /// <summary>Chooses among the servers that answered well: lowest stratum, then least synchronization distance.</summary>

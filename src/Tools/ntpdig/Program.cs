@@ -271,11 +271,15 @@ public static class Program
             foreach (Answer answer in answers)
             {
                 NtpHeader h = answer.Response.Header;
-                string? reason = h.Stratum > NtpConstants.MaxStratum ? "stratum too high"
-                    : h.Stratum == 0 ? "stratum 0, probable KOD packet"
-                    : h.Leap == LeapIndicator.Unsynchronized ? "leap not in sync"
-                    : h.OriginTimestamp.IsZero ? "unexpected response timestamp"
-                    : null;
+                // The judgment is the engine's; the words are NTPsec's.
+                string? reason = ServerReply.Judge(h) switch
+                {
+                    Unsuitability.None => null,
+                    Unsuitability.StratumTooHigh => "stratum too high",
+                    _ when h.Stratum == 0 => "stratum 0, probable KOD packet",
+                    Unsuitability.Unsynchronized => "leap not in sync",
+                    _ => "unexpected response timestamp",
+                };
                 if (reason is not null)
                 {
                     Log($"{answer.Host}: Response dropped: {reason}");
