@@ -34,8 +34,8 @@ var published = new Dictionary<(int, double), (string Chrony, string Ntpd)>
 
 Console.WriteLine($"RMS of the true clock error after warm-up, µs, mean ± sd over {seeds} seeds");
 Console.WriteLine();
-Console.WriteLine("| Test | Jitter | chrony (published) | ntpd (published) | Meridian adaptive | Meridian classic |");
-Console.WriteLine("|---|---|---|---|---|---|");
+Console.WriteLine("| Test | Jitter | chrony (published) | ntpd (published) | Meridian adaptive | Meridian classic | oracle floor |");
+Console.WriteLine("|---|---|---|---|---|---|---|");
 var clock = Stopwatch.StartNew();
 double simulatedHours = 0;
 foreach (AccuracyTest test in AccuracyTest.All.Where(t => only is null || t.Number == only))
@@ -43,23 +43,28 @@ foreach (AccuracyTest test in AccuracyTest.All.Where(t => only is null || t.Numb
     foreach (double jitter in jitters)
     {
         var cells = new Dictionary<DisciplineKind, string>();
+        string floor = "";
         foreach (DisciplineKind kind in kinds)
         {
-            double[] results = Enumerable.Range(firstSeed, seeds).AsParallel().Select(seed => test.Run(jitter, kind, seed) * 1e6).ToArray();
+            (double Client, double Oracle)[] runs = Enumerable.Range(firstSeed, seeds).AsParallel().AsOrdered().Select(seed => test.Measure(jitter, kind, seed)).ToArray();
+            double[] results = runs.Select(r => r.Client * 1e6).ToArray();
+            if (test.Availability is not null)
+            {
+                floor = Summary(runs.Select(r => r.Oracle * 1e6).ToArray());
+            }
+
             simulatedHours += test.Hours * seeds;
             if (Environment.GetEnvironmentVariable("ACCURACY_SEEDS") == "1")
             {
                 Console.WriteLine($"  {kind} test {test.Number} jitter {jitter * 1e6} µs: " + string.Join(' ', results.Select(r => r.ToString("0", CultureInfo.InvariantCulture))));
             }
 
-            double mean = results.Average();
-            double sd = Math.Sqrt(results.Sum(r => (r - mean) * (r - mean)) / Math.Max(1, results.Length - 1));
-            cells[kind] = string.Create(CultureInfo.InvariantCulture, $"{mean:0}±{sd:0}");
+            cells[kind] = Summary(results);
         }
 
         (string chrony, string ntpd) = published.TryGetValue((test.Number, jitter), out var p) ? p : ("", "");
         string jitterText = jitter >= 1e-3 ? $"{jitter * 1e3:0} ms" : $"{jitter * 1e6:0} µs";
-        Console.WriteLine($"| {test.Number} | {jitterText} | {chrony} | {ntpd} | {cells.GetValueOrDefault(DisciplineKind.Adaptive, "")} | {cells.GetValueOrDefault(DisciplineKind.Classic, "")} |");
+        Console.WriteLine($"| {test.Number} | {jitterText} | {chrony} | {ntpd} | {cells.GetValueOrDefault(DisciplineKind.Adaptive, "")} | {cells.GetValueOrDefault(DisciplineKind.Classic, "")} | {floor} |");
     }
 }
 
@@ -67,3 +72,10 @@ Console.WriteLine();
 double real = clock.Elapsed.TotalSeconds;
 Console.WriteLine($"({simulatedHours / 24:0} simulated client-days in {real:0.0} s of real time on {Environment.ProcessorCount} cores: {real * 1000 / (simulatedHours / 24) * Environment.ProcessorCount:0.0} ms of CPU per client-day)");
 return 0;
+
+static string Summary(double[] results)
+{
+    double mean = results.Average();
+    double sd = Math.Sqrt(results.Sum(r => (r - mean) * (r - mean)) / Math.Max(1, results.Length - 1));
+    return string.Create(CultureInfo.InvariantCulture, $"{mean:0}±{sd:0}");
+}

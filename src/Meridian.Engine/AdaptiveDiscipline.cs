@@ -36,7 +36,11 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
     /// <summary>Longer polls only while the phase estimate is better than this (seconds).</summary>
     public const double PollBudget = 100e-6;
 
-    private const int DelayHistory = 64;
+    /// <summary>Delays remembered for the noise model (the best of them stands for the path's base delay).</summary>
+    private const int DelayHistory = 256;
+
+    /// <summary>Samples remembered for the envelope estimate of the phase.</summary>
+    private const int EnvelopeHistory = 64;
 
     private readonly IClockControl _clock;
     private readonly DisciplineSettings _settings;
@@ -44,6 +48,8 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
     private readonly double _precision;
     private readonly Kalman[] _bank;
     private readonly Queue<double> _delays = new();
+    private readonly Queue<Sample> _window = new();
+    private readonly Sample[] _scratch = new Sample[EnvelopeHistory];
     private double _correction;
     private double _applied;
     private double _lastAdvance = double.NaN;
@@ -139,6 +145,19 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
         Kalman best = _bank[_best];
         _frequency = Math.Clamp(best.F, -_settings.MaxFrequency, _settings.MaxFrequency);
         _residual = best.U - _correction;
+        _window.Enqueue(new Sample(now, raw, Math.Max(delay, 0)));
+        if (_window.Count > EnvelopeHistory)
+        {
+            _window.Dequeue();
+        }
+
+        if (EnvelopeEstimate(best, now) is (double phase, double envelopeVariance))
+        {
+            // Two estimates of the same phase, combined by their uncertainties.
+            double weight = best.Puu / (best.Puu + envelopeVariance);
+            _residual = best.U + weight * (phase - best.U) - _correction;
+        }
+
         Jitter = Math.Max(Math.Sqrt(best.InnovationPower), _precision);
         AdjustPoll();
         return action;
@@ -164,11 +183,58 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
             _delays.Dequeue();
         }
 
-        // Even the best recent sample queued a little: about a quarter of the mean excess delay.
+        // Even the best recent sample queued a little: about an eighth of the mean excess delay.
         double min = _delays.Min();
-        double floor = (_delays.Average() - min) / 4;
+        double floor = (_delays.Average() - min) / 8;
         double excess = delay - min + floor;
         return excess * excess / 12 + _precision * _precision;
+    }
+
+    /// <summary>
+    /// The phase from the envelope of recent samples. Each sample bounds the free-running phase: it cannot be more
+    /// than the outbound path delay above the measured offset, nor more than the return delay below it, so
+    /// <c>u + d/2</c> is the phase plus the outbound queueing and <c>u − d/2</c> the phase minus the return queueing.
+    /// The lowest of the first and the highest of the second, over the last n samples brought to now with the
+    /// filter's frequency, bracket the phase to within the least queueing seen each way, which shrinks like 1/n
+    /// rather than the 1/√n of an average. The unknown base delay moves both bounds equally and cancels in the
+    /// midpoint. n is chosen where that 1/n term balances the error the frequency estimate and the wander add over
+    /// the window's age.
+    /// </summary>
+    private (double Phase, double Variance)? EnvelopeEstimate(Kalman filter, double now)
+    {
+        if (_window.Count < 4)
+        {
+            return null;
+        }
+
+        _window.CopyTo(_scratch, 0);
+        double queueing = Math.Max((_delays.Average() - _delays.Min()) / 2, _precision);
+        double upper = double.PositiveInfinity;
+        double lower = double.NegativeInfinity;
+        double bestVariance = double.PositiveInfinity;
+        double bestPhase = 0;
+        for (int n = 1; n <= _window.Count; n++)
+        {
+            Sample s = _scratch[_window.Count - n];
+            double age = now - s.Time;
+            double u = s.Phase + filter.F * age;
+            upper = Math.Min(upper, u + s.Delay / 2);
+            lower = Math.Max(lower, u - s.Delay / 2);
+            if (n < 4)
+            {
+                continue;
+            }
+
+            double least = queueing / n;
+            double variance = least * least / 2 + filter.Pff * age * age / 4 + filter.Q * age * age * age / 12 + _precision * _precision;
+            if (variance < bestVariance)
+            {
+                bestVariance = variance;
+                bestPhase = (upper + lower) / 2;
+            }
+        }
+
+        return (bestPhase, bestVariance);
     }
 
     /// <summary>
@@ -212,6 +278,8 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
         _lastAdvance = now;
     }
 
+    private readonly record struct Sample(double Time, double Phase, double Delay);
+
     /// <summary>One two-state (phase, frequency) Kalman filter with a fixed wander and noise scale.</summary>
     private sealed class Kalman(double q, double noiseScale)
     {
@@ -232,6 +300,7 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
         public double InnovationPower { get; private set; }
 
         private double _puf;
+        public double Pff => _pff;
         private double _pff;
         private int _outliers;
         private double _time;
