@@ -164,6 +164,19 @@ public sealed class Association
 
     public TallyCode Tally { get; set; } = TallyCode.Reject;
 
+    /// <summary>Our address as this source reaches us (ntpd's <c>dstadr</c>), once a packet has come; null before.</summary>
+    public System.Net.IPAddress? LocalAddress { get; set; }
+
+    /// <summary>
+    /// The source is synchronized to us: its reference ID is our address (RFC 5905 fit(), the loop test). Stratum 1
+    /// reference IDs are clock codes, never addresses.
+    /// </summary>
+    public bool IsSynchronizedToUs =>
+        !IsRefclock && Stratum > 1 && LocalAddress is not null && ReferenceId == ReferenceId.FromAddress(LocalAddress);
+
+    /// <summary>An orphan parent (ntpd's orphan mode): a source that claims the orphan stratum with the loopback reference ID.</summary>
+    public bool IsOrphanParent(int orphanStratum) => !IsRefclock && Stratum == orphanStratum && ReferenceId == ReferenceId.OrphanParent;
+
     /// <summary>A DENY or RSTR kiss stopped this association.</summary>
     public bool Stopped { get; private set; }
 
@@ -214,6 +227,11 @@ public sealed class Association
             return "distance exceeded";
         }
 
+        if (IsSynchronizedToUs)
+        {
+            return "synchronization loop";
+        }
+
         return null;
     }
 
@@ -222,9 +240,10 @@ public sealed class Association
     /// <summary>
     /// Builds the next request into <paramref name="buffer"/> (48 octets) and schedules the poll after it. A client
     /// request carries a random transmit timestamp (RFC 9109): only we know when it really left, so an off-path
-    /// attacker cannot forge a reply. Symmetric packets carry real timestamps, as the peer needs them.
+    /// attacker cannot forge a reply, and says no more about us than the server needs (leap, stratum, precision).
+    /// Symmetric packets carry real timestamps and the whole system state, as the peer selects us by them.
     /// </summary>
-    public int BuildRequest(Span<byte> buffer, NtpTimestamp realNow, ulong random, double now, int systemPoll, LeapIndicator leap, byte stratum, sbyte precision)
+    public int BuildRequest(Span<byte> buffer, NtpTimestamp realNow, ulong random, double now, int systemPoll, SystemState state)
     {
         bool burstPacket = _burstLeft > 0;
         if (!burstPacket)
@@ -262,12 +281,12 @@ public sealed class Association
 
         var header = new NtpHeader
         {
-            Leap = leap,
+            Leap = state.Leap,
             Version = Settings.Version,
             Mode = Mode == AssociationMode.Client ? NtpMode.Client : Mode == AssociationMode.SymmetricActive ? NtpMode.SymmetricActive : NtpMode.SymmetricPassive,
-            Stratum = stratum >= NtpHeader.UnsynchronizedStratum ? (byte)0 : stratum,
+            Stratum = state.Stratum >= NtpHeader.UnsynchronizedStratum ? (byte)0 : state.Stratum,
             Poll = (sbyte)HostPoll,
-            Precision = precision,
+            Precision = state.Precision,
         };
 
         if (Mode == AssociationMode.Client)
@@ -277,6 +296,10 @@ public sealed class Association
         }
         else
         {
+            header.ReferenceId = state.ReferenceId;
+            header.RootDelay = NtpShort.FromSeconds(state.RootDelay);
+            header.RootDispersion = NtpShort.FromSeconds(state.RootDispersion);
+            header.ReferenceTimestamp = state.ReferenceTime;
             header.OriginTimestamp = _lastReceivedTransmit;
             header.ReceiveTimestamp = _lastReceivedAt;
             header.TransmitTimestamp = realNow;

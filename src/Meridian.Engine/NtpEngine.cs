@@ -64,6 +64,8 @@ public sealed class NtpEngine
     private double _now;
     private double _lastSelect = double.NegativeInfinity;
     private int _nextId = 1;
+    private int _feasibleStratum = NtpHeader.UnsynchronizedStratum;
+    private double _lostSince = double.NaN;
 
     public NtpEngine(EngineSettings settings, IClock clock, IClockControl control, INtpTransport transport, Random random)
     {
@@ -98,6 +100,12 @@ public sealed class NtpEngine
     /// <summary>The system jitter of the last clock update, seconds.</summary>
     public double SystemJitter { get; private set; }
 
+    /// <summary>
+    /// In orphan mode with no source for <c>orphanwait</c>: the host serves its own clock at the orphan stratum with
+    /// reference ID 127.0.0.1 so that the subnet keeps one time.
+    /// </summary>
+    public bool IsOrphanParent { get; private set; }
+
     /// <summary>Set when an offset exceeded the panic threshold: the daemon must exit.</summary>
     public bool Panicked { get; private set; }
 
@@ -112,8 +120,11 @@ public sealed class NtpEngine
         return association;
     }
 
-    /// <summary>Handles a datagram received at <paramref name="arrival"/> (system clock) and monotonic <paramref name="now"/>.</summary>
-    public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, NtpTimestamp arrival, double now)
+    /// <summary>
+    /// Handles a datagram received at <paramref name="arrival"/> (system clock) and monotonic <paramref name="now"/>,
+    /// sent to our address <paramref name="local"/> (for the loop test; null if unknown).
+    /// </summary>
+    public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, NtpTimestamp arrival, double now, IPAddress? local = null)
     {
         _now = now;
         if (!NtpHeader.TryPeekModeAndVersion(datagram, out NtpMode mode, out _))
@@ -152,14 +163,20 @@ public sealed class NtpEngine
             return;
         }
 
+        if (local is not null)
+        {
+            association.LocalAddress = local;
+        }
+
         ReplyOutcome outcome = association.Receive(header, arrival, now, _precisionSeconds);
         switch (outcome)
         {
             case ReplyOutcome.Kiss:
                 string code = header.ReferenceId.ToAscii();
-                Log(association.Stopped
-                    ? $"{from.Address}: kiss code {code} ({KissCode.Describe(header.ReferenceId)}); association stopped"
-                    : $"{from.Address}: kiss code {code} ({KissCode.Describe(header.ReferenceId)}); poll raised to {Math.Pow(2, association.HostPoll)} s");
+                string what = association.Stopped ? "association stopped"
+                    : KissCode.MeansSlowDown(header.ReferenceId) ? $"poll raised to {Math.Pow(2, association.HostPoll)} s"
+                    : "ignored";
+                Log($"{from.Address}: kiss code {code} ({KissCode.Describe(header.ReferenceId)}); {what}");
                 break;
             case ReplyOutcome.NewSample:
                 Select(now, association);
@@ -193,9 +210,8 @@ public sealed class NtpEngine
                 continue;
             }
 
-            SystemState state = State;
             _random.NextBytes(_randomBytes);
-            association.BuildRequest(_buffer, _clock.Now(), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_randomBytes), now, Discipline.PollExponent, state.Leap, state.Stratum, state.Precision);
+            association.BuildRequest(_buffer, _clock.Now(), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_randomBytes), now, Discipline.PollExponent, State);
             _transport.Send(association.Address, _buffer, association.Mode == AssociationMode.Client);
         }
 
@@ -232,7 +248,7 @@ public sealed class NtpEngine
     private void Select(double now, Association? sampled = null)
     {
         _lastSelect = now;
-        SelectionResult result = SelectionAlgorithm.Run(_associations, SystemPeer, now, Discipline.PollExponent, _settings.Selection);
+        SelectionResult result = SelectionAlgorithm.Run(_associations, SystemPeer, now, Discipline.PollExponent, _settings.Selection, Eligible);
         Association? previous = SystemPeer;
         SystemPeer = result.SystemPeer;
         if (SystemPeer is null)
@@ -242,7 +258,15 @@ public sealed class NtpEngine
                 Log("no selectable sources: the system peer is lost");
             }
 
+            WithoutSource(now);
             return;
+        }
+
+        _lostSince = double.NaN;
+        if (IsOrphanParent)
+        {
+            IsOrphanParent = false;
+            Log($"orphan mode: leaving, new source {Describe(SystemPeer)}");
         }
 
         if (SystemPeer != previous)
@@ -303,6 +327,74 @@ public sealed class NtpEngine
         }
 
         UpdateSystemState(SystemPeer, now);
+        _feasibleStratum = Math.Min(_feasibleStratum, State.Stratum);
+    }
+
+    /// <summary>
+    /// Loop avoidance beyond the reference ID test, which sees only a source synchronized directly to us. A host
+    /// that loses its system peer must not take one of its own descendants instead (A → B → C → A counts the
+    /// strata up to 16): every descendant advertises a stratum above the lowest one this host has advertised, so
+    /// only sources at or below that stratum are eligible as a new system peer (the feasibility condition of
+    /// distance-vector routing).
+    /// Orphan parents are roots, never descendants; an orphan parent yields only to one with a lower address key.
+    /// </summary>
+    private bool Eligible(Association a)
+    {
+        if (a.IsRefclock || a == SystemPeer)
+        {
+            // Staying with the system peer cannot close a loop, even when its stratum grows: only a switch can.
+            return true;
+        }
+
+        SelectionSettings selection = _settings.Selection;
+        if (selection.OrphanMode && a.IsOrphanParent(selection.Orphan))
+        {
+            return !IsOrphanParent || (a.LocalAddress is not null
+                && ReferenceId.FromAddress(a.Address.Address).Value < ReferenceId.FromAddress(a.LocalAddress).Value);
+        }
+
+        return a.Stratum <= _feasibleStratum;
+    }
+
+    /// <summary>
+    /// No source survives. After <c>orphanwait</c>, in orphan mode, the host becomes an orphan parent; otherwise the
+    /// feasibility hold-down ends and the host keeps serving its last state, as ntpd does (a loop through hosts
+    /// that still advertise stale strata is then possible, as in ntpd: it counts up to stratum 16).
+    /// </summary>
+    private void WithoutSource(double now)
+    {
+        SelectionSettings selection = _settings.Selection;
+        if (double.IsNaN(_lostSince))
+        {
+            _lostSince = now;
+        }
+
+        if (now - _lostSince < selection.OrphanWait)
+        {
+            return;
+        }
+
+        if (!selection.OrphanMode)
+        {
+            _feasibleStratum = NtpHeader.UnsynchronizedStratum;
+            return;
+        }
+
+        if (!IsOrphanParent)
+        {
+            // The feasibility rule stays: a parent goes back to a source no farther from the root than its old one,
+            // never to a descendant still advertising the stratum it had through us.
+            IsOrphanParent = true;
+            Log($"orphan mode: no source for {now - _lostSince:0} s, serving stratum {selection.Orphan} as orphan parent");
+            Responder.State = new SystemState(
+                LeapIndicator.NoWarning,
+                (byte)selection.Orphan,
+                _settings.Precision,
+                0,
+                NtpConstants.MinDispersion,
+                ReferenceId.OrphanParent,
+                _clock.Now());
+        }
     }
 
     private void UpdateSystemState(Association peer, double now)

@@ -11,6 +11,17 @@ public sealed record SelectionSettings
 
     /// <summary>At most this many candidates enter the cluster algorithm (<c>tos maxclock</c>).</summary>
     public int MaxClock { get; init; } = 10;
+
+    /// <summary>Orphan mode's stratum (<c>tos orphan</c>); 16 leaves orphan mode off.</summary>
+    public int Orphan { get; init; } = 16;
+
+    /// <summary>
+    /// Seconds without a source before the host becomes an orphan parent (<c>tos orphanwait</c>), and the hold-down
+    /// during which a host that lost its system peer accepts only sources nearer the root than it was.
+    /// </summary>
+    public double OrphanWait { get; init; } = 300;
+
+    public bool OrphanMode => Orphan < 16;
 }
 
 /// <summary>What the mitigation chose.</summary>
@@ -27,7 +38,11 @@ public sealed record SelectionResult(Association? SystemPeer, IReadOnlyList<Asso
 /// </summary>
 public static class SelectionAlgorithm
 {
-    public static SelectionResult Run(IReadOnlyList<Association> associations, Association? current, double now, int systemPoll, SelectionSettings settings)
+    /// <summary>
+    /// Runs the mitigation; <paramref name="eligible"/> is the system's own test of which survivors may become the
+    /// system peer (loop avoidance, orphan parents), null to allow all.
+    /// </summary>
+    public static SelectionResult Run(IReadOnlyList<Association> associations, Association? current, double now, int systemPoll, SelectionSettings settings, Func<Association, bool>? eligible = null)
     {
         var candidates = new List<Association>();
         var localClocks = new List<Association>();
@@ -80,13 +95,20 @@ public static class SelectionAlgorithm
             return SelectionResult.None;
         }
 
-        Association peer = survivors.FirstOrDefault(a => a.Settings.Prefer)
-            ?? (current is not null && survivors.Contains(current) && current.Stratum <= survivors[0].Stratum ? current : survivors[0]);
-
         foreach (Association a in survivors)
         {
             a.Tally = TallyCode.Candidate;
         }
+
+        // Every survivor counts in the combined offset, but only an eligible one can become the system peer.
+        var choices = eligible is null ? survivors : survivors.Where(eligible).ToList();
+        if (choices.Count == 0)
+        {
+            return SelectionResult.None;
+        }
+
+        Association peer = choices.FirstOrDefault(a => a.Settings.Prefer)
+            ?? (current is not null && choices.Contains(current) && current.Stratum <= choices[0].Stratum ? current : choices[0]);
 
         peer.Tally = TallyCode.SystemPeer;
         (double offset, double jitter) = Combine(survivors, peer, now);

@@ -210,7 +210,8 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
 
                     byte[] copy = datagram.Payload.ToArray();
                     double now = Now;
-                    _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now));
+                    IPAddress? local = datagram.LocalAddress;
+                    _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now, local));
                     _wake.Set();
                     return;
                 }
@@ -550,7 +551,8 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 byte[] copy = datagram.Payload.ToArray();
                 IPEndPoint from = datagram.RemoteEndPoint;
                 double now = Now;
-                _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now));
+                IPAddress? local = datagram.LocalAddress;
+                _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now, local));
                 _wake.Set();
                 continue;
             }

@@ -51,6 +51,14 @@ public sealed unsafe class Datagram : IDisposable
     /// <summary>The sender, as an allocated endpoint: for clients and logs, not the server's hot path.</summary>
     public IPEndPoint RemoteEndPoint => SocketAddress.ToEndPoint(new ReadOnlySpan<byte>(Name, (int)NameLength));
 
+    /// <summary>The address the datagram was sent to (IP_PKTINFO), allocated: for the engine's loop test, not the hot path.</summary>
+    public IPAddress? LocalAddress => DestinationFamily switch
+    {
+        Libc.AF_INET => new IPAddress(new ReadOnlySpan<byte>(DestinationAddress, 4)),
+        Libc.AF_INET6 => new IPAddress(new ReadOnlySpan<byte>(DestinationAddress, 16)),
+        _ => null,
+    };
+
     /// <summary>Copies a payload in, for tests of code that takes a <see cref="Datagram"/>.</summary>
     public void SetPayload(ReadOnlySpan<byte> payload)
     {

@@ -18,6 +18,9 @@ public readonly struct ReferenceId : IEquatable<ReferenceId>
     public uint Value { get; }
 
     /// <summary>Builds an ASCII code such as <c>LOCL</c>, <c>GPS</c> or <c>RATE</c>; shorter codes are padded with NULs.</summary>
+    /// <summary>What an orphan parent sends as its reference ID: 127.0.0.1, as ntpd does.</summary>
+    public static ReferenceId OrphanParent { get; } = new(0x7F000001);
+
     public static ReferenceId FromAscii(string code)
     {
         ArgumentNullException.ThrowIfNull(code);

@@ -99,7 +99,7 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
             return;
         }
 
-        Engine.Receive(datagram, from, Clock.Now(), _time.Now);
+        Engine.Receive(datagram, from, Clock.Now(), _time.Now, Address);
         Drain();
     }
 

@@ -42,6 +42,9 @@ public sealed class SimulatedNetwork(VirtualTime time, Random random)
 
     public void Attach(ISimulatedHost host) => _hosts[host.Address] = host;
 
+    /// <summary>Takes a host off the network (it crashed, or its cable was pulled); <see cref="Attach"/> brings it back.</summary>
+    public void Detach(IPAddress address) => _hosts.Remove(address);
+
     /// <summary>Sets the model of both directions (or of one, with <paramref name="reverse"/>).</summary>
     public void Connect(IPAddress a, IPAddress b, LinkModel forward, LinkModel? reverse = null)
     {
