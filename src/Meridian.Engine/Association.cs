@@ -63,6 +63,9 @@ public sealed record AssociationSettings(IPEndPoint Address)
 
     /// <summary>Name for logs (the configured host name or the refclock name).</summary>
     public string? Name { get; init; }
+
+    /// <summary>The pool this association came from; such associations are dropped and replaced when they fail.</summary>
+    public Pool? Pool { get; init; }
 }
 
 /// <summary>What became of a packet handed to an association.</summary>
@@ -164,6 +167,12 @@ public sealed class Association
 
     public TallyCode Tally { get; set; } = TallyCode.Reject;
 
+    /// <summary>Polls sent since the last answer (bursts count once).</summary>
+    public int SilentPolls { get; private set; }
+
+    /// <summary>Samples in a row at which the selection found this source a falseticker (pool replacement).</summary>
+    public int FalsetickerRun { get; internal set; }
+
     /// <summary>Our address as this source reaches us (ntpd's <c>dstadr</c>), once a packet has come; null before.</summary>
     public System.Net.IPAddress? LocalAddress { get; set; }
 
@@ -254,6 +263,8 @@ public sealed class Association
                 Unreach++;
             }
 
+            SilentPolls++;
+
             Reach <<= 1;
             // iburst: while the server is unreachable, each poll is a burst (RFC 5905 §13).
             if (Settings.Iburst && Reach == 0)
@@ -334,6 +345,7 @@ public sealed class Association
         _expectedOrigin = NtpTimestamp.Zero;
         Reach |= 1;
         Unreach = 0;
+        SilentPolls = 0;
         PeerPoll = header.Poll;
 
         Unsuitability unsuitable = ServerReply.Judge(header);

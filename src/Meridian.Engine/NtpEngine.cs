@@ -57,6 +57,7 @@ public sealed class NtpEngine
     private readonly INtpTransport _transport;
     private readonly Random _random;
     private readonly List<Association> _associations = new();
+    private readonly List<Pool> _pools = new();
     private readonly byte[] _buffer = new byte[NtpHeader.Size];
     private readonly byte[] _randomBytes = new byte[sizeof(ulong)];
     private readonly double _precisionSeconds;
@@ -109,6 +110,11 @@ public sealed class NtpEngine
     /// <summary>Set when an offset exceeded the panic threshold: the daemon must exit.</summary>
     public bool Panicked { get; private set; }
 
+    /// <summary>Pools that want addresses: the host resolves each name and answers with <see cref="PoolResolved"/>.</summary>
+    public Queue<Pool> ResolveRequests { get; } = new();
+
+    public IReadOnlyList<Pool> Pools => _pools;
+
     /// <summary>Log lines produced since the caller last drained them.</summary>
     public Queue<EngineEvent> Events { get; } = new();
 
@@ -118,6 +124,39 @@ public sealed class NtpEngine
         _associations.Add(association);
         Discipline.SetPollLimits(MinPoll(), MaxPoll());
         return association;
+    }
+
+    /// <summary>Adds a <c>pool</c>: its addresses are asked for at the next tick.</summary>
+    public Pool AddPool(string name, AssociationSettings template)
+    {
+        var pool = new Pool(name, template);
+        _pools.Add(pool);
+        return pool;
+    }
+
+    /// <summary>The host's answer to a resolve request: addresses in the order the resolver gave them (none if it failed).</summary>
+    public void PoolResolved(Pool pool, IReadOnlyList<IPAddress> addresses, double now)
+    {
+        _now = now;
+        int added = 0;
+        foreach (IPAddress address in addresses)
+        {
+            if (PoolRoom() <= 0)
+            {
+                break;
+            }
+
+            if (pool.Quarantined(address, now) || _associations.Any(a => a.Address.Address.Equals(address)))
+            {
+                continue;
+            }
+
+            Add(pool.Template with { Address = new IPEndPoint(address, pool.Template.Address.Port), Pool = pool });
+            Log($"pool {pool.Name}: added {address}");
+            added++;
+        }
+
+        pool.Answered(added > 0, now);
     }
 
     /// <summary>
@@ -180,6 +219,7 @@ public sealed class NtpEngine
                 break;
             case ReplyOutcome.NewSample:
                 Select(now, association);
+                association.FalsetickerRun = association.Tally == TallyCode.Falseticker ? association.FalsetickerRun + 1 : 0;
                 break;
             case ReplyOutcome.OldSample:
                 if (association == SystemPeer && Discipline.WantsEverySample)
@@ -218,6 +258,51 @@ public sealed class NtpEngine
         if (news || now - _lastSelect >= 8)
         {
             Select(now);
+        }
+
+        TendPools(now);
+    }
+
+    /// <summary>How many more pool associations fit under <c>tos maxclock</c>.</summary>
+    private int PoolRoom() => _settings.Selection.MaxClock - _associations.Count(a => !a.IsRefclock && a.Mode != AssociationMode.SymmetricPassive);
+
+    /// <summary>Drops failed pool associations and asks for addresses while there is room.</summary>
+    private void TendPools(double now)
+    {
+        for (int i = _associations.Count - 1; i >= 0; i--)
+        {
+            Association a = _associations[i];
+            if (a.Settings.Pool is not { } pool)
+            {
+                continue;
+            }
+
+            string? reason = a.SilentPolls > Pool.UnreachablePolls ? "unreachable"
+                : a.FalsetickerRun >= Pool.FalsetickerSamples ? "falseticker"
+                : a.Stopped ? "kiss-o'-death"
+                : null;
+            if (reason is null)
+            {
+                continue;
+            }
+
+            _associations.RemoveAt(i);
+            pool.Drop(a.Address.Address, now);
+            if (SystemPeer == a)
+            {
+                SystemPeer = null;
+            }
+
+            Log($"pool {pool.Name}: dropped {a.Address.Address} ({reason})");
+        }
+
+        foreach (Pool pool in _pools)
+        {
+            if (!pool.Pending && now >= pool.NextResolve && PoolRoom() > 0)
+            {
+                pool.Pending = true;
+                ResolveRequests.Enqueue(pool);
+            }
         }
     }
 

@@ -273,6 +273,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             _log.Notice(e.Message);
         }
 
+        while (Engine.ResolveRequests.TryDequeue(out Pool? pool))
+        {
+            _ = ResolvePoolAsync(pool);
+        }
+
         if (Engine.Panicked)
         {
             ExitCode = 1;
@@ -348,6 +353,12 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 continue;
             }
 
+            if (association.Kind == AssociationKind.Pool)
+            {
+                Engine.AddPool(association.Address, Settings(association, IPAddress.Any));
+                continue;
+            }
+
             if (IPAddress.TryParse(association.Address, out IPAddress? literal))
             {
                 Engine.Add(Settings(association, literal));
@@ -373,6 +384,30 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             Name = association.Address,
         };
 
+    /// <summary>Answers the engine's request for a pool's addresses (the engine paces the requests and retries).</summary>
+    private async Task ResolvePoolAsync(Pool pool)
+    {
+        IPAddress[] addresses = [];
+        try
+        {
+            addresses = IPAddress.TryParse(pool.Name, out IPAddress? literal) ? [literal]
+                : await Dns.GetHostAddressesAsync(pool.Name, _stop.Token).ConfigureAwait(false);
+            addresses = addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork ? _options.UseIPv4 : _options.UseIPv6).ToArray();
+        }
+        catch (SocketException e)
+        {
+            _log.Warning($"pool {pool.Name}: cannot resolve ({e.Message}); the engine asks again later");
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        double now = Now;
+        _inbox.Enqueue(() => Engine.PoolResolved(pool, addresses, now));
+        _wake.Set();
+    }
+
     /// <summary>Resolves a host name without holding up anything else, retrying with back-off while it fails.</summary>
     private async Task ResolveAsync(AssociationConfig association)
     {
@@ -385,14 +420,9 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 addresses = addresses.Where(a => a.AddressFamily == AddressFamily.InterNetwork ? _options.UseIPv4 : _options.UseIPv6).ToArray();
                 if (addresses.Length > 0)
                 {
-                    IEnumerable<IPAddress> chosen = association.Kind == AssociationKind.Pool ? addresses.Take(10) : addresses.Take(1);
-                    foreach (IPAddress address in chosen)
-                    {
-                        AssociationSettings settings = Settings(association, address);
-                        _inbox.Enqueue(() => Engine.Add(settings));
-                        _log.Info($"{association.Kind.ToString().ToLowerInvariant()} {association.Address}: resolved to {address}");
-                    }
-
+                    AssociationSettings settings = Settings(association, addresses[0]);
+                    _inbox.Enqueue(() => Engine.Add(settings));
+                    _log.Info($"{association.Kind.ToString().ToLowerInvariant()} {association.Address}: resolved to {addresses[0]}");
                     _wake.Set();
                     return;
                 }

@@ -120,11 +120,20 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         Drain();
     }
 
+    /// <summary>The name service: what a name resolves to at this moment (empty: it does not resolve).</summary>
+    public Func<string, IReadOnlyList<IPAddress>> Resolver { get; set; } = _ => [];
+
     private void Drain()
     {
         while (Engine.Events.TryDequeue(out EngineEvent? e))
         {
             Log.Add(e);
+        }
+
+        while (Engine.ResolveRequests.TryDequeue(out Pool? pool))
+        {
+            // A resolver answers within a few tens of milliseconds.
+            _time.After(0.03, () => Engine.PoolResolved(pool, Resolver(pool.Name), _time.Now));
         }
 
         if (Engine.Panicked)

@@ -31,4 +31,27 @@ public sealed class ClientDaemonTests
         Assert.Matches(new Regex(@"stratum 4, precision -\d+, leap 00"), debug.Stdout);
         Figures.Record($"our ntpd -> chronyd across a veth: serving stratum 4 after {seconds:0.0} s");
     }
+
+    [InteropFact]
+    public void A_pool_name_brings_every_address_it_resolves_to()
+    {
+        using var upstream = new NetworkNamespace();
+        using var downstream = new NetworkNamespace();
+        upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
+        ClientTests.StartChronyServer(upstream);
+        // Two addresses for the name: chronyd, and one where nobody answers.
+        downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 pool.test\n198.18.0.9 pool.test\n");
+        string config = downstream.WriteFile("ntp.conf", """
+            pool pool.test iburst
+            disable ntp
+            """);
+        Daemon ntpd = downstream.Start(Sandbox.Out("ntpd"), "-n", "-c", config);
+
+        CommandResult served = downstream.RunUntil(r => r.Stdout.Contains(" s4 ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+
+        Assert.True(served.Stdout.Contains(" s4 no-leap", StringComparison.Ordinal), served + ntpd.Output);
+        Assert.Contains("pool pool.test: added 198.18.0.1", ntpd.Output, StringComparison.Ordinal);
+        Assert.Contains("pool pool.test: added 198.18.0.9", ntpd.Output, StringComparison.Ordinal);
+        Assert.Contains("new system peer 198.18.0.1, stratum 3", ntpd.Output, StringComparison.Ordinal);
+    }
 }

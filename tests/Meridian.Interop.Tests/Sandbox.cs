@@ -142,6 +142,17 @@ internal sealed class NetworkNamespace : IDisposable
         Check(Host("ip", "-n", other.Name, "link", "set", b, "up"));
     }
 
+    /// <summary>
+    /// Gives the namespace its own <c>/etc/hosts</c>: <c>ip netns exec</c> bind-mounts <c>/etc/netns/NAME/hosts</c> over
+    /// it for the programs it starts, so names resolve without any DNS server. Removed on dispose.
+    /// </summary>
+    public void Hosts(string content)
+    {
+        string directory = Path.Combine("/etc/netns", Name);
+        System.IO.Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "hosts"), content);
+    }
+
     /// <summary>A scratch directory for configuration files and logs, removed on dispose.</summary>
     public string Directory { get; }
 
@@ -209,12 +220,18 @@ internal sealed class NetworkNamespace : IDisposable
         }
 
         Host("ip", "netns", "del", Name);
-        try
+        foreach (string directory in new[] { Directory, Path.Combine("/etc/netns", Name) })
         {
-            System.IO.Directory.Delete(Directory, true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                System.IO.Directory.Delete(directory, true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
         }
     }
 
