@@ -17,20 +17,36 @@ public sealed class ConfigParser
     {
         "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver",
         "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen", "keys", "trustedkey", "requestkey",
-        "controlkey", "crypto", "tinker", "tos", "leapfile", "logconfig", "discard", "mru", "precision", "setvar",
-        "slewalways", "resolver", "refclock", "unpeer", "phone", "nonvolatile", "saveconfigdir", "nts", "revoke",
+        "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "precision", "setvar",
+        "resolver", "refclock", "unpeer", "phone", "nonvolatile", "saveconfigdir", "nts", "revoke",
         "automax", "ttl", "trap", "reset", "pidfile",
     };
 
     private static readonly string[] Directives =
     [
         "server", "pool", "peer", "fudge", "enable", "disable", "interface", "driftfile", "logfile", "includefile",
-        .. Deferred,
+        "tos", "tinker", "slewalways", .. Deferred,
     ];
 
     private static readonly string[] AssociationFlags = ["iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "nts", "noval"];
 
     private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay"];
+
+    /// <summary><c>tos</c> options and their ranges (ntpd 4.2.8 and NTPsec).</summary>
+    private static readonly Dictionary<string, (double Min, double Max)> TosOptions = new(StringComparer.Ordinal)
+    {
+        ["minclock"] = (1, 100), ["maxclock"] = (1, 100), ["minsane"] = (1, 100), ["orphan"] = (1, 16),
+        ["orphanwait"] = (0, 86400), ["mindist"] = (0, 10), ["maxdist"] = (0.001, 16), ["beacon"] = (1, 1 << 20),
+        ["ceiling"] = (1, 16), ["floor"] = (0, 16), ["cohort"] = (0, 1), ["bcpollbstep"] = (0, 4), ["maxhop"] = (1, 255),
+    };
+
+    /// <summary><c>tinker</c> options (seconds, or PPM for <c>freq</c>).</summary>
+    private static readonly Dictionary<string, (double Min, double Max)> TinkerOptions = new(StringComparer.Ordinal)
+    {
+        ["step"] = (0, 1e9), ["stepout"] = (0, 1e9), ["stepback"] = (0, 1e9), ["stepfwd"] = (0, 1e9),
+        ["panic"] = (0, 1e9), ["allan"] = (1, 1e9), ["dispersion"] = (0, 1), ["freq"] = (-500, 500),
+        ["huffpuff"] = (0, 1e9), ["tick"] = (0, 1),
+    };
 
     private static readonly string[] SystemFlagNames = ["auth", "bclient", "calibrate", "kernel", "monitor", "ntp", "stats", "mode7", "pps", "peer_clear_digest_early", "unpeer_crypto_early", "unpeer_crypto_nak_early", "unpeer_digest_early"];
 
@@ -111,6 +127,15 @@ public sealed class ConfigParser
                 break;
             case "includefile":
                 ParseInclude(line);
+                break;
+            case "slewalways":
+                ParseSlewAlways(line);
+                break;
+            case "tos":
+                ParseNumericOptions(line, TosOptions, _config.Tos, "tos");
+                break;
+            case "tinker":
+                ParseNumericOptions(line, TinkerOptions, _config.Tinker, "tinker");
                 break;
             default:
                 if (Deferred.Contains(name))
@@ -205,6 +230,56 @@ public sealed class ConfigParser
         }
 
         _config.Associations.Add(association);
+    }
+
+    /// <summary><c>slewalways [yes|no]</c> (seed 003): never step the clock, only slew it.</summary>
+    private void ParseSlewAlways(LineReader line)
+    {
+        ConfigToken? value = line.Next();
+        string word = value?.Text.ToLowerInvariant() ?? "yes";
+        if (word is not ("yes" or "no"))
+        {
+            line.Error(value!.Value, $"slewalways takes yes or no, not '{value.Value.Text}'");
+            return;
+        }
+
+        _config.SlewAlways = word == "yes";
+        line.WarnRest();
+    }
+
+    /// <summary><c>tos</c> and <c>tinker</c>: name–number pairs, each checked against its range.</summary>
+    private static void ParseNumericOptions(LineReader line, Dictionary<string, (double Min, double Max)> known, Dictionary<string, double> into, string directive)
+    {
+        bool any = false;
+        while (line.Next() is ConfigToken option)
+        {
+            any = true;
+            string word = option.Text.ToLowerInvariant();
+            if (!known.TryGetValue(word, out (double Min, double Max) range))
+            {
+                string? guess = Suggest(word, known.Keys);
+                line.Error(option, $"unknown {directive} option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                return;
+            }
+
+            if (line.Real(option) is not double value)
+            {
+                return;
+            }
+
+            if (value < range.Min || value > range.Max)
+            {
+                line.Error(option, $"{directive} {word} is {range.Min.ToString(CultureInfo.InvariantCulture)} to {range.Max.ToString(CultureInfo.InvariantCulture)}, not {value.ToString(CultureInfo.InvariantCulture)}");
+                continue;
+            }
+
+            into[word] = value;
+        }
+
+        if (!any)
+        {
+            line.ErrorAtEnd($"expected one or more of: {string.Join(' ', known.Keys)}");
+        }
     }
 
     private void ParseFudge(LineReader line)

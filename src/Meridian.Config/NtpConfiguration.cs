@@ -99,6 +99,15 @@ public sealed class NtpConfiguration
 
     public string? LogFile { get; set; }
 
+    /// <summary><c>slewalways yes</c>: the clock is only ever slewed.</summary>
+    public bool SlewAlways { get; set; }
+
+    /// <summary><c>tos</c> options as written (minclock, maxclock, minsane, orphan, orphanwait, ...).</summary>
+    public Dictionary<string, double> Tos { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><c>tinker</c> options as written (step, stepout, panic, ...).</summary>
+    public Dictionary<string, double> Tinker { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Directives that were read and checked but whose feature this build does not provide yet.</summary>
     public List<string> NotYetInEffect { get; } = new();
 

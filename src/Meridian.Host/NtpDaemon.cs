@@ -78,11 +78,23 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         var limits = new DisciplineSettings
         {
             AllowFirstPanic = options.AllowFirstPanic,
-            StepThreshold = options.SlewMostly ? 600 : 0.128,
+            // -x raises the step threshold to 600 s unless tinker sets it.
+            StepThreshold = config.Tinker.GetValueOrDefault("step", options.SlewMostly ? 600 : 0.128),
+            Stepout = config.Tinker.GetValueOrDefault("stepout", 300),
+            PanicThreshold = config.Tinker.GetValueOrDefault("panic", 1000),
+            SlewAlways = config.SlewAlways,
             InitialFrequency = drift,
         };
+        var selection = new SelectionSettings
+        {
+            MinClock = (int)config.Tos.GetValueOrDefault("minclock", 3),
+            MaxClock = (int)config.Tos.GetValueOrDefault("maxclock", 10),
+            MinSane = (int)config.Tos.GetValueOrDefault("minsane", 1),
+            Orphan = (int)config.Tos.GetValueOrDefault("orphan", 16),
+            OrphanWait = config.Tos.GetValueOrDefault("orphanwait", 300),
+        };
         Engine = new NtpEngine(
-            new EngineSettings { Discipline = options.Discipline, Limits = limits, Precision = precision },
+            new EngineSettings { Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision },
             clock,
             _control,
             this,

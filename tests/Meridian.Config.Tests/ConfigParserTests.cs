@@ -66,6 +66,10 @@ public sealed class ConfigParserTests
     [InlineData("disable nttp", "ntp.conf:1:9: error: unknown system flag 'nttp' (did you mean 'ntp'?)")]
     [InlineData("interface listne eth0", "ntp.conf:1:11: error: expected listen, ignore or drop, not 'listne'")]
     [InlineData("servre 192.0.2.1", "ntp.conf:1:1: warning: unknown directive 'servre' (did you mean 'server'?); the line is ignored")]
+    [InlineData("tos orphn 5", "ntp.conf:1:5: error: unknown tos option 'orphn' (did you mean 'orphan'?)")]
+    [InlineData("tos orphan 17", "ntp.conf:1:5: error: tos orphan is 1 to 16, not 17")]
+    [InlineData("tinker panic", "ntp.conf:1:14: error: 'panic' needs a number")]
+    [InlineData("slewalways maybe", "ntp.conf:1:12: error: slewalways takes yes or no, not 'maybe'")]
     public void Problems_are_reported_with_file_line_and_column(string line, string expected)
     {
         NtpConfiguration c = ConfigParser.Parse("# first line\n" + line, "ntp.conf");
@@ -92,6 +96,16 @@ public sealed class ConfigParserTests
         {
             Directory.Delete(dir, true);
         }
+    }
+
+    [Fact]
+    public void Tos_tinker_and_slewalways_are_read()
+    {
+        NtpConfiguration c = ConfigParser.Parse("tos orphan 5 orphanwait 60 maxclock 7\ntos minsane 2\ntinker panic 0 step 0.5\nslewalways yes //slowly\n", "ntp.conf");
+        Assert.Equal(new Dictionary<string, double> { ["orphan"] = 5, ["orphanwait"] = 60, ["maxclock"] = 7, ["minsane"] = 2 }, c.Tos);
+        Assert.Equal(new Dictionary<string, double> { ["panic"] = 0, ["step"] = 0.5 }, c.Tinker);
+        Assert.True(c.SlewAlways);
+        Assert.Contains("'//slowly'", Assert.Single(c.Diagnostics).Message);
     }
 
     [Fact]

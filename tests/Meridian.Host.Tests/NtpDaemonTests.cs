@@ -68,4 +68,18 @@ public sealed class NtpDaemonTests
         Assert.True(header.TransmitTimestamp.CompareTo(header.ReceiveTimestamp) >= 0 && header.TransmitTimestamp.CompareTo(after) <= 0);
         Assert.Equal(1, daemon.Responder.Counters.Answered);
     }
+
+    [Fact]
+    public void Tos_orphan_without_sources_serves_the_orphan_stratum()
+    {
+        using NtpDaemon daemon = StartDaemon("tos orphan 7 orphanwait 0\ndisable ntp\n", IPAddress.Loopback);
+
+        byte[] reply = Query(daemon.LocalEndPoints[0]);
+
+        Assert.True(NtpHeader.TryRead(reply, out NtpHeader header));
+        Assert.Equal(7, header.Stratum);
+        Assert.Equal(LeapIndicator.NoWarning, header.Leap);
+        Assert.Equal(ReferenceId.OrphanParent, header.ReferenceId);
+        Assert.True(daemon.Engine.IsOrphanParent);
+    }
 }
