@@ -17,7 +17,7 @@ public sealed class ConfigParser
     {
         "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver",
         "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen", "keys", "trustedkey", "requestkey",
-        "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "precision", "setvar",
+        "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "setvar",
         "resolver", "refclock", "unpeer", "phone", "nonvolatile", "saveconfigdir", "nts", "revoke",
         "automax", "ttl", "trap", "reset", "pidfile",
     };
@@ -25,7 +25,7 @@ public sealed class ConfigParser
     private static readonly string[] Directives =
     [
         "server", "pool", "peer", "fudge", "enable", "disable", "interface", "driftfile", "logfile", "includefile",
-        "tos", "tinker", "slewalways", .. Deferred,
+        "tos", "tinker", "slewalways", "precision", .. Deferred,
     ];
 
     private static readonly string[] AssociationFlags = ["iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "nts", "noval"];
@@ -127,6 +127,15 @@ public sealed class ConfigParser
                 break;
             case "includefile":
                 ParseInclude(line);
+                break;
+            case "precision":
+                // log2 seconds, as ntpd: -20 is about a microsecond.
+                if (line.Integer(keyword, -30, 0) is int precision)
+                {
+                    _config.Precision = precision;
+                }
+
+                line.WarnRest();
                 break;
             case "slewalways":
                 ParseSlewAlways(line);

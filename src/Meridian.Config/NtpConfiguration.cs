@@ -99,6 +99,9 @@ public sealed class NtpConfiguration
 
     public string? LogFile { get; set; }
 
+    /// <summary><c>precision N</c>: the clock precision to advertise (log2 s) instead of the one measured at start.</summary>
+    public int? Precision { get; set; }
+
     /// <summary><c>slewalways yes</c>: the clock is only ever slewed.</summary>
     public bool SlewAlways { get; set; }
 

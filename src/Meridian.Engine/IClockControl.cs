@@ -19,6 +19,12 @@ public interface IClockControl
     /// Implementations clamp to what the hardware allows (±500 ppm on Linux).
     /// </summary>
     void SetFrequency(double secondsPerSecond);
+
+    /// <summary>
+    /// Arms (or disarms) a leap second at the end of the current UTC day: the kernel inserts or deletes it itself
+    /// at midnight, so the daemon need not be awake at that second.
+    /// </summary>
+    void SetLeap(Meridian.Protocol.LeapIndicator leap);
 }
 
 /// <summary>A clock control that changes nothing: <c>disable ntp</c>.</summary>
@@ -33,6 +39,10 @@ public sealed class NoClockControl : IClockControl
     }
 
     public void SetFrequency(double secondsPerSecond)
+    {
+    }
+
+    public void SetLeap(Meridian.Protocol.LeapIndicator leap)
     {
     }
 }

@@ -411,7 +411,7 @@ public sealed class NtpEngine
                 break;
         }
 
-        UpdateSystemState(SystemPeer, now);
+        UpdateSystemState(SystemPeer, VoteLeap(result.Survivors), now);
         _feasibleStratum = Math.Min(_feasibleStratum, State.Stratum);
     }
 
@@ -482,15 +482,37 @@ public sealed class NtpEngine
         }
     }
 
-    private void UpdateSystemState(Association peer, double now)
+    /// <summary>
+    /// A leap second is announced only when more than half of the survivors announce it (ntpd's vote), so one
+    /// confused server cannot make the clock jump a second.
+    /// </summary>
+    private static LeapIndicator VoteLeap(IReadOnlyList<Association> survivors)
     {
+        int insert = survivors.Count(a => a.Leap == LeapIndicator.AddSecond);
+        int delete = survivors.Count(a => a.Leap == LeapIndicator.DeleteSecond);
+        return 2 * insert > survivors.Count ? LeapIndicator.AddSecond
+            : 2 * delete > survivors.Count ? LeapIndicator.DeleteSecond
+            : LeapIndicator.NoWarning;
+    }
+
+    private void UpdateSystemState(Association peer, LeapIndicator leap, double now)
+    {
+        if (leap != State.Leap && (State.IsSynchronized || leap != LeapIndicator.NoWarning))
+        {
+            ClockControl.SetLeap(leap);
+            if (leap != LeapIndicator.NoWarning)
+            {
+                Log($"leap second {(leap == LeapIndicator.AddSecond ? "insertion" : "deletion")} announced by the majority of sources; armed for the end of the UTC day");
+            }
+        }
+
         double peerJitter = peer.Filter.Jitter;
         double rootDispersion = peer.RootDispersion + peer.Filter.Dispersion
             + Math.Sqrt(peerJitter * peerJitter + SystemJitter * SystemJitter)
             + NtpConstants.Phi * Math.Max(0, now - peer.UpdateTime) + Math.Abs(SystemOffset);
         ReferenceId refid = peer.IsRefclock ? peer.ReferenceId : ReferenceId.FromAddress(peer.Address.Address);
         Responder.State = new SystemState(
-            peer.Leap,
+            leap,
             (byte)Math.Min(peer.Stratum + 1, NtpHeader.UnsynchronizedStratum),
             _settings.Precision,
             peer.RootDelay + peer.Filter.Delay,

@@ -40,6 +40,22 @@ public sealed class LinuxClockControl(IKernelClockCalls calls) : IClockControl
         Check(calls.ClockAdjTime(ref timex));
     }
 
+    /// <summary>Sets STA_INS or STA_DEL (or neither), keeping the other status bits.</summary>
+    public void SetLeap(Meridian.Protocol.LeapIndicator leap)
+    {
+        var read = new Timex();
+        Check(calls.ClockAdjTime(ref read));
+        int status = read.Status & ~(Timex.StaIns | Timex.StaDel);
+        status |= leap switch
+        {
+            Meridian.Protocol.LeapIndicator.AddSecond => Timex.StaIns,
+            Meridian.Protocol.LeapIndicator.DeleteSecond => Timex.StaDel,
+            _ => 0,
+        };
+        var timex = new Timex { Modes = Timex.AdjStatus, Status = status };
+        Check(calls.ClockAdjTime(ref timex));
+    }
+
     /// <summary>Tells the kernel the clock is synchronized (clears STA_UNSYNC) with the given error bounds.</summary>
     public void MarkSynchronized(double maxError, double estimatedError)
     {

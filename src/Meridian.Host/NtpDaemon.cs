@@ -70,6 +70,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _clock = clock ?? throw new ArgumentNullException(nameof(clock));
+        precision = (sbyte)(config.Precision ?? precision);
         Precision = precision;
         _driftFile = options.DriftFile ?? config.DriftFile;
         // -q makes one correction itself, below, instead of leaving a slew running behind it.

@@ -110,6 +110,17 @@ public sealed class SimulatedClock : IClock, IClockControl
         _correction = Math.Clamp(secondsPerSecond, -500e-6, 500e-6);
     }
 
+    /// <summary>The leap second the discipline has armed (the simulated clock does not perform it).</summary>
+    public LeapIndicator ArmedLeap { get; private set; }
+
+    public void SetLeap(LeapIndicator leap)
+    {
+        if (CanAdjust)
+        {
+            ArmedLeap = leap;
+        }
+    }
+
     /// <summary>Integrates phase over the time since the last look, with the wander as one-second random-walk steps.</summary>
     private void Advance()
     {

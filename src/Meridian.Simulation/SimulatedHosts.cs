@@ -30,6 +30,13 @@ public sealed class ReferenceServer : ISimulatedHost
     /// <summary>How far this server's time is off true time (a falseticker's error), seconds.</summary>
     public double Offset { get; set; }
 
+    /// <summary>The leap indicator the server announces.</summary>
+    public LeapIndicator Leap
+    {
+        get => _responder.State.Leap;
+        set => _responder.State = _responder.State with { Leap = value };
+    }
+
     /// <summary>When false the server answers nothing (it has "disappeared").</summary>
     public bool Online { get; set; } = true;
 

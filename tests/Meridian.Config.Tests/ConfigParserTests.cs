@@ -69,6 +69,7 @@ public sealed class ConfigParserTests
     [InlineData("tos orphn 5", "ntp.conf:1:5: error: unknown tos option 'orphn' (did you mean 'orphan'?)")]
     [InlineData("tos orphan 17", "ntp.conf:1:5: error: tos orphan is 1 to 16, not 17")]
     [InlineData("tinker panic", "ntp.conf:1:14: error: 'panic' needs a number")]
+    [InlineData("precision 3", "ntp.conf:1:11: error: 'precision' is -30 to 0, not 3")]
     [InlineData("slewalways maybe", "ntp.conf:1:12: error: slewalways takes yes or no, not 'maybe'")]
     public void Problems_are_reported_with_file_line_and_column(string line, string expected)
     {
@@ -101,10 +102,11 @@ public sealed class ConfigParserTests
     [Fact]
     public void Tos_tinker_and_slewalways_are_read()
     {
-        NtpConfiguration c = ConfigParser.Parse("tos orphan 5 orphanwait 60 maxclock 7\ntos minsane 2\ntinker panic 0 step 0.5\nslewalways yes //slowly\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("tos orphan 5 orphanwait 60 maxclock 7\ntos minsane 2\ntinker panic 0 step 0.5\nslewalways yes //slowly\nprecision -18\n", "ntp.conf");
         Assert.Equal(new Dictionary<string, double> { ["orphan"] = 5, ["orphanwait"] = 60, ["maxclock"] = 7, ["minsane"] = 2 }, c.Tos);
         Assert.Equal(new Dictionary<string, double> { ["panic"] = 0, ["step"] = 0.5 }, c.Tinker);
         Assert.True(c.SlewAlways);
+        Assert.Equal(-18, c.Precision);
         Assert.Contains("'//slowly'", Assert.Single(c.Diagnostics).Message);
     }
 

@@ -64,6 +64,20 @@ public sealed class LinuxClockControlTests
         Assert.True(control.IsMarkedSynchronized);
     }
 
+    [Theory]
+    [InlineData(Meridian.Protocol.LeapIndicator.AddSecond, Timex.StaIns)]
+    [InlineData(Meridian.Protocol.LeapIndicator.DeleteSecond, Timex.StaDel)]
+    [InlineData(Meridian.Protocol.LeapIndicator.NoWarning, 0)]
+    public void A_leap_second_is_armed_with_sta_ins_or_sta_del_keeping_other_bits(Meridian.Protocol.LeapIndicator leap, int flag)
+    {
+        var kernel = new RecordingKernelClock { Status = Timex.StaNano | Timex.StaDel | Timex.StaIns };
+        new LinuxClockControl(kernel).SetLeap(leap);
+        Assert.Equal(2, kernel.Calls.Count);
+        Timex write = kernel.Calls[1];
+        Assert.Equal(Timex.AdjStatus, write.Modes);
+        Assert.Equal(Timex.StaNano | flag, write.Status);
+    }
+
     [Fact]
     public unsafe void Timex_has_the_kernel_size() => Assert.Equal(208, sizeof(Timex));
 }

@@ -70,9 +70,9 @@ public sealed class NtpDaemonTests
     }
 
     [Fact]
-    public void Tos_orphan_without_sources_serves_the_orphan_stratum()
+    public void Tos_orphan_without_sources_serves_the_orphan_stratum_and_precision_is_configurable()
     {
-        using NtpDaemon daemon = StartDaemon("tos orphan 7 orphanwait 0\ndisable ntp\n", IPAddress.Loopback);
+        using NtpDaemon daemon = StartDaemon("tos orphan 7 orphanwait 0\nprecision -18\ndisable ntp\n", IPAddress.Loopback);
 
         byte[] reply = Query(daemon.LocalEndPoints[0]);
 
@@ -80,6 +80,7 @@ public sealed class NtpDaemonTests
         Assert.Equal(7, header.Stratum);
         Assert.Equal(LeapIndicator.NoWarning, header.Leap);
         Assert.Equal(ReferenceId.OrphanParent, header.ReferenceId);
+        Assert.Equal(-18, header.Precision);
         Assert.True(daemon.Engine.IsOrphanParent);
     }
 }

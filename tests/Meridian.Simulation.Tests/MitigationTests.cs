@@ -31,6 +31,35 @@ public sealed class MitigationTests
     }
 
     [Fact]
+    public void A_leap_second_is_armed_only_when_most_sources_announce_it()
+    {
+        var lab = new Lab(seed: 17);
+        var servers = new[] { lab.Server(), lab.Server(), lab.Server() };
+        var node = lab.Node(settings: new EngineSettings());
+        foreach (var server in servers)
+        {
+            node.AddServer(server.Address, s => s with { Iburst = true });
+        }
+
+        servers[0].Leap = LeapIndicator.AddSecond;
+        lab.Run(1800);
+        Assert.Equal(LeapIndicator.NoWarning, node.Engine.State.Leap);
+        Assert.Equal(LeapIndicator.NoWarning, node.Clock.ArmedLeap);
+
+        servers[1].Leap = LeapIndicator.AddSecond;
+        lab.Run(3 * 1024);
+        Assert.Equal(LeapIndicator.AddSecond, node.Engine.State.Leap);
+        Assert.Equal(LeapIndicator.AddSecond, node.Clock.ArmedLeap);
+        Assert.Contains(node.Log, e => e.Message.StartsWith("leap second insertion announced", StringComparison.Ordinal));
+
+        // After midnight the servers stop announcing, and the kernel flag is cleared.
+        servers[0].Leap = servers[1].Leap = LeapIndicator.NoWarning;
+        lab.Run(3 * 1024);
+        Assert.Equal(LeapIndicator.NoWarning, node.Engine.State.Leap);
+        Assert.Equal(LeapIndicator.NoWarning, node.Clock.ArmedLeap);
+    }
+
+    [Fact]
     public void When_the_system_peer_disappears_a_backup_takes_over_within_3_polls()
     {
         var lab = new Lab(seed: 13);

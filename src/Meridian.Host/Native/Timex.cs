@@ -15,6 +15,8 @@ public struct Timex
 
     public const int StaPll = 0x0001;
     public const int StaUnsync = 0x0040;
+    public const int StaIns = 0x0010;
+    public const int StaDel = 0x0020;
     public const int StaNano = 0x2000;
 
     /// <summary>Frequency units: ppm scaled by 2^16.</summary>
