@@ -4,7 +4,8 @@ using Meridian.Bench.Accuracy;
 using Meridian.Engine;
 
 // Client accuracy on the simulator, side by side with the figures chrony's comparison page publishes for chrony
-// and ntpd (clknetsim; µs, mean ± sd over 100 runs). Usage: accuracy [--seeds N] [--test 1|2|3] [--jitter µs,...]
+// and ntpd (clknetsim; µs, mean ± sd over 100 runs).
+// Usage: accuracy [--seeds N] [--seed first] [--test 1|2|3] [--jitter µs,...] [--discipline adaptive|classic] [--precision log2s] [--trace]
 int seeds = 20;
 int firstSeed = 1;
 int? only = null;
@@ -18,6 +19,7 @@ for (int i = 0; i < args.Length; i++)
         case "--test": only = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--jitter": jitters = args[++i].Split(',').Select(j => double.Parse(j, CultureInfo.InvariantCulture) * 1e-6).ToArray(); break;
         case "--trace": AccuracyTest.Trace = true; break;
+        case "--precision": AccuracyTest.Precision = sbyte.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--seed": firstSeed = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--discipline": kinds = [Enum.Parse<DisciplineKind>(args[++i], ignoreCase: true)]; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;

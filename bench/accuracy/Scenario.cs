@@ -16,6 +16,9 @@ public sealed record AccuracyTest(int Number, string Title, double Wander, int M
 
     public static bool Trace { get; set; }
 
+    /// <summary>The client's clock precision (log2 s): it floors ntpd's clock jitter, and so its poll adjustment.</summary>
+    public static sbyte Precision { get; set; } = -20;
+
     /// <summary>Runs one client against one perfect server and returns the RMS of the client's true error after warm-up.</summary>
     public double Run(double jitter, DisciplineKind discipline, int seed) => Measure(jitter, discipline, seed).Client;
 
@@ -47,6 +50,7 @@ public sealed record AccuracyTest(int Number, string Title, double Wander, int M
         {
             Discipline = discipline,
             Limits = new DisciplineSettings { InitialFrequency = 0 },
+            Precision = Precision,
         };
         var client = new SimulatedNode(IPAddress.Parse("198.18.0.2"), time, network, clockModel, settings, seed);
         network.Attach(client);
