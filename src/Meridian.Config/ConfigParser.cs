@@ -7,7 +7,7 @@ namespace Meridian.Config;
 /// Reads ntp.conf into <see cref="NtpConfiguration"/>. Never throws on bad input and never drops a line silently:
 /// each problem becomes a <see cref="ConfigDiagnostic"/> with file, line and column.
 /// </summary>
-public sealed class ConfigParser
+public sealed partial class ConfigParser
 {
     /// <summary>How deep <c>includefile</c> may nest.</summary>
     public const int MaxIncludeDepth = 5;
@@ -15,17 +15,24 @@ public sealed class ConfigParser
     /// <summary>Directives of ntpd's grammar that this build reads but whose feature arrives later.</summary>
     private static readonly HashSet<string> Deferred = new(StringComparer.Ordinal)
     {
-        "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver",
-        "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen", "keys", "trustedkey", "requestkey",
-        "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "setvar",
-        "resolver", "refclock", "unpeer", "phone", "nonvolatile", "saveconfigdir", "nts", "revoke",
-        "automax", "ttl", "trap", "reset", "pidfile",
+        "phone", "nonvolatile", "saveconfigdir", "nts", "revoke", "automax", "ttl", "trap", "reset", "pidfile",
+    };
+
+    /// <summary>Directives read and validated completely whose behaviour arrives with a later issue.</summary>
+    private static readonly HashSet<string> ParsedOnly = new(StringComparer.Ordinal)
+    {
+        "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver", "manycastclient",
+        "broadcastdelay", "keys", "trustedkey", "requestkey", "controlkey", "statistics", "statsdir", "filegen",
+        "leapfile", "logconfig", "discard", "mru", "setvar",
     };
 
     private static readonly string[] Directives =
     [
         "server", "pool", "peer", "fudge", "enable", "disable", "interface", "driftfile", "logfile", "includefile",
-        "tos", "tinker", "slewalways", "precision", .. Deferred,
+        "tos", "tinker", "slewalways", "precision", "restrict", "unrestrict", "broadcast", "broadcastclient",
+        "multicastclient", "manycastserver", "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen",
+        "keys", "trustedkey", "requestkey", "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "setvar",
+        "resolver", "refclock", "unpeer", .. Deferred,
     ];
 
     private static readonly string[] AssociationFlags = ["iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "nts", "noval"];
@@ -96,6 +103,11 @@ public sealed class ConfigParser
     {
         ConfigToken keyword = line.Next()!.Value;
         string name = keyword.Text.ToLowerInvariant();
+        if (ParsedOnly.Contains(name) && !_config.NotYetInEffect.Contains(name))
+        {
+            _config.NotYetInEffect.Add(name);
+        }
+
         switch (name)
         {
             case "server":
@@ -142,6 +154,104 @@ public sealed class ConfigParser
                 break;
             case "tos":
                 ParseNumericOptions(line, TosOptions, _config.Tos, "tos");
+                break;
+            case "restrict" or "unrestrict":
+                ParseRestrict(line, name == "unrestrict");
+                break;
+            case "broadcast" or "manycastclient":
+                ParseBroadcast(line, name == "manycastclient");
+                break;
+            case "broadcastclient":
+                ParseBroadcastClient(line);
+                break;
+            case "multicastclient" or "manycastserver":
+                ParseGroups(line, name == "multicastclient" ? _config.MulticastClientGroups : _config.ManycastServerGroups, name);
+                break;
+            case "broadcastdelay":
+                if (line.Real(keyword) is double broadcastDelay)
+                {
+                    _config.BroadcastDelay = broadcastDelay;
+                }
+
+                line.WarnRest();
+                break;
+            case "keys":
+                ParseKeys(line);
+                break;
+            case "trustedkey":
+                ParseTrustedKeys(line);
+                break;
+            case "requestkey" or "controlkey":
+                if (line.Integer(keyword, 1, 65535) is int keyId)
+                {
+                    if (name == "requestkey")
+                    {
+                        _config.RequestKey = keyId;
+                    }
+                    else
+                    {
+                        _config.ControlKey = keyId;
+                    }
+                }
+
+                line.WarnRest();
+                break;
+            case "crypto":
+                line.Warn(keyword, "crypto (Autokey, RFC 5906) is not supported: its security was broken and ntpd itself no longer recommends it; use symmetric keys (keys, trustedkey, key N) or NTS; the line is ignored");
+                line.SkipRest();
+                break;
+            case "leapfile" or "statsdir":
+                if (line.RequireWord("a file name") is ConfigToken path)
+                {
+                    if (name == "leapfile")
+                    {
+                        _config.LeapFile = path.Text;
+                    }
+                    else
+                    {
+                        _config.StatsDirectory = path.Text;
+                    }
+                }
+
+                line.WarnRest();
+                break;
+            case "statistics":
+                ParseStatistics(line);
+                break;
+            case "filegen":
+                ParseFileGen(line);
+                break;
+            case "logconfig":
+                while (line.Next() is ConfigToken item)
+                {
+                    _config.LogConfig.Add(item.Text);
+                }
+
+                break;
+            case "discard":
+                ParseNumericOptions(line, DiscardOptions, _config.Discard, "discard");
+                break;
+            case "mru":
+                ParseNumericOptions(line, MruOptions, _config.Mru, "mru");
+                break;
+            case "setvar":
+                ParseSetVar(line);
+                break;
+            case "resolver":
+                // ntpd 3's external resolver program (seed 004): names are resolved inside the daemon now.
+                line.RequireWord("a program path");
+                line.WarnRest();
+                break;
+            case "unpeer":
+                if (line.RequireWord("an address or association ID") is ConfigToken unpeer)
+                {
+                    _config.Unpeer.Add(unpeer.Text);
+                }
+
+                line.WarnRest();
+                break;
+            case "refclock":
+                ParseRefclock(line);
                 break;
             case "tinker":
                 ParseNumericOptions(line, TinkerOptions, _config.Tinker, "tinker");
@@ -401,6 +511,7 @@ public sealed class ConfigParser
         string text = target.Value.Text;
         int slash = text.IndexOf('/');
         string addressPart = slash < 0 ? text : text[..slash];
+        _config.InterfaceRules.Add((verb, text));
         if (verb == "listen" && IPAddress.TryParse(addressPart, out IPAddress? address))
         {
             _config.ListenAddresses.Add(address);
@@ -505,7 +616,33 @@ public sealed class ConfigParser
     {
         private int _next;
 
-        public ConfigToken? Next() => _next < tokens.Count ? tokens[_next++] : null;
+        /// <summary>
+        /// The next word. A word starting with <c>//</c> is not ntp.conf syntax but its evident reading is a comment
+        /// (seed 003 annotates lines so): it and the rest of the line are ignored with a warning.
+        /// </summary>
+        public ConfigToken? Next()
+        {
+            if (_next >= tokens.Count)
+            {
+                return null;
+            }
+
+            ConfigToken token = tokens[_next++];
+            if (token.Text.StartsWith("//", StringComparison.Ordinal) && _next > 1)
+            {
+                Warn(token, $"'{string.Join(' ', tokens.Skip(_next - 1).Select(t => t.Text))}' read as a comment ('#' starts comments in ntp.conf); ignored");
+                _next = tokens.Count;
+                return null;
+            }
+
+            return token;
+        }
+
+        /// <summary>Ignores the rest of the line (after a warning that said so).</summary>
+        public void SkipRest() => _next = tokens.Count;
+
+        /// <summary>The word after the current one, without taking it.</summary>
+        public string? Peek() => _next < tokens.Count ? tokens[_next].Text : null;
 
         public ConfigToken? RequireWord(string expected)
         {

@@ -99,6 +99,61 @@ public sealed class NtpConfiguration
 
     public string? LogFile { get; set; }
 
+    public List<RestrictEntry> Restrictions { get; } = new();
+
+    /// <summary><c>broadcast</c> and <c>manycastclient</c> lines.</summary>
+    public List<BroadcastConfig> Broadcasts { get; } = new();
+
+    /// <summary><c>broadcastclient</c>: listen for broadcast servers.</summary>
+    public bool BroadcastClient { get; set; }
+
+    /// <summary><c>multicastclient</c> groups to join.</summary>
+    public List<IPAddress> MulticastClientGroups { get; } = new();
+
+    /// <summary><c>manycastserver</c> groups to answer on.</summary>
+    public List<IPAddress> ManycastServerGroups { get; } = new();
+
+    /// <summary><c>broadcastdelay</c>, seconds (ntpd's default 0.004).</summary>
+    public double BroadcastDelay { get; set; } = 0.004;
+
+    /// <summary><c>unpeer</c> lines: addresses or association IDs to remove.</summary>
+    public List<string> Unpeer { get; } = new();
+
+    /// <summary>The <c>keys</c> file, read when it exists.</summary>
+    public string? KeysFile { get; set; }
+
+    public KeyRing Keys { get; set; } = KeyRing.Empty;
+
+    public HashSet<int> TrustedKeys { get; } = new();
+
+    public int? RequestKey { get; set; }
+
+    public int? ControlKey { get; set; }
+
+    public string? LeapFile { get; set; }
+
+    public string? StatsDirectory { get; set; }
+
+    /// <summary><c>statistics</c>: which files to write (loopstats, peerstats, ...).</summary>
+    public HashSet<string> Statistics { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, FileGenConfig> FileGens { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><c>logconfig</c> items as written (=syncall +clockall ...).</summary>
+    public List<string> LogConfig { get; } = new();
+
+    /// <summary><c>discard</c>: average and minimum (log2 s / s) and monitor.</summary>
+    public Dictionary<string, double> Discard { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><c>mru</c> limits.</summary>
+    public Dictionary<string, double> Mru { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><c>setvar name = value [default]</c>: extra system variables for mode 6.</summary>
+    public Dictionary<string, string> SetVar { get; } = new(StringComparer.Ordinal);
+
+    /// <summary><c>interface ignore|drop</c> and non-address <c>listen</c> rules, in order.</summary>
+    public List<(string Action, string Target)> InterfaceRules { get; } = new();
+
     /// <summary><c>precision N</c>: the clock precision to advertise (log2 s) instead of the one measured at start.</summary>
     public int? Precision { get; set; }
 

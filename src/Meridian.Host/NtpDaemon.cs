@@ -344,6 +344,12 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     {
         foreach (AssociationConfig association in _config.Associations)
         {
+            if (_config.Unpeer.Contains(association.Address))
+            {
+                _log.Info($"{association.Address}: removed by unpeer");
+                continue;
+            }
+
             if (association.Refclock is { } clock)
             {
                 if (clock.Type != LocalClockDriver.Type)
@@ -470,7 +476,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             : $"clock discipline: {Engine.Discipline.Name}");
         foreach (string directive in _config.NotYetInEffect)
         {
-            _log.Info($"'{directive}' is read but not in effect in this build yet");
+            _log.Notice($"'{directive}' is read and checked, but its feature is not available in this build yet");
         }
     }
 

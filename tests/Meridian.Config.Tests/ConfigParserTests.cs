@@ -69,6 +69,19 @@ public sealed class ConfigParserTests
     [InlineData("tos orphn 5", "ntp.conf:1:5: error: unknown tos option 'orphn' (did you mean 'orphan'?)")]
     [InlineData("tos orphan 17", "ntp.conf:1:5: error: tos orphan is 1 to 16, not 17")]
     [InlineData("tinker panic", "ntp.conf:1:14: error: 'panic' needs a number")]
+    [InlineData("restrict default nomodfiy", "ntp.conf:1:18: error: unknown restrict flag 'nomodfiy' (did you mean 'nomodify'?)")]
+    [InlineData("restrict 10.0.0.0 mask ffff::", "ntp.conf:1:24: error: 'ffff::' is not a mask of the address's family")]
+    [InlineData("restrict 10.0.0.0/33 nomodify", "ntp.conf:1:10: error: '10.0.0.0/33': the prefix length after '/' is 0 to 32")]
+    [InlineData("restrict -6 10.0.0.1", "ntp.conf:1:13: error: '10.0.0.1' is not an IPv6 address, as the -4/-6 before it says")]
+    [InlineData("restrict default mask 255.0.0.0", "ntp.conf:1:23: error: 'mask' applies to an address, not to 'default'")]
+    [InlineData("trustedkey 4 x", "ntp.conf:1:14: error: trustedkey takes key IDs from 1 to 65535 and ranges '( a ... b )', not 'x'")]
+    [InlineData("trustedkey ( 9 ... 3 )", "ntp.conf:1:12: error: a key range is written '( first ... last )' with first ≤ last")]
+    [InlineData("statistics loopstat", "ntp.conf:1:12: error: unknown statistics file 'loopstat' (did you mean 'loopstats'?)")]
+    [InlineData("filegen peerstats type hourly", "ntp.conf:1:24: error: filegen type is none, pid, day, week, month, year or age, not 'hourly'")]
+    [InlineData("broadcast 10.0.0.255 ttll 2", "ntp.conf:1:22: error: unknown option 'ttll' (did you mean 'ttl'?)")]
+    [InlineData("broadcastclient maybe", "ntp.conf:1:17: error: expected novolley or nothing after broadcastclient, not 'maybe'")]
+    [InlineData("refclock nmaa unit 0", "ntp.conf:1:10: error: unknown refclock driver 'nmaa' (did you mean 'nmea'?)")]
+    [InlineData("requestkey 70000", "ntp.conf:1:12: error: 'requestkey' is 1 to 65535, not 70000")]
     [InlineData("precision 3", "ntp.conf:1:11: error: 'precision' is -30 to 0, not 3")]
     [InlineData("slewalways maybe", "ntp.conf:1:12: error: slewalways takes yes or no, not 'maybe'")]
     public void Problems_are_reported_with_file_line_and_column(string line, string expected)
@@ -97,6 +110,47 @@ public sealed class ConfigParserTests
         {
             Directory.Delete(dir, true);
         }
+    }
+
+    [Theory]
+    [InlineData("4 M DonTTelL extra", "ntp.keys:2:14: error: key 4: unexpected text after the key (a key cannot contain spaces or '#')")]
+    [InlineData("0 M zero", "ntp.keys:2:1: error: key ID must be a number from 1 to 65535, not '0'")]
+    [InlineData("7 RC4 secret", "ntp.keys:2:3: error: key 7: unknown key type 'RC4' (M, MD5, SHA1, SHA256, SHA384, SHA512, AES128CMAC)")]
+    [InlineData("8 SHA1", "ntp.keys:2:8: error: key 8: expected the key after the type")]
+    [InlineData("9 SHA1 0123456789abcdef0123456789abcdef0123456", "ntp.keys:2:8: error: key 9: a key is up to 20 printable characters or an even number of hex digits (40 for MD5/SHA1)")]
+    [InlineData("10 AES128CMAC 01234567", "ntp.keys:2:15: error: key 10: AES128CMAC needs a 128-bit key (32 hex digits or 16 characters), not 64 bits")]
+    public void Keys_file_problems_name_the_line_and_never_the_key(string line, string expected)
+    {
+        var diagnostics = new List<ConfigDiagnostic>();
+        KeyRing keys = KeyRing.Parse("# keys\n" + line + "\n", "ntp.keys", diagnostics);
+        Assert.Equal(expected, Assert.Single(diagnostics).ToString());
+        Assert.Equal(0, keys.Count);
+    }
+
+    [Fact]
+    public void Keys_of_every_type_are_read()
+    {
+        var diagnostics = new List<ConfigDiagnostic>();
+        KeyRing keys = KeyRing.Parse("1 MD5 short # comment\n2 SHA1 0123456789abcdef0123456789abcdef01234567\n3 SHA256 k3\n4 AES128CMAC 000102030405060708090a0b0c0d0e0f\n", "ntp.keys", diagnostics);
+        Assert.Empty(diagnostics);
+        Assert.Equal([KeyType.Md5, KeyType.Sha1, KeyType.Sha256, KeyType.Aes128Cmac], keys.Ids.Order().Select(id => keys[id]!.Type));
+        Assert.Equal(20, keys[2]!.Secret.Length);
+        Assert.Equal(16, keys[4]!.Secret.Length);
+    }
+
+    [Fact]
+    public void Trusted_key_ranges_and_access_directives_are_read()
+    {
+        NtpConfiguration c = ConfigParser.Parse("trustedkey 1 (10 ... 12) 40\nrestrict source nopeer\nunrestrict 192.0.2.0/24 noquery\nrestrict -6 2001:db8::/32 ignore\nmanycastserver 239.255.254.254\nsetvar mydesc = \"rack 4\" default\ndiscard average 3 minimum 1\nmru maxdepth 1000\nrefclock nmea unit 1 refid GPS time2 0.1 flag1\n", "ntp.conf");
+        Assert.Empty(c.Diagnostics);
+        Assert.Equal([1, 10, 11, 12, 40], c.TrustedKeys.Order());
+        Assert.Equal((RestrictTarget.Source, RestrictFlags.NoPeer), (c.Restrictions[0].Target, c.Restrictions[0].Flags));
+        Assert.True(c.Restrictions[1] is { Remove: true, Flags: RestrictFlags.NoQuery });
+        Assert.Equal((System.Net.IPAddress.Parse("2001:db8::"), 32), (c.Restrictions[2].Address, c.Restrictions[2].MaskBits));
+        Assert.Equal("rack 4", c.SetVar["mydesc"]);
+        Assert.Equal(3, c.Discard["average"]);
+        Assert.Equal("127.127.20.1", Assert.Single(c.Associations).Address);
+        Assert.True(c.Fudges[new RefclockAddress(20, 1)] is { RefId: "GPS", Time2: 0.1 });
     }
 
     [Fact]

@@ -58,8 +58,16 @@ public sealed unsafe partial class KernelClockCalls : IKernelClockCalls
 {
     public static KernelClockCalls Instance { get; } = new();
 
+    private static readonly bool Forbidden = Environment.GetEnvironmentVariable(ClockWriter.ForbidVariable) == "1";
+
+    /// <summary>Reads (modes 0) always; writes fail with EPERM before the call under <c>MERIDIAN_FORBID_CLOCK_WRITES=1</c>.</summary>
     public int ClockAdjTime(ref Timex timex)
     {
+        if (Forbidden && timex.Modes != 0)
+        {
+            return -1; // -EPERM
+        }
+
         fixed (Timex* p = &timex)
         {
             int result = ClockAdjTimeNative(Libc.CLOCK_REALTIME, p);

@@ -8,16 +8,17 @@ using Meridian.Host.CommandLine;
 namespace Meridian.Tools.Ntpd;
 
 /// <summary>
-/// <c>ntpd</c>: reads ntp.conf, opens UDP port 123 and serves time. This build serves from the local clock driver;
-/// the association and discipline engine is not wired in yet.
+/// <c>ntpd</c>: reads ntp.conf, opens UDP port 123, polls its sources, disciplines the clock and serves time, with
+/// the command line of ntpd 4.2.8 and NTPsec.
 /// </summary>
 public static class Program
 {
     public const string Version = "ntpd Meridian 0.1.0";
 
     private const string Usage = """
-        usage: ntpd [-46dgnqx] [-c conffile] [-D level] [-f driftfile] [-I address] [-l logfile] [-p pidfile]
-                    [--discipline adaptive|classic] [--port port] [--version]
+        usage: ntpd [-46dgLnNqx] [-c conffile] [-D level] [-f driftfile] [-i jaildir] [-I address] [-k keyfile]
+                    [-l logfile] [-p pidfile] [-s statsdir] [-t trustedkey] [-u user[:group]]
+                    [--configtest] [--discipline adaptive|classic] [--port port] [--version]
           -4, --ipv4           serve on IPv4 only
           -6, --ipv6           serve on IPv6 only
           -c, --configfile F   configuration file (default /etc/ntp.conf)
@@ -25,13 +26,21 @@ public static class Program
           -D, --set-debug-level N
           -f, --driftfile F    frequency file (overrides driftfile)
           -g, --panicgate      allow the first correction to exceed the panic threshold
-          -q, --quit           set the clock once and exit
-          -x, --slew           step only above 600 s
-              --discipline K   adaptive (default) or classic (ntpd's PLL/FLL)
+          -i, --jaildir D      chroot into D after start-up
           -I, --interface A    listen on address A (repeatable)
-          -l, --logfile F      log to F instead of standard error
+          -k, --keyfile F      symmetric keys file (overrides keys)
+          -l, --logfile F      log to F (overrides logfile)
+          -L, --novirtualips   do not listen on virtual addresses (this build listens on the wildcard)
           -n, --nofork         stay in the foreground
+          -N, --nice           run at the highest priority
           -p, --pidfile F      write the process ID to F
+          -q, --quit           set the clock once and exit
+          -s, --statsdir D     statistics directory (overrides statsdir)
+          -t, --trustedkey N   trust key N (repeatable)
+          -u, --user U[:G]     run as user U (and group G) once the sockets are open
+          -x, --slew           step only above 600 s
+              --configtest     check the configuration, print its problems, and exit 0 (usable) or 1
+              --discipline K   adaptive (default) or classic (ntpd's PLL/FLL)
               --port N         serve on UDP port N instead of 123 (for tests)
               --version        print the version and exit
         """;
@@ -55,11 +64,19 @@ public static class Program
             ["discipline"] = ("discipline", true),
             ["pidfile"] = ("p", true),
             ["port"] = ("port", true),
+            ["jaildir"] = ("i", true),
+            ["keyfile"] = ("k", true),
+            ["novirtualips"] = ("L", false),
+            ["nice"] = ("N", false),
+            ["statsdir"] = ("s", true),
+            ["trustedkey"] = ("t", true),
+            ["user"] = ("u", true),
+            ["configtest"] = ("configtest", false),
             ["version"] = ("version", false),
             ["help"] = ("help", false),
         };
 
-        if (!new GetOpt("46c:dD:f:gI:l:np:qx", longOptions).TryParse(args, out var options, out var operands, out string? error) || operands.Count > 0)
+        if (!new GetOpt("46c:dD:f:gi:I:k:l:LnNp:qs:t:u:x", longOptions).TryParse(args, out var options, out var operands, out string? error) || operands.Count > 0)
         {
             Console.Error.WriteLine($"ntpd: {error ?? $"unexpected argument '{operands[0]}'"}");
             Console.Error.WriteLine(Usage);
@@ -71,6 +88,13 @@ public static class Program
         string? pidFile = null;
         int debug = 0;
         bool nofork = false;
+        bool configTest = false;
+        bool nice = false;
+        string? jail = null;
+        string? keyFile = null;
+        string? statsDirectory = null;
+        string? user = null;
+        var trustedKeys = new List<int>();
         var daemonOptions = new DaemonOptions();
         var listen = new List<IPAddress>();
         foreach (ParsedOption option in options)
@@ -114,6 +138,22 @@ public static class Program
                     daemonOptions = daemonOptions with { Discipline = kind };
                     break;
                 case "p": pidFile = option.Value; break;
+                case "i": jail = option.Value; break;
+                case "k": keyFile = option.Value; break;
+                case "L": break; // every address is served through the wildcard socket: there are no per-interface sockets to leave out
+                case "N": nice = true; break;
+                case "s": statsDirectory = option.Value; break;
+                case "u": user = option.Value; break;
+                case "configtest": configTest = true; break;
+                case "t":
+                    if (!int.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int key) || key is < 1 or > 65535)
+                    {
+                        Console.Error.WriteLine($"ntpd: -t needs a key ID from 1 to 65535, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    trustedKeys.Add(key);
+                    break;
                 case "port":
                     if (!int.TryParse(option.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int port) || port is < 0 or > 65535)
                     {
@@ -134,9 +174,22 @@ public static class Program
 
         daemonOptions = daemonOptions with { ListenAddresses = listen };
         NtpConfiguration config = ConfigParser.ParseFile(configFile);
-        foreach (ConfigDiagnostic diagnostic in config.Diagnostics)
+        ApplyCommandLine(config, keyFile, trustedKeys, statsDirectory);
+        bool detachedChild = ProcessControl.IsDetachedChild;
+        if (!detachedChild)
         {
-            Console.Error.WriteLine(diagnostic);
+            foreach (ConfigDiagnostic diagnostic in config.Diagnostics)
+            {
+                Console.Error.WriteLine(diagnostic);
+            }
+        }
+
+        if (configTest)
+        {
+            Console.WriteLine(config.HasErrors
+                ? $"ntpd: {configFile}: {config.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); ntpd would not start"
+                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count} warning(s))");
+            return config.HasErrors ? 1 : 0;
         }
 
         if (config.HasErrors)
@@ -145,14 +198,28 @@ public static class Program
             return 1;
         }
 
+        if (!nofork)
+        {
+            // The configuration is good: detach now, so that its problems were shown on the terminal.
+            ProcessControl.StartDetached(args);
+            return 0;
+        }
+
+        if (detachedChild)
+        {
+            ProcessControl.CompleteDetach();
+        }
+
         string? logPath = logFile ?? config.LogFile;
-        using Log log = logPath is not null ? OpenLogFile(logPath) : Log.ToWriter("ntpd", Console.Error);
+        using Log log = logPath is not null ? OpenLogFile(logPath)
+            : detachedChild ? Log.ToSyslog("ntpd")
+            : Log.ToWriter("ntpd", Console.Error);
         log.Threshold = debug > 0 ? LogLevel.Debug : LogLevel.Info;
         log.Notice($"{Version}: Starting");
         log.Info($"Command line: ntpd {string.Join(' ', args)}");
-        if (!nofork)
+        if (nice && ProcessControl.RaisePriority() is string niceError)
         {
-            log.Notice("running in the foreground: detaching (without -n) is not available in this build yet");
+            log.Warning($"-N: cannot raise the priority ({niceError})");
         }
 
         var daemon = new NtpDaemon(config, daemonOptions, log, LinuxClock.Instance, LinuxClock.MeasurePrecision());
@@ -164,6 +231,35 @@ public static class Program
         {
             log.Error($"no socket could be opened ({e.Message}); exiting");
             return 1;
+        }
+
+        if (jail is not null)
+        {
+            if (ProcessControl.EnterJail(jail) is string jailError)
+            {
+                log.Error($"-i {jail}: cannot chroot ({jailError}); exiting");
+                daemon.Stop();
+                return 1;
+            }
+
+            log.Info($"chroot to {jail}");
+        }
+
+        if (user is not null)
+        {
+            if (ProcessControl.DropPrivileges(user, config.ClockControl, out string? warning) is string userError)
+            {
+                log.Error($"-u {user}: {userError}; exiting");
+                daemon.Stop();
+                return 1;
+            }
+
+            if (warning is not null)
+            {
+                log.Warning($"-u {user}: {warning}");
+            }
+
+            log.Info($"running as {user}");
         }
 
         if (pidFile is not null)
@@ -186,6 +282,33 @@ public static class Program
         }
 
         return bySignal ? 0 : daemon.ExitCode;
+    }
+
+    /// <summary>-k, -t and -s override or add to what the configuration says, as in ntpd.</summary>
+    private static void ApplyCommandLine(NtpConfiguration config, string? keyFile, List<int> trustedKeys, string? statsDirectory)
+    {
+        if (keyFile is not null)
+        {
+            config.KeysFile = Path.GetFullPath(keyFile);
+            try
+            {
+                config.Keys = KeyRing.Parse(File.ReadAllText(keyFile), keyFile, config.Diagnostics);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, keyFile, 0, 0, $"cannot read the keys file given with -k: {e.Message}"));
+            }
+        }
+
+        foreach (int key in trustedKeys)
+        {
+            config.TrustedKeys.Add(key);
+        }
+
+        if (statsDirectory is not null)
+        {
+            config.StatsDirectory = statsDirectory;
+        }
     }
 
     private static Log OpenLogFile(string path)

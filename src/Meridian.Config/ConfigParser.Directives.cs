@@ -1,0 +1,530 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Meridian.Config;
+
+/// <summary>The directives beyond associations: access control, broadcast, keys, monitoring, refclocks (NTPsec form).</summary>
+public sealed partial class ConfigParser
+{
+    private static readonly Dictionary<string, RestrictFlags> RestrictFlagNames = new(StringComparer.Ordinal)
+    {
+        ["ignore"] = RestrictFlags.Ignore, ["kod"] = RestrictFlags.Kod, ["limited"] = RestrictFlags.Limited,
+        ["lowpriotrap"] = RestrictFlags.LowPriorityTrap, ["nomodify"] = RestrictFlags.NoModify, ["noquery"] = RestrictFlags.NoQuery,
+        ["nopeer"] = RestrictFlags.NoPeer, ["noserve"] = RestrictFlags.NoServe, ["notrap"] = RestrictFlags.NoTrap,
+        ["notrust"] = RestrictFlags.NoTrust, ["ntpport"] = RestrictFlags.NtpPort, ["version"] = RestrictFlags.Version,
+        ["nomrulist"] = RestrictFlags.NoMruList, ["noepeer"] = RestrictFlags.NoEphemeralPeer, ["mssntp"] = RestrictFlags.MsSntp,
+    };
+
+    private static readonly Dictionary<string, (double Min, double Max)> DiscardOptions = new(StringComparer.Ordinal)
+    {
+        ["average"] = (0, 16), ["minimum"] = (0, 16), ["monitor"] = (0, 1e6),
+    };
+
+    private static readonly Dictionary<string, (double Min, double Max)> MruOptions = new(StringComparer.Ordinal)
+    {
+        ["maxdepth"] = (0, 1e8), ["maxmem"] = (0, 1e8), ["mindepth"] = (0, 1e8), ["maxage"] = (0, 1e8),
+        ["minage"] = (0, 1e8), ["initalloc"] = (0, 1e8), ["initmem"] = (0, 1e8), ["incalloc"] = (0, 1e8), ["incmem"] = (0, 1e8),
+    };
+
+    private static readonly string[] StatisticsNames = ["loopstats", "peerstats", "clockstats", "rawstats", "sysstats", "protostats", "cryptostats", "timingstats", "usestats", "ntsstats", "ntskestats"];
+
+    private static readonly string[] FileGenTypes = ["none", "pid", "day", "week", "month", "year", "age"];
+
+    /// <summary>NTPsec's <c>refclock NAME</c> driver names and the ntpd driver types they are.</summary>
+    private static readonly Dictionary<string, int> RefclockDrivers = new(StringComparer.Ordinal)
+    {
+        ["local"] = 1, ["spectracom"] = 4, ["truetime"] = 5, ["generic"] = 8, ["arbiter"] = 11, ["modem"] = 18,
+        ["nmea"] = 20, ["pps"] = 22, ["hpgps"] = 26, ["shm"] = 28, ["trimble"] = 29, ["oncore"] = 30, ["jjy"] = 40,
+        ["zyfer"] = 42, ["neoclock"] = 44, ["gpsd"] = 46,
+    };
+
+    /// <summary><c>restrict [-4|-6] default|source|ADDR [mask M]|ADDR/LEN|NAME [ippeerlimit N] [flag ...]</c>; <c>unrestrict</c> alike.</summary>
+    private void ParseRestrict(LineReader line, bool remove)
+    {
+        AddressFamily? family = null;
+        ConfigToken? target = line.RequireWord("default, source, an address or a host name");
+        while (target is { Text: "-4" or "-6" })
+        {
+            family = target.Value.Text == "-4" ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+            target = line.RequireWord("default, source, an address or a host name");
+        }
+
+        if (target is null)
+        {
+            return;
+        }
+
+        string text = target.Value.Text;
+        RestrictEntry entry;
+        switch (text.ToLowerInvariant())
+        {
+            case "default":
+                entry = new RestrictEntry(RestrictTarget.Default, target.Value.Line) { Family = family };
+                break;
+            case "source":
+                entry = new RestrictEntry(RestrictTarget.Source, target.Value.Line) { Family = family };
+                break;
+            default:
+                if (ParseNetwork(line, target.Value, family) is not RestrictEntry network)
+                {
+                    return;
+                }
+
+                entry = network;
+                break;
+        }
+
+        if (string.Equals(line.Peek(), "mask", StringComparison.OrdinalIgnoreCase))
+        {
+            ConfigToken mask = line.Next()!.Value;
+            ConfigToken? value = line.RequireWord("a mask such as 255.255.255.0");
+            if (value is null)
+            {
+                return;
+            }
+
+            if (entry.Target != RestrictTarget.Address || !IPAddress.TryParse(value.Value.Text, out IPAddress? maskAddress)
+                || maskAddress.AddressFamily != entry.Address!.AddressFamily)
+            {
+                line.Error(value.Value, entry.Target == RestrictTarget.Address
+                    ? $"'{value.Value.Text}' is not a mask of the address's family"
+                    : $"'{mask.Text}' applies to an address, not to '{text}'");
+                return;
+            }
+
+            entry = entry with { Mask = maskAddress, Address = Masked(entry.Address!, maskAddress) };
+        }
+
+        RestrictFlags flags = RestrictFlags.None;
+        while (line.Next() is ConfigToken flag)
+        {
+            string word = flag.Text.ToLowerInvariant();
+            if (RestrictFlagNames.TryGetValue(word, out RestrictFlags value))
+            {
+                flags |= value;
+            }
+            else if (word == "ippeerlimit" || word == "serverresponse")
+            {
+                // ntpd 4.2.8p11's ippeerlimit N and serverresponse fuzz: accepted, with their argument.
+                line.Next();
+            }
+            else if (word == "trust")
+            {
+                line.Warn(flag, "unknown restrict flag 'trust' (there is none: 'notrust' is its opposite); read as no flag, which leaves these hosts unrestricted");
+            }
+            else
+            {
+                string? guess = Suggest(word, RestrictFlagNames.Keys);
+                line.Error(flag, $"unknown restrict flag '{flag.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                return;
+            }
+        }
+
+        _config.Restrictions.Add(entry with { Flags = flags, Remove = remove });
+    }
+
+    /// <summary>An address (mask all ones), an address/prefix, or a host name.</summary>
+    private static RestrictEntry? ParseNetwork(LineReader line, ConfigToken target, AddressFamily? family)
+    {
+        string text = target.Text;
+        int slash = text.IndexOf('/');
+        string addressText = slash < 0 ? text : text[..slash];
+        if (IPAddress.TryParse(addressText, out IPAddress? address))
+        {
+            if (family is { } f && address.AddressFamily != f)
+            {
+                line.Error(target, $"'{text}' is not an {(f == AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address, as the -4/-6 before it says");
+                return null;
+            }
+
+            int bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+            int prefix = bits;
+            if (slash >= 0 && (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits))
+            {
+                line.Error(target, $"'{text}': the prefix length after '/' is 0 to {bits}");
+                return null;
+            }
+
+            IPAddress mask = PrefixMask(prefix, bits);
+            return new RestrictEntry(RestrictTarget.Address, target.Line) { Address = Masked(address, mask), Mask = mask, Family = address.AddressFamily };
+        }
+
+        if (slash >= 0 || !IsHostName(text))
+        {
+            line.Error(target, $"'{text}' is neither default, source, an address nor a host name");
+            return null;
+        }
+
+        return new RestrictEntry(RestrictTarget.HostName, target.Line) { HostName = text, Family = family };
+    }
+
+    private static IPAddress PrefixMask(int prefix, int bits)
+    {
+        var bytes = new byte[bits / 8];
+        for (int i = 0; i < prefix; i++)
+        {
+            bytes[i / 8] |= (byte)(0x80 >> (i % 8));
+        }
+
+        return new IPAddress(bytes);
+    }
+
+    private static IPAddress Masked(IPAddress address, IPAddress mask)
+    {
+        byte[] a = address.GetAddressBytes();
+        byte[] m = mask.GetAddressBytes();
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] &= m[i];
+        }
+
+        return new IPAddress(a);
+    }
+
+    private static bool IsHostName(string text) =>
+        text.Length is > 0 and <= 253 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_') && char.IsAsciiLetterOrDigit(text[0]);
+
+    /// <summary><c>broadcast ADDR [key N] [ttl N] [version N] [minpoll N] [maxpoll N]</c>, and <c>manycastclient</c> with the association options.</summary>
+    private void ParseBroadcast(LineReader line, bool manycast)
+    {
+        ConfigToken? address = line.RequireWord("a broadcast or multicast address");
+        if (address is null)
+        {
+            return;
+        }
+
+        if (!IPAddress.TryParse(address.Value.Text, out _))
+        {
+            line.Error(address.Value, $"'{address.Value.Text}' is not an address");
+            return;
+        }
+
+        var broadcast = new BroadcastConfig(address.Value.Text, address.Value.Line) { ManycastClient = manycast };
+        while (line.Next() is ConfigToken option)
+        {
+            switch (option.Text.ToLowerInvariant())
+            {
+                case "key": broadcast = broadcast with { Key = line.Integer(option, 1, 65535) }; break;
+                case "ttl": broadcast = broadcast with { Ttl = line.Integer(option, 0, 255) ?? broadcast.Ttl }; break;
+                case "version": broadcast = broadcast with { Version = line.Integer(option, 1, 4) ?? broadcast.Version }; break;
+                case "minpoll": broadcast = broadcast with { MinPoll = line.Integer(option, 3, 17) ?? broadcast.MinPoll }; break;
+                case "maxpoll": broadcast = broadcast with { MaxPoll = line.Integer(option, 3, 17) ?? broadcast.MaxPoll }; break;
+                case "iburst" or "burst" or "prefer" or "noselect" or "preempt" or "autokey" or "xleave" or "true":
+                    break;
+                default:
+                    string? guess = Suggest(option.Text.ToLowerInvariant(), ["key", "ttl", "version", "minpoll", "maxpoll"]);
+                    line.Error(option, $"unknown option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    return;
+            }
+        }
+
+        _config.Broadcasts.Add(broadcast);
+    }
+
+    /// <summary><c>broadcastclient [novolley]</c>; NTPv3's <c>broadcastclient yes</c> (seed 004) is read as the plain form.</summary>
+    private void ParseBroadcastClient(LineReader line)
+    {
+        _config.BroadcastClient = true;
+        if (line.Next() is not ConfigToken word)
+        {
+            return;
+        }
+
+        switch (word.Text.ToLowerInvariant())
+        {
+            case "novolley":
+                break;
+            case "yes":
+                line.Warn(word, "'broadcastclient yes' is the NTPv3 form; read as 'broadcastclient'");
+                break;
+            case "no":
+                line.Warn(word, "'broadcastclient no' is the NTPv3 form; read as no broadcast client");
+                _config.BroadcastClient = false;
+                break;
+            default:
+                line.Error(word, $"expected novolley or nothing after broadcastclient, not '{word.Text}'");
+                return;
+        }
+
+        line.WarnRest();
+    }
+
+    private static void ParseGroups(LineReader line, List<IPAddress> into, string directive)
+    {
+        bool any = false;
+        while (line.Next() is ConfigToken group)
+        {
+            any = true;
+            if (group.Text is "-4" or "-6")
+            {
+                continue;
+            }
+
+            if (!IPAddress.TryParse(group.Text, out IPAddress? address))
+            {
+                line.Error(group, $"{directive}: '{group.Text}' is not an address");
+                return;
+            }
+
+            into.Add(address);
+        }
+
+        if (!any)
+        {
+            // ntpd's default group for both: 224.0.1.1, the NTP multicast address.
+            into.Add(IPAddress.Parse("224.0.1.1"));
+        }
+    }
+
+    /// <summary><c>keys FILE</c>: read now; a missing file is a warning (seed 001), as authentication then has no keys.</summary>
+    private void ParseKeys(LineReader line)
+    {
+        ConfigToken? file = line.RequireWord("a keys file name");
+        if (file is null)
+        {
+            return;
+        }
+
+        line.WarnRest();
+        string path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(_includeStack.Peek()) ?? ".", file.Value.Text));
+        _config.KeysFile = path;
+        try
+        {
+            _config.Keys = KeyRing.Parse(File.ReadAllText(path), path, _config.Diagnostics);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            line.Warn(file.Value, $"keys file '{file.Value.Text}' cannot be read ({(e is FileNotFoundException or DirectoryNotFoundException ? "it does not exist" : e.Message)}); no symmetric keys are loaded");
+        }
+    }
+
+    /// <summary><c>trustedkey 1 2 (10 ... 20)</c>: key IDs and ranges, the parentheses attached or apart.</summary>
+    private void ParseTrustedKeys(LineReader line)
+    {
+        // Split "(10" and "12)" into their parts, each remembering the token it came from.
+        var words = new List<(string Text, ConfigToken At)>();
+        while (line.Next() is ConfigToken token)
+        {
+            string text = token.Text;
+            if (text.StartsWith('(') && text.Length > 1)
+            {
+                words.Add(("(", token));
+                text = text[1..];
+            }
+
+            bool close = text.EndsWith(')') && text.Length > 1;
+            words.Add((close ? text[..^1] : text, token));
+            if (close)
+            {
+                words.Add((")", token));
+            }
+        }
+
+        if (words.Count == 0)
+        {
+            line.ErrorAtEnd("expected one or more key IDs");
+            return;
+        }
+
+        static int? KeyId(string text) =>
+            int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int id) && id is >= 1 and <= 65535 ? id : null;
+
+        for (int i = 0; i < words.Count; i++)
+        {
+            (string text, ConfigToken at) = words[i];
+            if (text == "(")
+            {
+                int? from = i + 1 < words.Count ? KeyId(words[i + 1].Text) : null;
+                int? to = i + 3 < words.Count && words[i + 2].Text == "..." ? KeyId(words[i + 3].Text) : null;
+                if (from is null || to is null || i + 4 >= words.Count || words[i + 4].Text != ")" || to < from)
+                {
+                    line.Error(at, "a key range is written '( first ... last )' with first ≤ last");
+                    return;
+                }
+
+                for (int k = from.Value; k <= to.Value; k++)
+                {
+                    _config.TrustedKeys.Add(k);
+                }
+
+                i += 4;
+                continue;
+            }
+
+            if (KeyId(text) is not int key)
+            {
+                line.Error(at, $"trustedkey takes key IDs from 1 to 65535 and ranges '( a ... b )', not '{at.Text}'");
+                return;
+            }
+
+            _config.TrustedKeys.Add(key);
+        }
+    }
+
+    private void ParseStatistics(LineReader line)
+    {
+        while (line.Next() is ConfigToken name)
+        {
+            string word = name.Text.ToLowerInvariant();
+            if (!StatisticsNames.Contains(word))
+            {
+                string? guess = Suggest(word, StatisticsNames);
+                line.Error(name, $"unknown statistics file '{name.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                return;
+            }
+
+            _config.Statistics.Add(word);
+        }
+    }
+
+    /// <summary><c>filegen NAME [file F] [type T] [link|nolink] [enable|disable]</c>.</summary>
+    private void ParseFileGen(LineReader line)
+    {
+        ConfigToken? name = line.RequireWord("a statistics name such as loopstats");
+        if (name is null)
+        {
+            return;
+        }
+
+        string stat = name.Value.Text.ToLowerInvariant();
+        if (!StatisticsNames.Contains(stat))
+        {
+            string? guess = Suggest(stat, StatisticsNames);
+            line.Error(name.Value, $"unknown statistics file '{name.Value.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+            return;
+        }
+
+        FileGenConfig gen = _config.FileGens.GetValueOrDefault(stat) ?? new FileGenConfig(stat, name.Value.Line);
+        while (line.Next() is ConfigToken option)
+        {
+            switch (option.Text.ToLowerInvariant())
+            {
+                case "file":
+                    gen = gen with { File = line.RequireWord("a file name")?.Text ?? gen.File };
+                    break;
+                case "type":
+                    ConfigToken? type = line.RequireWord("none, pid, day, week, month, year or age");
+                    if (type is null || !FileGenTypes.Contains(type.Value.Text.ToLowerInvariant()))
+                    {
+                        if (type is { } t)
+                        {
+                            line.Error(t, $"filegen type is none, pid, day, week, month, year or age, not '{t.Text}'");
+                        }
+
+                        return;
+                    }
+
+                    gen = gen with { Type = type.Value.Text.ToLowerInvariant() };
+                    break;
+                case "link": gen = gen with { Link = true }; break;
+                case "nolink": gen = gen with { Link = false }; break;
+                case "enable": gen = gen with { Enable = true }; break;
+                case "disable": gen = gen with { Enable = false }; break;
+                default:
+                    string? guess = Suggest(option.Text.ToLowerInvariant(), ["file", "type", "link", "nolink", "enable", "disable"]);
+                    line.Error(option, $"unknown filegen option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    return;
+            }
+        }
+
+        _config.FileGens[stat] = gen;
+    }
+
+    /// <summary><c>setvar name = value [default]</c> (the value may be quoted).</summary>
+    private void ParseSetVar(LineReader line)
+    {
+        ConfigToken? name = line.RequireWord("a variable name");
+        if (name is null)
+        {
+            return;
+        }
+
+        string text = name.Value.Text;
+        string? value = null;
+        int equals = text.IndexOf('=');
+        if (equals > 0)
+        {
+            value = text[(equals + 1)..];
+            text = text[..equals];
+        }
+
+        if (value is null or "")
+        {
+            ConfigToken? next = line.Next();
+            if (next is { Text: "=" })
+            {
+                next = line.Next();
+            }
+            else if (next is { } n && n.Text.StartsWith('='))
+            {
+                next = n with { Text = n.Text[1..] };
+            }
+
+            if (next is null)
+            {
+                line.ErrorAtEnd($"setvar {text}: expected '= value'");
+                return;
+            }
+
+            value = next.Value.Text;
+        }
+
+        if (string.Equals(line.Peek(), "default", StringComparison.OrdinalIgnoreCase))
+        {
+            line.Next();
+        }
+
+        _config.SetVar[text] = value;
+        line.WarnRest();
+    }
+
+    /// <summary>NTPsec's <c>refclock NAME [unit N] [options]</c>: the same as <c>server 127.127.T.N</c> and its <c>fudge</c>.</summary>
+    private void ParseRefclock(LineReader line)
+    {
+        ConfigToken? driver = line.RequireWord("a driver name (local, nmea, shm, pps, gpsd, ...)");
+        if (driver is null)
+        {
+            return;
+        }
+
+        if (!RefclockDrivers.TryGetValue(driver.Value.Text.ToLowerInvariant(), out int type))
+        {
+            string? guess = Suggest(driver.Value.Text.ToLowerInvariant(), RefclockDrivers.Keys);
+            line.Error(driver.Value, $"unknown refclock driver '{driver.Value.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+            return;
+        }
+
+        int unit = 0;
+        var association = new AssociationConfig(AssociationKind.Server, "", driver.Value.Line);
+        var fudge = new FudgeConfig(new RefclockAddress(type, 0), driver.Value.Line);
+        var flags = new Dictionary<int, bool>();
+        while (line.Next() is ConfigToken option)
+        {
+            string word = option.Text.ToLowerInvariant();
+            switch (word)
+            {
+                case "unit": unit = line.Integer(option, 0, 255) ?? 0; break;
+                case "prefer": association = association with { Prefer = true }; break;
+                case "noselect": association = association with { NoSelect = true }; break;
+                case "minpoll": association = association with { MinPoll = line.Integer(option, 0, 17) ?? association.MinPoll }; break;
+                case "maxpoll": association = association with { MaxPoll = line.Integer(option, 0, 17) ?? association.MaxPoll }; break;
+                case "stratum": fudge = fudge with { Stratum = line.Integer(option, 0, 15) }; break;
+                case "refid": fudge = fudge with { RefId = line.RequireWord("a reference ID")?.Text is { } r ? (r.Length > 4 ? r[..4] : r) : null }; break;
+                case "time1": fudge = fudge with { Time1 = line.Real(option) }; break;
+                case "time2": fudge = fudge with { Time2 = line.Real(option) }; break;
+                case "flag1" or "flag2" or "flag3" or "flag4": flags[word[4] - '0'] = true; break;
+                case "mode" or "baud" or "subtype" or "holdover": line.Integer(option, 0, int.MaxValue); break;
+                case "path" or "ppspath": line.RequireWord("a device path"); break;
+                default:
+                    string? guess = Suggest(word, ["unit", "prefer", "noselect", "minpoll", "maxpoll", "stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4", "mode", "path", "ppspath", "baud", "subtype", "holdover"]);
+                    line.Error(option, $"unknown refclock option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    return;
+            }
+        }
+
+        var clock = new RefclockAddress(type, unit);
+        _config.Associations.Add(association with { Address = clock.ToString() });
+        _config.Fudges[clock] = fudge with { Clock = clock, Flags = flags };
+    }
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+
+namespace Meridian.Config;
+
+/// <summary>The MAC algorithms a keys file may name (ntpd's and NTPsec's spellings map here).</summary>
+public enum KeyType
+{
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+    Aes128Cmac,
+}
+
+/// <summary>
+/// A symmetric key. Its secret never leaves through <see cref="ToString"/>, so a key cannot end up in a log line or an
+/// error message by accident.
+/// </summary>
+public sealed class SymmetricKey(int id, KeyType type, byte[] secret)
+{
+    public int Id { get; } = id;
+
+    public KeyType Type { get; } = type;
+
+    /// <summary>The secret itself: for the MAC code only.</summary>
+    public ReadOnlySpan<byte> Secret => secret;
+
+    public override string ToString() => $"key {Id} ({Type}, secret withheld)";
+}
+
+/// <summary>The keys of a keys file, by ID.</summary>
+public sealed class KeyRing
+{
+    public static KeyRing Empty { get; } = new(new Dictionary<int, SymmetricKey>());
+
+    private readonly IReadOnlyDictionary<int, SymmetricKey> _keys;
+
+    private KeyRing(IReadOnlyDictionary<int, SymmetricKey> keys) => _keys = keys;
+
+    public int Count => _keys.Count;
+
+    public IEnumerable<int> Ids => _keys.Keys;
+
+    public SymmetricKey? this[int id] => _keys.GetValueOrDefault(id);
+
+    /// <summary>Reads a keys file: <c>keyid type key [# comment]</c> per line. Problems are diagnostics that name the line, never the key.</summary>
+    public static KeyRing Parse(string text, string fileName, List<ConfigDiagnostic> diagnostics)
+    {
+        var keys = new Dictionary<int, SymmetricKey>();
+        string[] lines = text.Split('\n');
+        for (int n = 0; n < lines.Length; n++)
+        {
+            string line = lines[n];
+            int hash = line.IndexOf('#', StringComparison.Ordinal);
+            if (hash >= 0)
+            {
+                line = line[..hash];
+            }
+
+            string[] fields = line.Split([' ', '\t', '\r'], StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 0)
+            {
+                continue;
+            }
+
+            void Problem(int field, string message)
+            {
+                int column = field < fields.Length ? lines[n].IndexOf(fields[field], StringComparison.Ordinal) + 1 : lines[n].TrimEnd().Length + 2;
+                diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, fileName, n + 1, Math.Max(column, 1), message));
+            }
+
+            if (!int.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out int id) || id < 1 || id > 65535)
+            {
+                Problem(0, $"key ID must be a number from 1 to 65535, not '{fields[0]}'");
+                continue;
+            }
+
+            if (fields.Length < 3)
+            {
+                Problem(fields.Length, fields.Length == 1 ? $"key {id}: expected a type (M, MD5, SHA1, SHA256, AES128CMAC, ...) and a key" : $"key {id}: expected the key after the type");
+                continue;
+            }
+
+            if (ParseType(fields[1]) is not KeyType type)
+            {
+                Problem(1, $"key {id}: unknown key type '{fields[1]}' (M, MD5, SHA1, SHA256, SHA384, SHA512, AES128CMAC)");
+                continue;
+            }
+
+            if (fields.Length > 3)
+            {
+                Problem(3, $"key {id}: unexpected text after the key (a key cannot contain spaces or '#')");
+                continue;
+            }
+
+            if (DecodeSecret(fields[2], type) is not byte[] secret)
+            {
+                Problem(2, $"key {id}: a key is up to 20 printable characters or an even number of hex digits (40 for MD5/SHA1)");
+                continue;
+            }
+
+            if (type == KeyType.Aes128Cmac && secret.Length != 16)
+            {
+                Problem(2, $"key {id}: AES128CMAC needs a 128-bit key (32 hex digits or 16 characters), not {secret.Length * 8} bits");
+                continue;
+            }
+
+            if (!keys.TryAdd(id, new SymmetricKey(id, type, secret)))
+            {
+                Problem(0, $"key {id} is defined twice; the first definition is kept");
+            }
+        }
+
+        return new KeyRing(keys);
+    }
+
+    private static KeyType? ParseType(string text) => text.ToUpperInvariant() switch
+    {
+        "M" or "MD5" => KeyType.Md5,
+        "SHA1" or "SHA" => KeyType.Sha1,
+        "SHA256" => KeyType.Sha256,
+        "SHA384" => KeyType.Sha384,
+        "SHA512" => KeyType.Sha512,
+        "AES128CMAC" or "AES-128-CMAC" or "CMAC" => KeyType.Aes128Cmac,
+        _ => null,
+    };
+
+    /// <summary>ntpd's rule: up to 20 characters are the key itself (ASCII); longer, it must be hex.</summary>
+    private static byte[]? DecodeSecret(string text, KeyType type)
+    {
+        if (text.Length <= 20 && !(type == KeyType.Aes128Cmac && text.Length == 32))
+        {
+            return text.All(c => c > ' ' && c < 127) ? System.Text.Encoding.ASCII.GetBytes(text) : null;
+        }
+
+        if (text.Length % 2 != 0 || !text.All(Uri.IsHexDigit))
+        {
+            return null;
+        }
+
+        return Convert.FromHexString(text);
+    }
+}
