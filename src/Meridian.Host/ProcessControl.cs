@@ -30,16 +30,47 @@ public static class ProcessControl
         return child.Id;
     }
 
-    /// <summary>In the detached child: a new session, stdin/stdout/stderr on /dev/null.</summary>
+    /// <summary>
+    /// In the detached child: a new session, and the terminal or pipes it was started with let go — stdin, stdout,
+    /// stderr and any copy of them the runtime made at start-up (it keeps one of stderr) now point to /dev/null, so
+    /// whoever started ntpd sees its output end when the parent exits.
+    /// </summary>
     public static void CompleteDetach()
     {
         ProcessCalls.SetSid();
-        int devNull = ProcessCalls.Open("/dev/null", 2 /* O_RDWR */);
-        if (devNull >= 0)
+        var inherited = new HashSet<string>(StringComparer.Ordinal);
+        for (int fd = 0; fd <= 2; fd++)
         {
-            for (int fd = 0; fd <= 2; fd++)
+            if (Target(fd) is string target && !target.StartsWith('/'))
+            {
+                inherited.Add(target);
+            }
+        }
+
+        int devNull = ProcessCalls.Open("/dev/null", 2 /* O_RDWR */);
+        if (devNull < 0)
+        {
+            return;
+        }
+
+        foreach (string entry in Directory.GetFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out int fd)
+                && fd != devNull && (fd <= 2 || (Target(fd) is string target && inherited.Contains(target))))
             {
                 ProcessCalls.Dup2(devNull, fd);
+            }
+        }
+
+        static string? Target(int fd)
+        {
+            try
+            {
+                return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+            }
+            catch (IOException)
+            {
+                return null;
             }
         }
     }

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Meridian.Interop.Tests;
+
+/// <summary>ntpd's command line and the seed configurations, run for real in network namespaces.</summary>
+public sealed class CommandLineTests
+{
+    private const string LocalClock = """
+        server 127.127.1.0
+        fudge 127.127.1.0 stratum 10
+        disable ntp
+        """;
+
+    private static readonly string SeedDirectory = Path.Combine(Sandbox.RepoRoot, "tests", "Meridian.Config.Tests", "Seeds");
+
+    /// <summary>
+    /// Every seed configuration: --configtest accepts it, and the daemon starts on it and keeps running (each in a
+    /// namespace of its own: only loopback, so names do not resolve and distant servers are unreachable; the clock
+    /// cannot be written; drift and log files go to the namespace's directory).
+    /// </summary>
+    [InteropFact]
+    public void The_daemon_starts_on_every_seed_configuration()
+    {
+        string[] seeds = Directory.GetFiles(SeedDirectory, "*.conf").Select(Path.GetFileName).ToArray()!;
+        var namespaces = new List<NetworkNamespace>();
+        try
+        {
+            var started = new List<(string Seed, NetworkNamespace Ns, Daemon Ntpd, string Log)>();
+            foreach (string seed in seeds)
+            {
+                var ns = new NetworkNamespace();
+                namespaces.Add(ns);
+                foreach (string file in Directory.GetFiles(SeedDirectory))
+                {
+                    File.Copy(file, Path.Combine(ns.Directory, Path.GetFileName(file)));
+                }
+
+                string config = Path.Combine(ns.Directory, seed);
+                CommandResult test = ns.Run(TimeSpan.FromSeconds(30), Sandbox.Out("ntpd"), "--configtest", "-c", config);
+                Assert.True(test.ExitCode == 0 && test.Stdout.Contains("configuration OK", StringComparison.Ordinal), seed + ": " + test);
+                string log = Path.Combine(ns.Directory, "ntpd.log");
+                started.Add((seed, ns, ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config, "-f", Path.Combine(ns.Directory, "drift"), "-l", log), log));
+            }
+
+            Thread.Sleep(TimeSpan.FromSeconds(6));
+            foreach ((string seed, NetworkNamespace ns, Daemon ntpd, string log) in started)
+            {
+                string text = File.Exists(log) ? File.ReadAllText(log) : "";
+                Assert.False(ntpd.Process.HasExited, $"{seed}: ntpd exited\n{ntpd.Output}{text}");
+                Assert.Contains("Starting", text, StringComparison.Ordinal);
+                if (File.ReadAllText(Path.Combine(SeedDirectory, seed)).Contains("\nrestrict", StringComparison.Ordinal))
+                {
+                    Assert.Contains("'restrict' is read and checked, but its feature is not available in this build yet", text, StringComparison.Ordinal);
+                }
+            }
+
+            // The seed 000 server serves its local clock at stratum 10 + 1.
+            NetworkNamespace server = started.Single(s => s.Seed == "seed000-server.conf").Ns;
+            CommandResult query = server.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+            Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
+            string gps = File.ReadAllText(started.Single(s => s.Seed == "seed003-gps.conf").Log);
+            Assert.Contains("driver type 20 is not available", gps, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (NetworkNamespace ns in namespaces)
+            {
+                ns.Dispose();
+            }
+        }
+    }
+
+    [InteropFact]
+    public void Configtest_reports_errors_with_their_place_and_exits_1()
+    {
+        using var ns = new NetworkNamespace();
+        string config = ns.WriteFile("ntp.conf", "server 127.127.1.0\nrestrict default nomodfiy\n");
+        CommandResult result = ns.Run(TimeSpan.FromSeconds(30), Sandbox.Out("ntpd"), "--configtest", "-c", config);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"{config}:2:18: error: unknown restrict flag 'nomodfiy' (did you mean 'nomodify'?)", result.Stderr, StringComparison.Ordinal);
+        CommandResult start = ns.Run(TimeSpan.FromSeconds(30), Sandbox.Out("ntpd"), "-n", "-c", config);
+        Assert.Equal(1, start.ExitCode);
+        Assert.Contains("has errors; not starting", start.Stderr, StringComparison.Ordinal);
+    }
+
+    [InteropFact]
+    public void Minus_u_drops_to_the_user_after_binding_port_123()
+    {
+        using var ns = new NetworkNamespace();
+        string config = ns.WriteFile("ntp.conf", LocalClock);
+        Daemon ntpd = ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config, "-u", "nobody:nogroup");
+
+        CommandResult query = ns.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+
+        Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
+        string status = File.ReadAllText($"/proc/{ntpd.Process.Id}/status");
+        Assert.Matches(new Regex(@"^Uid:\s+65534\s+65534\s+65534\s+65534$", RegexOptions.Multiline), status);
+        Assert.Contains("running as nobody:nogroup", ntpd.Output, StringComparison.Ordinal);
+    }
+
+    [InteropFact]
+    public void Without_minus_n_ntpd_detaches_into_its_own_session()
+    {
+        using var ns = new NetworkNamespace();
+        string config = ns.WriteFile("ntp.conf", LocalClock);
+        string pidFile = Path.Combine(ns.Directory, "ntpd.pid");
+        var clock = Stopwatch.StartNew();
+        CommandResult parent = ns.Run(TimeSpan.FromSeconds(30), Sandbox.Out("ntpd"), "-c", config, "-p", pidFile, "-l", Path.Combine(ns.Directory, "ntpd.log"));
+        Assert.Equal(0, parent.ExitCode);
+        while (!File.Exists(pidFile) && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            Thread.Sleep(100);
+        }
+
+        int pid = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        using Process child = Process.GetProcessById(pid);
+        try
+        {
+            // /proc/PID/stat after the name: state, ppid, pgrp, session; a session leader's session is its own PID.
+            string[] stat = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), stat[3]);
+            CommandResult query = ns.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+            Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            child.Kill();
+            child.WaitForExit(5000);
+        }
+    }
+
+    [InteropFact]
+    public void Minus_i_serves_from_inside_a_chroot_jail()
+    {
+        using var ns = new NetworkNamespace();
+        string config = ns.WriteFile("ntp.conf", LocalClock);
+        string jail = Directory.CreateDirectory(Path.Combine(ns.Directory, "jail")).FullName;
+        Daemon ntpd = ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config, "-i", jail);
+
+        CommandResult query = ns.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+
+        Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"chroot to {jail}", ntpd.Output, StringComparison.Ordinal);
+        Assert.Equal(jail, new DirectoryInfo($"/proc/{ntpd.Process.Id}/root").ResolveLinkTarget(false)?.FullName);
+    }
+}
