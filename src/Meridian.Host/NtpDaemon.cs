@@ -22,6 +22,9 @@ public sealed record DaemonOptions
     /// <summary>Addresses from <c>-I</c>, added to <c>interface listen</c>.</summary>
     public IReadOnlyList<IPAddress> ListenAddresses { get; init; } = [];
 
+    /// <summary>-I with interface names.</summary>
+    public IReadOnlyList<string> ListenInterfaces { get; init; } = [];
+
     /// <summary><c>-g</c>: the first correction may exceed the panic threshold.</summary>
     public bool AllowFirstPanic { get; init; }
 
@@ -529,6 +532,27 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     {
         var endPoints = new List<IPEndPoint>();
         List<IPAddress> listen = [.. _config.ListenAddresses, .. _options.ListenAddresses];
+        foreach (string name in _config.InterfaceRules.Where(r => r.Action == "listen" && !IPAddress.TryParse(r.Target.Split('/')[0], out _)).Select(r => r.Target).Concat(_options.ListenInterfaces))
+        {
+            // An interface by name (interface listen eth0, -I eth0): its addresses now.
+            IPAddress[] addresses = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .Where(i => i.Name == name)
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses.Select(u => u.Address))
+                .Where(a => !a.IsIPv6LinkLocal)
+                .ToArray();
+            if (addresses.Length == 0)
+            {
+                _log.Warning($"interface {name}: no such interface or no address; not listening on it");
+            }
+
+            listen.AddRange(addresses);
+        }
+
+        if (listen.Count == 0 && (_config.InterfaceRules.Any(r => r.Action == "listen") || _options.ListenInterfaces.Count > 0))
+        {
+            _log.Warning("none of the listen interfaces has an address: listening on every address instead");
+        }
+
         if (listen.Count > 0)
         {
             foreach (IPAddress address in listen)

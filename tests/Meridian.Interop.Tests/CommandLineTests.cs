@@ -144,4 +144,20 @@ public sealed class CommandLineTests
         Assert.Contains($"chroot to {jail}", ntpd.Output, StringComparison.Ordinal);
         Assert.Equal(jail, new DirectoryInfo($"/proc/{ntpd.Process.Id}/root").ResolveLinkTarget(false)?.FullName);
     }
+
+    [InteropFact]
+    public void Interface_listen_by_name_binds_that_interfaces_addresses()
+    {
+        using var ns = new NetworkNamespace();
+        string config = ns.WriteFile("ntp.conf", LocalClock + "\ninterface listen lo\n");
+        Daemon ntpd = ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config);
+
+        CommandResult query = ns.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+        CommandResult sockets = ns.Run(TimeSpan.FromSeconds(10), "/usr/bin/ss", "-ulnH", "sport", "=", ":123");
+
+        Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:123", sockets.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("0.0.0.0:123", sockets.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("no such interface", ntpd.Output, StringComparison.Ordinal);
+    }
 }

@@ -27,7 +27,7 @@ public static class Program
           -f, --driftfile F    frequency file (overrides driftfile)
           -g, --panicgate      allow the first correction to exceed the panic threshold
           -i, --jaildir D      chroot into D after start-up
-          -I, --interface A    listen on address A (repeatable)
+          -I, --interface A    listen on address or interface A (repeatable)
           -k, --keyfile F      symmetric keys file (overrides keys)
           -l, --logfile F      log to F (overrides logfile)
           -L, --novirtualips   do not listen on virtual addresses (this build listens on the wildcard)
@@ -97,6 +97,7 @@ public static class Program
         var trustedKeys = new List<int>();
         var daemonOptions = new DaemonOptions();
         var listen = new List<IPAddress>();
+        var interfaces = new List<string>();
         foreach (ParsedOption option in options)
         {
             switch (option.Name)
@@ -114,13 +115,15 @@ public static class Program
 
                     break;
                 case "I":
-                    if (!IPAddress.TryParse(option.Value, out IPAddress? address))
+                    if (IPAddress.TryParse(option.Value, out IPAddress? address))
                     {
-                        Console.Error.WriteLine($"ntpd: -I needs an address in this build, not '{option.Value}'");
-                        return 2;
+                        listen.Add(address);
+                    }
+                    else
+                    {
+                        interfaces.Add(option.Value!);
                     }
 
-                    listen.Add(address);
                     break;
                 case "l": logFile = option.Value; break;
                 case "n": nofork = true; break;
@@ -172,7 +175,7 @@ public static class Program
             }
         }
 
-        daemonOptions = daemonOptions with { ListenAddresses = listen };
+        daemonOptions = daemonOptions with { ListenAddresses = listen, ListenInterfaces = interfaces };
         NtpConfiguration config = ConfigParser.ParseFile(configFile);
         ApplyCommandLine(config, keyFile, trustedKeys, statsDirectory);
         bool detachedChild = ProcessControl.IsDetachedChild;
