@@ -353,6 +353,8 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 continue;
             }
 
+            _log.Info($"configured {Describe(association)}");
+
             if (association.Refclock is { } clock)
             {
                 if (clock.Type != LocalClockDriver.Type)
@@ -389,6 +391,15 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
 
             _ = ResolveAsync(association);
         }
+    }
+
+    /// <summary>An association as the configuration line would say it, for the start-up log.</summary>
+    private static string Describe(AssociationConfig a)
+    {
+        var words = new List<string> { a.Kind.ToString().ToLowerInvariant(), a.Address };
+        words.AddRange(new[] { (a.Iburst, "iburst"), (a.Burst, "burst"), (a.Prefer, "prefer"), (a.NoSelect, "noselect"), (a.True, "true") }.Where(f => f.Item1).Select(f => f.Item2));
+        words.Add($"minpoll {a.MinPoll} maxpoll {a.MaxPoll} version {a.Version}");
+        return string.Join(' ', words);
     }
 
     private AssociationSettings Settings(AssociationConfig association, IPAddress address) =>

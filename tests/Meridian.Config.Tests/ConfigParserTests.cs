@@ -176,7 +176,9 @@ public sealed class ConfigParserTests
     public void Any_text_parses_or_yields_located_diagnostics_never_an_exception()
     {
         var random = new Random(1305);
-        string[] words = ["server", "fudge", "127.127.1.0", "stratum", "minpoll", "3,", "#", "\"", "disable", "ntp", "interface", "listen", "includefile", "-4", "\n", " ", "\t", "x", "99", "flag1", "time2", "refid"];
+        string[] words = ["server", "fudge", "127.127.1.0", "stratum", "minpoll", "3,", "#", "\"", "disable", "ntp", "interface", "listen", "includefile", "-4", "\n", " ", "\t", "x", "99", "flag1", "time2", "refid",
+            "restrict", "unrestrict", "default", "mask", "255.255.0.0", "10.0.0.0/8", "::1", "kod", "trust", "//", "trustedkey", "(", "...", ")", "(1", "5)", "tos", "orphan", "tinker", "panic",
+            "broadcast", "broadcastclient", "yes", "filegen", "type", "day", "setvar", "=", "refclock", "nmea", "unit", "keys", "crypto", "statistics", "mru", "discard"];
         for (int i = 0; i < 20_000; i++)
         {
             var text = new System.Text.StringBuilder();
@@ -188,6 +190,27 @@ public sealed class ConfigParserTests
 
             NtpConfiguration c = ConfigParser.Parse(text.ToString(), "fuzz.conf");
             Assert.All(c.Diagnostics, d => Assert.True(d.Line >= 1 && d.Column >= 1));
+        }
+    }
+
+    [Fact]
+    public void Any_keys_file_text_parses_or_yields_located_errors_never_an_exception()
+    {
+        var random = new Random(8573);
+        string[] words = ["1", "65535", "70000", "M", "MD5", "SHA1", "AES128CMAC", "secret", "0123456789abcdef0123456789abcdef", "#", "\n", " ", "\t", "x", "-3"];
+        for (int i = 0; i < 20_000; i++)
+        {
+            var text = new System.Text.StringBuilder();
+            int count = random.Next(0, 20);
+            for (int j = 0; j < count; j++)
+            {
+                text.Append(random.Next(4) == 0 ? ((char)random.Next(0, 0x3000)).ToString() : words[random.Next(words.Length)]).Append(' ');
+            }
+
+            var diagnostics = new List<ConfigDiagnostic>();
+            KeyRing keys = KeyRing.Parse(text.ToString(), "fuzz.keys", diagnostics);
+            Assert.All(diagnostics, d => Assert.True(d.Line >= 1 && d.Column >= 1 && d.Severity == DiagnosticSeverity.Error));
+            Assert.All(keys.Ids, id => Assert.InRange(id, 1, 65535));
         }
     }
 }

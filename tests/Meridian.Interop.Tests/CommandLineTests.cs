@@ -61,6 +61,12 @@ public sealed class CommandLineTests
             Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
             string gps = File.ReadAllText(started.Single(s => s.Seed == "seed003-gps.conf").Log);
             Assert.Contains("driver type 20 is not available", gps, StringComparison.Ordinal);
+            Assert.Contains("configured server 198.60.22.240 iburst minpoll 6 maxpoll 10 version 4", gps, StringComparison.Ordinal);
+            string slew = File.ReadAllText(started.Single(s => s.Seed == "seed003-slew.conf").Log);
+            Assert.Contains("configured server 10.48.3.182 prefer minpoll 4 maxpoll 4 version 4", slew, StringComparison.Ordinal);
+            string moscow = File.ReadAllText(started.Single(s => s.Seed == "seed004-moscow.conf").Log);
+            Assert.Contains("configured peer 130.43.2.2 minpoll 6 maxpoll 10 version 1", moscow, StringComparison.Ordinal);
+            Assert.Contains("'broadcast' is read and checked", moscow, StringComparison.Ordinal);
         }
         finally
         {
