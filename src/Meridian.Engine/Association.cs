@@ -19,6 +19,25 @@ public enum AssociationMode
     Refclock,
 }
 
+/// <summary>Peer events of the mode 6 status word (RFC 9327 §2.4.2).</summary>
+public enum PeerEvent
+{
+    Unspecified = 0,
+    Mobilize = 1,
+    Demobilize = 2,
+    Unreachable = 3,
+    Reachable = 4,
+    Restart = 5,
+    NoReply = 6,
+    RateExceeded = 7,
+    AccessDenied = 8,
+    LeapArmed = 9,
+    SystemPeer = 10,
+    ClockEvent = 11,
+    BadAuthentication = 12,
+    Popcorn = 13,
+}
+
 /// <summary>The tally code <c>ntpq -p</c> shows before each association.</summary>
 public enum TallyCode
 {
@@ -64,6 +83,9 @@ public sealed record AssociationSettings(IPEndPoint Address)
     /// <summary>Name for logs (the configured host name or the refclock name).</summary>
     public string? Name { get; init; }
 
+    /// <summary>The symmetric key ID (<c>key N</c>), if any.</summary>
+    public uint? Key { get; init; }
+
     /// <summary>The pool this association came from; such associations are dropped and replaced when they fail.</summary>
     public Pool? Pool { get; init; }
 }
@@ -104,10 +126,14 @@ public sealed class Association
     private NtpTimestamp _lastReceivedTransmit;
     private NtpTimestamp _lastReceivedAt;
     private int _burstLeft;
+    private bool _everReached;
+    private bool _reportedUnreachable;
+    private NtpTimestamp _lastArrival;
 
     public Association(int id, AssociationSettings settings, double now, double precisionSeconds)
     {
         Id = id;
+        RecordEvent(PeerEvent.Mobilize);
         Settings = settings ?? throw new ArgumentNullException(nameof(settings));
         Filter = new ClockFilter(precisionSeconds);
         HostPoll = settings.MinPoll;
@@ -166,6 +192,23 @@ public sealed class Association
     public double UpdateTime => Filter.BestSampleTime;
 
     public TallyCode Tally { get; set; } = TallyCode.Reject;
+
+    /// <summary>Mode 6 peer event counter (saturates at 15) and the last event code.</summary>
+    public int EventCount { get; private set; }
+
+    public PeerEvent LastEvent { get; private set; }
+
+    /// <summary>When the last packet from the source arrived (monotonic seconds), for ntpq's "when".</summary>
+    public double LastReceived { get; private set; } = double.NaN;
+
+    /// <summary>The last transmit timestamp we sent and the receive timestamp of the last packet (ntpq's xmt and rec).</summary>
+    public NtpTimestamp LastReceivedAt => _lastArrival;
+
+    public void RecordEvent(PeerEvent e)
+    {
+        EventCount = Math.Min(EventCount + 1, 15);
+        LastEvent = e;
+    }
 
     /// <summary>Polls sent since the last answer (bursts count once).</summary>
     public int SilentPolls { get; private set; }
@@ -266,6 +309,11 @@ public sealed class Association
             SilentPolls++;
 
             Reach <<= 1;
+            if (Reach == 0 && _everReached && !_reportedUnreachable)
+            {
+                RecordEvent(PeerEvent.Unreachable);
+                _reportedUnreachable = true;
+            }
             // iburst: while the server is unreachable, each poll is a burst (RFC 5905 §13).
             if (Settings.Iburst && Reach == 0)
             {
@@ -343,6 +391,15 @@ public sealed class Association
 
         // One answer per request: a replay of the same reply is bogus from now on.
         _expectedOrigin = NtpTimestamp.Zero;
+        LastReceived = now;
+        _lastArrival = arrival;
+        if (Reach == 0)
+        {
+            RecordEvent(PeerEvent.Reachable);
+            _everReached = true;
+            _reportedUnreachable = false;
+        }
+
         Reach |= 1;
         Unreach = 0;
         SilentPolls = 0;
@@ -390,8 +447,17 @@ public sealed class Association
     }
 
     /// <summary>A reference clock's poll: the local clock driver claims the system clock is right.</summary>
-    public bool PollRefclock(double now, double systemPrecision)
+    public bool PollRefclock(double now, double systemPrecision, NtpTimestamp clockNow)
     {
+        if (Reach == 0)
+        {
+            RecordEvent(PeerEvent.Reachable);
+        }
+
+        LastReceived = now;
+        _lastArrival = clockNow;
+        ReferenceTime = clockNow;
+        PeerPoll = LocalClockDriver.PollExponent;
         Reach = (byte)((Reach << 1) | 1);
         Unreach = 0;
         HostPoll = LocalClockDriver.PollExponent;

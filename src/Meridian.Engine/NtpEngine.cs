@@ -37,6 +37,27 @@ public sealed record EngineSettings
 
     /// <summary>Answer incoming symmetric active packets with an ephemeral passive association (not <c>nopeer</c>).</summary>
     public bool AcceptPeers { get; init; } = true;
+
+    /// <summary>What mode 6 reports as version, processor and system.</summary>
+    public HostDescription Host { get; init; } = HostDescription.Unknown;
+}
+
+/// <summary>System events of the mode 6 status word (RFC 9327 §2.4.1).</summary>
+public enum SystemEvent
+{
+    Unspecified = 0,
+    FrequencyNotSet = 1,
+    FrequencySet = 2,
+    SpikeDetect = 3,
+    FrequencyMode = 4,
+    ClockSync = 5,
+    Restart = 6,
+    PanicStop = 7,
+    NoSystemPeer = 8,
+    LeapArmed = 9,
+    LeapDisarmed = 10,
+    LeapEvent = 11,
+    ClockStep = 12,
 }
 
 /// <summary>Something the engine wants logged, in ntpd's words where users look for them.</summary>
@@ -80,6 +101,22 @@ public sealed class NtpEngine
             ? new ClassicDiscipline(control, settings.Limits, _precisionSeconds, settings.KernelDiscipline)
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
         Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision));
+        Control = new ControlResponder(this, clock, settings.Host);
+        RecordSystemEvent(SystemEvent.Restart);
+    }
+
+    /// <summary>Answers mode 6 queries (ntpq).</summary>
+    public ControlResponder Control { get; }
+
+    /// <summary>Mode 6 system event counter (saturates at 15) and the last event code.</summary>
+    public int SystemEventCount { get; private set; }
+
+    public int LastSystemEvent { get; private set; }
+
+    private void RecordSystemEvent(SystemEvent e)
+    {
+        SystemEventCount = Math.Min(SystemEventCount + 1, 15);
+        LastSystemEvent = (int)e;
     }
 
     public IClockDiscipline Discipline { get; }
@@ -171,7 +208,18 @@ public sealed class NtpEngine
             return;
         }
 
-        if (mode is NtpMode.Client or NtpMode.Control or NtpMode.Private or NtpMode.Reserved)
+        if (mode == NtpMode.Control)
+        {
+            Responder.Counters.CountControl();
+            foreach (byte[] fragment in Control.Respond(datagram, now))
+            {
+                _transport.Send(from, fragment, clientRequest: false);
+            }
+
+            return;
+        }
+
+        if (mode is NtpMode.Client or NtpMode.Private or NtpMode.Reserved)
         {
             Span<byte> reply = stackalloc byte[NtpHeader.Size];
             int length = Responder.Respond(datagram, arrival, reply);
@@ -246,7 +294,7 @@ public sealed class NtpEngine
 
             if (association.IsRefclock)
             {
-                news |= association.PollRefclock(now, _precisionSeconds);
+                news |= association.PollRefclock(now, _precisionSeconds, _clock.Now());
                 continue;
             }
 
@@ -341,6 +389,7 @@ public sealed class NtpEngine
             if (previous is not null)
             {
                 Log("no selectable sources: the system peer is lost");
+                RecordSystemEvent(SystemEvent.NoSystemPeer);
             }
 
             WithoutSource(now);
@@ -356,6 +405,7 @@ public sealed class NtpEngine
 
         if (SystemPeer != previous)
         {
+            SystemPeer.RecordEvent(PeerEvent.SystemPeer);
             Log($"new system peer {Describe(SystemPeer)}, stratum {SystemPeer.Stratum}");
             Discipline.SetPollLimits(SystemPeer.Settings.MinPoll, SystemPeer.Settings.MaxPoll);
         }
@@ -398,6 +448,7 @@ public sealed class NtpEngine
             case DisciplineAction.Ignored:
                 return;
             case DisciplineAction.Stepped:
+                RecordSystemEvent(SystemEvent.ClockStep);
                 Log($"step time server {SystemPeer.Address.Address} offset {offset:+0.000000;-0.000000} sec");
                 foreach (Association a in _associations)
                 {
@@ -411,7 +462,12 @@ public sealed class NtpEngine
                 break;
         }
 
+        bool wasSynchronized = State.IsSynchronized;
         UpdateSystemState(SystemPeer, VoteLeap(result.Survivors), now);
+        if (!wasSynchronized && State.IsSynchronized)
+        {
+            RecordSystemEvent(SystemEvent.ClockSync);
+        }
         _feasibleStratum = Math.Min(_feasibleStratum, State.Stratum);
     }
 

@@ -12,7 +12,7 @@ public enum DropReason
     /// <summary>A mode this server does not answer (server, broadcast, reserved, or symmetric without peering).</summary>
     Declined,
 
-    /// <summary>Mode 6 control queries (answered once the control protocol is in).</summary>
+    /// <summary>Mode 6 control queries handed to the time responder (the engine's control responder answers them).</summary>
     Control,
 
     /// <summary>Mode 7 (ntpdc private) packets: never answered, so monlist amplification cannot exist.</summary>
@@ -27,6 +27,10 @@ public sealed class PacketCounters
     private readonly long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
     private long _received;
     private long _answered;
+    private long _control;
+
+    /// <summary>Mode 6 queries received by the control responder.</summary>
+    public long ControlQueries => Interlocked.Read(ref _control);
 
     public long Received => Interlocked.Read(ref _received);
 
@@ -51,6 +55,8 @@ public sealed class PacketCounters
     internal void CountReceived() => Interlocked.Increment(ref _received);
 
     internal void CountAnswered() => Interlocked.Increment(ref _answered);
+
+    internal void CountControl() => Interlocked.Increment(ref _control);
 
     internal void CountDropped(DropReason reason) => Interlocked.Increment(ref _dropped[(int)reason]);
 }

@@ -12,6 +12,9 @@ namespace Meridian.Host;
 /// <summary>Command-line settings of the daemon that are not in ntp.conf.</summary>
 public sealed record DaemonOptions
 {
+    /// <summary>What mode 6 reports as the daemon's version.</summary>
+    public string Version { get; init; } = "ntpd Meridian";
+
     /// <summary>UDP port to serve; 123 unless a test asks for another (0 picks a free one).</summary>
     public int Port { get; init; } = 123;
 
@@ -98,7 +101,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             OrphanWait = config.Tos.GetValueOrDefault("orphanwait", 300),
         };
         Engine = new NtpEngine(
-            new EngineSettings { Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision },
+            new EngineSettings { Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version) },
             clock,
             _control,
             this,
@@ -106,6 +109,29 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     }
 
     public sbyte Precision { get; }
+
+    /// <summary>version, processor and system as ntpd reports them (system is uname's sysname/release).</summary>
+    private static HostDescription DescribeHost(string version)
+    {
+        string processor = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.X64 => "x86_64",
+            System.Runtime.InteropServices.Architecture.Arm64 => "aarch64",
+            System.Runtime.InteropServices.Architecture.X86 => "i686",
+            var other => other.ToString().ToLowerInvariant(),
+        };
+        string release;
+        try
+        {
+            release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (IOException)
+        {
+            release = Environment.OSVersion.Version.ToString();
+        }
+
+        return new HostDescription(version, processor, "Linux/" + release);
+    }
 
     /// <summary>The engine; touch it only from the engine thread, or before <see cref="Start"/>.</summary>
     public NtpEngine Engine { get; }
@@ -415,6 +441,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             True = association.True,
             Version = (byte)association.Version,
             Name = association.Address,
+            Key = association.Key,
         };
 
     /// <summary>Answers the engine's request for a pool's addresses (the engine paces the requests and retries).</summary>
@@ -630,7 +657,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             }
 
             NtpTimestamp arrival = datagram.KernelReceiveTime ?? _clock.Now();
-            if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server)
+            if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server or NtpMode.Control)
             {
                 byte[] copy = datagram.Payload.ToArray();
                 IPEndPoint from = datagram.RemoteEndPoint;

@@ -95,7 +95,7 @@ public static class Program
         string? statsDirectory = null;
         string? user = null;
         var trustedKeys = new List<int>();
-        var daemonOptions = new DaemonOptions();
+        var daemonOptions = new DaemonOptions { Version = Version };
         var listen = new List<IPAddress>();
         var interfaces = new List<string>();
         foreach (ParsedOption option in options)

@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Text;
+using Meridian.Protocol;
+
+namespace Meridian.Engine;
+
+/// <summary>What a daemon says about itself in mode 6 (<c>version</c>, <c>processor</c>, <c>system</c>).</summary>
+public sealed record HostDescription(string Version, string Processor, string System)
+{
+    public static HostDescription Unknown { get; } = new("ntpd Meridian", "unknown", "unknown");
+}
+
+/// <summary>
+/// Answers mode 6 (RFC 9327) requests from the engine's state: READSTAT (the association list with status words),
+/// READVAR (system variables for association 0, peer variables otherwise; a request may name the variables it
+/// wants). Responses are split into fragments as ntpd does. Writes, configuration and traps need the control key
+/// and are refused until authentication exists.
+/// </summary>
+public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host)
+{
+    /// <summary>Answers one request; returns the response datagrams (none for anything that is not a request).</summary>
+    public List<byte[]> Respond(ReadOnlySpan<byte> request, double now)
+    {
+        if (!ControlHeader.TryRead(request, out ControlHeader header, out ReadOnlySpan<byte> data, out _) || header.IsResponse || header.IsError || header.More)
+        {
+            return [];
+        }
+
+        var reply = header with { IsResponse = true, IsError = false, More = false, Offset = 0, Count = 0, Version = Math.Clamp(header.Version, (byte)1, (byte)4) };
+        switch (header.Opcode)
+        {
+            case ControlOpcode.ReadStatus:
+                return header.AssociationId == 0 ? ReadStatus(reply) : ReadVariables(reply, header.AssociationId, data, now);
+            case ControlOpcode.ReadVariables:
+                return ReadVariables(reply, header.AssociationId, data, now);
+            case ControlOpcode.ReadClock:
+                return Error(reply, ControlError.UnknownAssociation);
+            case ControlOpcode.WriteVariables or ControlOpcode.WriteClock or ControlOpcode.Configure or ControlOpcode.SaveConfig or ControlOpcode.SetTrap or ControlOpcode.UnsetTrap:
+                return Error(reply, ControlError.PermissionDenied);
+            default:
+                return Error(reply, ControlError.BadOpcode);
+        }
+    }
+
+    /// <summary>The system status word: leap, clock source, event counter and last event.</summary>
+    public ushort SystemStatus()
+    {
+        SystemState state = engine.State;
+        int source = engine.SystemPeer is null ? 0 : engine.SystemPeer.IsRefclock ? (engine.SystemPeer.IsLocalClock ? 5 : 1) : 6;
+        return ControlStatus.System(state.Leap, source, engine.SystemEventCount, engine.LastSystemEvent);
+    }
+
+    public static ushort PeerStatus(Association a) =>
+        ControlStatus.Peer(
+            configured: a.Mode != AssociationMode.SymmetricPassive,
+            authEnabled: false,
+            authentic: false,
+            reachable: a.Reach != 0,
+            broadcast: false,
+            Selection(a.Tally),
+            a.EventCount,
+            (int)a.LastEvent);
+
+    public static int Selection(TallyCode tally) => tally switch
+    {
+        TallyCode.Falseticker => 1,
+        TallyCode.Excess => 2,
+        TallyCode.Outlier => 3,
+        TallyCode.Candidate => 4,
+        TallyCode.Backup => 5,
+        TallyCode.SystemPeer => 6,
+        TallyCode.PpsPeer => 7,
+        _ => 0,
+    };
+
+    private List<byte[]> ReadStatus(ControlHeader reply)
+    {
+        var data = new byte[engine.Associations.Count * 4];
+        for (int i = 0; i < engine.Associations.Count; i++)
+        {
+            Association a = engine.Associations[i];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(4 * i), (ushort)a.Id);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(4 * i + 2), PeerStatus(a));
+        }
+
+        return (reply with { Status = SystemStatus() }).Fragments(data);
+    }
+
+    private List<byte[]> ReadVariables(ControlHeader reply, ushort associationId, ReadOnlySpan<byte> request, double now)
+    {
+        List<KeyValuePair<string, string>> all;
+        ushort status;
+        if (associationId == 0)
+        {
+            all = SystemVariables();
+            status = SystemStatus();
+        }
+        else if (engine.Associations.FirstOrDefault(a => a.Id == associationId) is { } association)
+        {
+            all = PeerVariables(association, now);
+            status = PeerStatus(association);
+        }
+        else
+        {
+            return Error(reply, ControlError.UnknownAssociation);
+        }
+
+        List<KeyValuePair<string, string?>> wanted = ControlVariables.Parse(request);
+        IEnumerable<KeyValuePair<string, string>> chosen = all;
+        if (wanted.Count > 0)
+        {
+            var byName = all.ToDictionary(v => v.Key, StringComparer.Ordinal);
+            if (wanted.FirstOrDefault(w => !byName.ContainsKey(w.Key)) is { Key: not null } unknown)
+            {
+                return Error(reply with { Status = status }, ControlError.UnknownVariable);
+            }
+
+            chosen = wanted.Select(w => byName[w.Key]);
+        }
+
+        byte[] text = Encoding.ASCII.GetBytes(ControlVariables.Format(chosen));
+        return (reply with { Status = status }).Fragments(text);
+    }
+
+    private static List<byte[]> Error(ControlHeader reply, ControlError error) =>
+        (reply with { IsError = true, Status = (ushort)((int)error << 8) }).Fragments([]);
+
+    private List<KeyValuePair<string, string>> SystemVariables()
+    {
+        SystemState s = engine.State;
+        IClockDiscipline d = engine.Discipline;
+        return
+        [
+            new("version", Quote(host.Version)),
+            new("processor", Quote(host.Processor)),
+            new("system", Quote(host.System)),
+            new("leap", ((int)s.Leap).ToString(CultureInfo.InvariantCulture)),
+            new("stratum", s.Stratum.ToString(CultureInfo.InvariantCulture)),
+            new("precision", s.Precision.ToString(CultureInfo.InvariantCulture)),
+            new("rootdelay", Milliseconds(s.RootDelay, 3)),
+            new("rootdisp", Milliseconds(s.RootDispersion, 3)),
+            new("refid", s.Stratum <= 1 || engine.SystemPeer is { IsRefclock: true } || !s.IsSynchronized ? s.ReferenceId.ToAscii() : s.ReferenceId.ToDottedQuad()),
+            new("reftime", Hex(s.ReferenceTime)),
+            new("clock", Hex(clock.Now())),
+            new("peer", (engine.SystemPeer?.Id ?? 0).ToString(CultureInfo.InvariantCulture)),
+            new("tc", d.PollExponent.ToString(CultureInfo.InvariantCulture)),
+            new("mintc", NtpConstants.MinPoll.ToString(CultureInfo.InvariantCulture)),
+            new("offset", Milliseconds(engine.SystemOffset, 6)),
+            new("frequency", (d.Frequency * 1e6).ToString("0.000000", CultureInfo.InvariantCulture)),
+            new("sys_jitter", Milliseconds(engine.SystemJitter, 6)),
+            new("clk_jitter", Milliseconds(d.Jitter, 6)),
+            new("clk_wander", (d.Wander * 1e6).ToString("0.000000", CultureInfo.InvariantCulture)),
+        ];
+    }
+
+    private List<KeyValuePair<string, string>> PeerVariables(Association a, double now)
+    {
+        IReadOnlyList<ClockFilter.Stage> stages = a.Filter.StagesInArrivalOrder;
+        string Stages(Func<ClockFilter.Stage, double> pick) =>
+            string.Join(' ', stages.Select(st => st.IsEmpty ? "0.00" : (pick(st) * 1e3).ToString("0.00", CultureInfo.InvariantCulture)));
+
+        int hmode = a.Mode switch { AssociationMode.SymmetricActive => 1, AssociationMode.SymmetricPassive => 2, _ => 3 };
+        int pmode = a.Mode switch { AssociationMode.SymmetricActive => 2, AssociationMode.SymmetricPassive => 1, _ => 4 };
+        double dispersion = a.Filter.Count == 0 ? NtpConstants.MaxDispersion : a.Filter.Dispersion + NtpConstants.Phi * Math.Max(0, now - a.UpdateTime);
+        return
+        [
+            new("srcadr", a.Address.Address.ToString()),
+            new("srcport", a.Address.Port.ToString(CultureInfo.InvariantCulture)),
+            new("dstadr", a.LocalAddress?.ToString() ?? (a.IsRefclock ? "127.0.0.1" : "0.0.0.0")),
+            new("dstport", "123"),
+            new("leap", ((int)a.Leap).ToString(CultureInfo.InvariantCulture)),
+            new("hmode", hmode.ToString(CultureInfo.InvariantCulture)),
+            new("stratum", a.Stratum.ToString(CultureInfo.InvariantCulture)),
+            new("ppoll", a.PeerPoll.ToString(CultureInfo.InvariantCulture)),
+            new("hpoll", a.HostPoll.ToString(CultureInfo.InvariantCulture)),
+            new("precision", a.Precision.ToString(CultureInfo.InvariantCulture)),
+            new("rootdelay", Milliseconds(a.RootDelay, 3)),
+            new("rootdisp", Milliseconds(a.RootDispersion, 3)),
+            new("refid", a.IsRefclock || a.Stratum <= 1 || a.Stratum >= NtpHeader.UnsynchronizedStratum ? a.ReferenceId.ToAscii() : a.ReferenceId.ToDottedQuad()),
+            new("reftime", Hex(a.ReferenceTime)),
+            new("rec", Hex(a.LastReceivedAt)),
+            new("reach", "0x" + a.Reach.ToString("x", CultureInfo.InvariantCulture)),
+            new("unreach", a.Unreach.ToString(CultureInfo.InvariantCulture)),
+            new("delay", Milliseconds(a.Filter.Count == 0 ? 0 : a.Filter.Delay, 6)),
+            new("offset", Milliseconds(a.Filter.Count == 0 ? 0 : a.Filter.Offset, 6)),
+            new("jitter", Milliseconds(a.Filter.Count == 0 ? 0 : a.Filter.Jitter, 6)),
+            new("dispersion", Milliseconds(dispersion, 6)),
+            new("keyid", (a.Settings.Key ?? 0).ToString(CultureInfo.InvariantCulture)),
+            new("filtdelay", Stages(st => st.Delay)),
+            new("filtoffset", Stages(st => st.Offset)),
+            new("filtdisp", Stages(st => st.Dispersion)),
+            new("pmode", pmode.ToString(CultureInfo.InvariantCulture)),
+            new("flash", "0x0"),
+            new("headway", "0"),
+        ];
+    }
+
+    private static string Quote(string text) => "\"" + text.Replace("\"", "'", StringComparison.Ordinal) + "\"";
+
+    private static string Milliseconds(double seconds, int decimals) =>
+        (seconds * 1e3).ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>NTP timestamps as ntpd sends them: <c>0xe5b8c3a1.7c6f2b1a</c>.</summary>
+    public static string Hex(NtpTimestamp t) =>
+        string.Create(CultureInfo.InvariantCulture, $"0x{(uint)(t.Value >> 32):x8}.{(uint)t.Value:x8}");
+}

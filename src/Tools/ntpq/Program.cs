@@ -1,0 +1,381 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Meridian.Host;
+using Meridian.Host.Client;
+using Meridian.Host.CommandLine;
+using Meridian.Protocol;
+
+namespace Meridian.Tools.Ntpq;
+
+/// <summary>
+/// <c>ntpq</c>: queries NTP daemons with mode 6 and prints what ntpd 4.2.8's ntpq prints (the peers billboard, the
+/// associations table, readvar lists); <c>--json</c> prints the same data as JSON.
+/// </summary>
+public static class Program
+{
+    public const string Version = "ntpq Meridian 0.1.0";
+
+    private const string Usage = """
+        usage: ntpq [-46dinpw] [--json] [-c command]... [host...]
+          -4, -6        use IPv4 / IPv6 for host names
+          -c command    run command (repeatable); without -c or -p, read commands from standard input
+          -d            debugging output
+          -i            interactive (the default without -c/-p)
+          -n            numeric addresses, no name lookups
+          -p            print the peers billboard (same as -c peers)
+          -w            wide peers output: long names on a line of their own
+              --json    print data commands as JSON
+        """;
+
+    private static readonly string[] Commands =
+    [
+        "peers", "lpeers", "opeers", "apeers", "associations", "lassociations", "passociations", "readvar", "rv",
+        "clockvar", "cv", "writevar", "pstats", "sysinfo", "sysstats", "iostats", "kerninfo", "authinfo", "monstats",
+        "mrulist", ":config", "config-from-file", "host", "hostnames", "keyid", "keytype", "passwd", "timeout", "raw",
+        "cooked", "version", "help", "quit", "exit",
+    ];
+
+    private sealed class Session
+    {
+        public bool Numeric { get; set; }
+
+        public bool Raw { get; set; }
+
+        public bool Json { get; set; }
+
+        public bool Wide { get; set; }
+
+        public AddressFamily? Family { get; set; }
+
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
+        public ControlClient? Client { get; set; }
+
+        public string Host { get; set; } = "localhost";
+
+        /// <summary>Association IDs of the last listing, for the &N references of readvar.</summary>
+        public List<ushort> LastAssociations { get; } = new();
+    }
+
+    public static int Main(string[] args)
+    {
+        if (!new GetOpt("46c:dinpw", new Dictionary<string, (string, bool)> { ["json"] = ("json", false), ["version"] = ("version", false), ["help"] = ("help", false) })
+            .TryParse(args, out var options, out var hosts, out string? error))
+        {
+            Console.Error.WriteLine($"ntpq: {error}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var session = new Session();
+        var commands = new List<string>();
+        bool interactive = false;
+        foreach (ParsedOption option in options)
+        {
+            switch (option.Name)
+            {
+                case "4": session.Family = AddressFamily.InterNetwork; break;
+                case "6": session.Family = AddressFamily.InterNetworkV6; break;
+                case "c": commands.Add(option.Value!); break;
+                case "p": commands.Add("peers"); break;
+                case "n": session.Numeric = true; break;
+                case "i": interactive = true; break;
+                case "w": session.Wide = true; break;
+                case "d": break;
+                case "json": session.Json = true; break;
+                case "version": Console.WriteLine(Version); return 0;
+                case "help": Console.WriteLine(Usage); return 0;
+            }
+        }
+
+        if (hosts.Count == 0)
+        {
+            hosts = ["localhost"];
+        }
+
+        int status = 0;
+        foreach (string host in hosts)
+        {
+            if (!Connect(session, host))
+            {
+                status = 1;
+                continue;
+            }
+
+            if (commands.Count == 0 || interactive)
+            {
+                Interactive(session);
+                continue;
+            }
+
+            foreach (string command in commands)
+            {
+                if (hosts.Count > 1 && commands.Count > 0 && command == commands[0] && !session.Json)
+                {
+                    Console.WriteLine($"server={host} ");
+                }
+
+                if (!Run(session, command))
+                {
+                    status = 1;
+                }
+            }
+        }
+
+        return status;
+    }
+
+    private static bool Connect(Session session, string host)
+    {
+        try
+        {
+            session.Client?.Dispose();
+            session.Client = new ControlClient(ControlClient.Resolve(host, session.Family)) { Timeout = session.Timeout };
+            session.Host = host;
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or ControlException)
+        {
+            Console.Error.WriteLine(e is ControlException ? e.Message : $"***Can't find host {host}");
+            return false;
+        }
+    }
+
+    private static void Interactive(Session session)
+    {
+        while (true)
+        {
+            Console.Write("ntpq> ");
+            string? line = Console.ReadLine();
+            if (line is null || line.Trim() is "quit" or "exit" or "q")
+            {
+                return;
+            }
+
+            if (line.Trim().Length > 0)
+            {
+                Run(session, line);
+            }
+        }
+    }
+
+    /// <summary>Runs one command; false when it failed.</summary>
+    private static bool Run(Session session, string line)
+    {
+        string[] words = line.Trim().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        string name = words[0];
+        string[] rest = words[1..];
+        string? command = Commands.FirstOrDefault(c => c == name) ?? (Commands.Count(c => c.StartsWith(name, StringComparison.Ordinal)) == 1 ? Commands.First(c => c.StartsWith(name, StringComparison.Ordinal)) : null);
+        if (name == "as")
+        {
+            command = "associations";
+        }
+
+        if (command is null)
+        {
+            var matches = Commands.Where(c => c.StartsWith(name, StringComparison.Ordinal)).ToList();
+            Console.Error.WriteLine(matches.Count > 1 ? $"***Command `{name}' ambiguous" : $"***Command `{name}' unknown");
+            return false;
+        }
+
+        try
+        {
+            switch (command)
+            {
+                case "peers" or "lpeers" or "opeers" or "apeers":
+                    Peers(session);
+                    return true;
+                case "associations" or "lassociations" or "passociations":
+                    Associations(session);
+                    return true;
+                case "readvar" or "rv":
+                    ReadVar(session, rest);
+                    return true;
+                case "sysinfo":
+                    ReadVar(session, ["0", "peer,stratum,refid,leap,precision,rootdelay,rootdisp,reftime,offset,sys_jitter,clk_jitter,frequency,clk_wander"]);
+                    return true;
+                case "host":
+                    if (rest.Length == 0)
+                    {
+                        Console.WriteLine($"current host is {session.Host}");
+                        return true;
+                    }
+
+                    if (Connect(session, rest[0]))
+                    {
+                        Console.WriteLine($"current host set to {rest[0]}");
+                        return true;
+                    }
+
+                    return false;
+                case "hostnames":
+                    if (rest.Length > 0)
+                    {
+                        session.Numeric = rest[0] == "no";
+                    }
+
+                    Console.WriteLine(session.Numeric ? "hostnames not being written" : "hostnames being written");
+                    return true;
+                case "timeout":
+                    if (rest.Length > 0 && int.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out int ms))
+                    {
+                        session.Timeout = TimeSpan.FromMilliseconds(ms);
+                        session.Client!.Timeout = session.Timeout;
+                    }
+
+                    Console.WriteLine($"primary timeout {(int)session.Timeout.TotalMilliseconds} ms");
+                    return true;
+                case "raw":
+                    session.Raw = true;
+                    Console.WriteLine("Output set to raw");
+                    return true;
+                case "cooked":
+                    session.Raw = false;
+                    Console.WriteLine("Output set to cooked");
+                    return true;
+                case "version":
+                    Console.WriteLine(Version);
+                    return true;
+                case "help":
+                    Console.WriteLine("ntpq commands:\n" + string.Join('\n', Commands.Chunk(6).Select(c => "  " + string.Join(' ', c.Select(x => x.PadRight(18))).TrimEnd())));
+                    return true;
+                case "quit" or "exit":
+                    return true;
+                case "clockvar" or "cv" or "writevar" or "mrulist" or ":config" or "config-from-file" or "pstats" or "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats" or "keyid" or "keytype" or "passwd":
+                    Console.Error.WriteLine($"***Command `{command}' is not available in this build of ntpq yet");
+                    return false;
+            }
+        }
+        catch (ControlException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return false;
+        }
+
+        return false;
+    }
+
+    private static void Peers(Session session)
+    {
+        ControlClient client = session.Client!;
+        (_, List<(ushort Id, ushort Status)> list) = client.ReadStatus();
+        session.LastAssociations.Clear();
+        session.LastAssociations.AddRange(list.Select(a => a.Id));
+        var rows = new List<(char Tally, Dictionary<string, string> Vars)>();
+        foreach ((ushort id, ushort status) in list)
+        {
+            ControlResponse response = client.ReadVariables(id);
+            var vars = response.Variables.Where(v => v.Value is not null).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Last().Value!, StringComparer.Ordinal);
+            rows.Add((ControlFormat.Tally(response.Status), vars));
+        }
+
+        if (session.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new Dictionary<string, string>(r.Vars) { ["tally"] = r.Tally.ToString() }), JsonOptions));
+            return;
+        }
+
+        Console.WriteLine(ControlFormat.PeersHeader);
+        Console.WriteLine(ControlFormat.PeersRule);
+        NtpTimestamp now = LinuxClock.Instance.Now();
+        Func<IPAddress, string>? names = session.Numeric ? null : NameOf;
+        foreach ((char tally, Dictionary<string, string> vars) in rows)
+        {
+            string line = ControlFormat.PeerLine(tally, vars, now, names);
+            if (session.Wide && names is not null && IPAddress.TryParse(vars.GetValueOrDefault("srcadr"), out IPAddress? a) && NameOf(a).Length > 15)
+            {
+                Console.WriteLine(tally + NameOf(a));
+                line = new string(' ', 16) + line[16..];
+            }
+
+            Console.WriteLine(line);
+        }
+    }
+
+    private static void Associations(Session session)
+    {
+        (_, List<(ushort Id, ushort Status)> list) = session.Client!.ReadStatus();
+        session.LastAssociations.Clear();
+        session.LastAssociations.AddRange(list.Select(a => a.Id));
+        if (session.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(list.Select((a, i) => new { ind = i + 1, assid = a.Id, status = a.Status.ToString("x4", CultureInfo.InvariantCulture) }), JsonOptions));
+            return;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(ControlFormat.AssociationsHeader);
+        Console.WriteLine(ControlFormat.AssociationsRule);
+        for (int i = 0; i < list.Count; i++)
+        {
+            Console.WriteLine(ControlFormat.AssociationLine(i + 1, list[i].Id, list[i].Status));
+        }
+    }
+
+    private static void ReadVar(Session session, string[] args)
+    {
+        ushort id = 0;
+        string names = "";
+        if (args.Length > 0)
+        {
+            string first = args[0];
+            if (first.StartsWith('&') && int.TryParse(first.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+            {
+                if (session.LastAssociations.Count == 0)
+                {
+                    session.LastAssociations.AddRange(session.Client!.ReadStatus().Associations.Select(a => a.Id));
+                }
+
+                if (index < 1 || index > session.LastAssociations.Count)
+                {
+                    throw new ControlException($"No such association as {index}.");
+                }
+
+                id = session.LastAssociations[index - 1];
+                names = string.Join(',', args.Skip(1));
+            }
+            else if (ushort.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out ushort number))
+            {
+                id = number;
+                names = string.Join(',', args.Skip(1));
+            }
+            else
+            {
+                names = string.Join(',', args);
+            }
+        }
+
+        ControlResponse response = session.Client!.ReadVariables(id, names);
+        List<KeyValuePair<string, string?>> variables = response.Variables;
+        if (session.Json)
+        {
+            var obj = new Dictionary<string, string?> { ["associd"] = id.ToString(CultureInfo.InvariantCulture), ["status"] = response.Status.ToString("x4", CultureInfo.InvariantCulture) };
+            foreach ((string key, string? value) in variables)
+            {
+                obj[key] = value;
+            }
+
+            Console.WriteLine(JsonSerializer.Serialize(obj, JsonOptions));
+            return;
+        }
+
+        Console.WriteLine(ControlFormat.StatusLine(id, response.Status, session.Raw));
+        Console.Write(ControlFormat.Variables(variables, session.Raw));
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+
+    private static string NameOf(IPAddress address)
+    {
+        try
+        {
+            return Dns.GetHostEntry(address).HostName;
+        }
+        catch (SocketException)
+        {
+            return address.ToString();
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text;
+using Meridian.Engine;
+using Meridian.Protocol;
+
+namespace Meridian.Engine.Tests;
+
+public sealed class ControlResponderTests
+{
+    private static readonly NtpTimestamp Start = NtpTimestamp.FromDateTime(new DateTime(2026, 11, 22, 10, 0, 0, DateTimeKind.Utc));
+    private static readonly IPEndPoint Querier = new(IPAddress.Loopback, 40123);
+
+    /// <summary>An engine synchronized to its local clock, as ./run.sh runs it.</summary>
+    private static (NtpEngine Engine, RecordingTransport Transport) LocalClockEngine()
+    {
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings { Host = new HostDescription("ntpd test", "x86_64", "Linux/6.1") }, new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("127.127.1.0"), 123))
+        {
+            Mode = AssociationMode.Refclock, RefclockType = 1, RefclockStratum = 10, RefclockId = ReferenceId.FromAscii("LOCL"),
+        });
+        for (int t = 0; t < 12; t++)
+        {
+            engine.Tick(t);
+        }
+
+        transport.Sent.Clear();
+        return (engine, transport);
+    }
+
+    private static List<(ControlHeader Header, string Data)> Ask(NtpEngine engine, RecordingTransport transport, ControlOpcode opcode, ushort association = 0, string data = "") =>
+        AskRaw(engine, transport, opcode, association, data).Select(r => (r.Header, Encoding.ASCII.GetString(r.Data))).ToList();
+
+    private static List<(ControlHeader Header, byte[] Data)> AskRaw(NtpEngine engine, RecordingTransport transport, ControlOpcode opcode, ushort association = 0, string data = "")
+    {
+        var request = new byte[(12 + data.Length + 3) & ~3];
+        new ControlHeader { Version = 2, Opcode = opcode, Sequence = 99, AssociationId = association }.Write(request, Encoding.ASCII.GetBytes(data));
+        transport.Sent.Clear();
+        engine.Receive(request, Querier, Start, 20);
+        return transport.Sent.Select(s =>
+        {
+            Assert.True(ControlHeader.TryRead(s.Packet, out ControlHeader h, out ReadOnlySpan<byte> d, out _));
+            Assert.Equal(Querier, s.To);
+            return (h, d.ToArray());
+        }).ToList();
+    }
+
+    [Fact]
+    public void Readstat_lists_associations_with_their_status_words()
+    {
+        (NtpEngine engine, RecordingTransport transport) = LocalClockEngine();
+        (ControlHeader header, byte[] bytes) = Assert.Single(AskRaw(engine, transport, ControlOpcode.ReadStatus));
+
+        Assert.True(header is { IsResponse: true, IsError: false, More: false, Sequence: 99, Opcode: ControlOpcode.ReadStatus });
+        Assert.Equal(0x0500, header.Status & 0xFF00); // leap_none, sync_local
+        Assert.Equal(5, header.Status & 0xF); // clock_sync
+        Assert.Equal(4, bytes.Length);
+        Assert.Equal(1, (bytes[0] << 8) | bytes[1]);
+        int status = (bytes[2] << 8) | bytes[3];
+        Assert.Equal(0x12, status >> 11); // configured, reachable
+        Assert.Equal(6, (status >> 8) & 7); // sys.peer
+        Assert.Equal((int)PeerEvent.SystemPeer, status & 0xF);
+    }
+
+    [Fact]
+    public void Readvar_gives_system_and_peer_variables_all_or_by_name()
+    {
+        (NtpEngine engine, RecordingTransport transport) = LocalClockEngine();
+        string system = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables).Select(r => r.Data));
+        Assert.Contains("version=\"ntpd test\"", system, StringComparison.Ordinal);
+        Assert.Contains("stratum=11", system, StringComparison.Ordinal);
+        Assert.Contains("refid=LOCL", system, StringComparison.Ordinal);
+        Assert.Contains("peer=1", system, StringComparison.Ordinal);
+        Assert.Matches(@"reftime=0x[0-9a-f]{8}\.[0-9a-f]{8}", system);
+
+        (ControlHeader _, string some) = Assert.Single(Ask(engine, transport, ControlOpcode.ReadVariables, 0, "stratum,leap"));
+        Assert.Equal("stratum=11, leap=0", some);
+
+        string peer = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables, 1).Select(r => r.Data));
+        Assert.Contains("srcadr=127.127.1.0", peer, StringComparison.Ordinal);
+        Assert.Contains("reach=0xff", peer, StringComparison.Ordinal);
+        Assert.Contains("hmode=3", peer, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(ControlOpcode.ReadVariables, 77, "", ControlError.UnknownAssociation)]
+    [InlineData(ControlOpcode.ReadVariables, 0, "nosuchvar", ControlError.UnknownVariable)]
+    [InlineData(ControlOpcode.WriteVariables, 0, "leap=1", ControlError.PermissionDenied)]
+    [InlineData(ControlOpcode.Configure, 0, "server 127.127.1.1", ControlError.PermissionDenied)]
+    [InlineData((ControlOpcode)20, 0, "", ControlError.BadOpcode)]
+    public void Bad_requests_get_error_responses(ControlOpcode opcode, ushort association, string data, ControlError error)
+    {
+        (NtpEngine engine, RecordingTransport transport) = LocalClockEngine();
+        (ControlHeader header, string body) = Assert.Single(Ask(engine, transport, opcode, association, data));
+        Assert.True(header.IsError);
+        Assert.Equal(error, (ControlError)(header.Status >> 8));
+        Assert.Empty(body);
+    }
+
+    [Fact]
+    public void Random_mode_6_and_mode_7_packets_never_crash_and_mode_7_is_never_answered()
+    {
+        (NtpEngine engine, RecordingTransport transport) = LocalClockEngine();
+        var random = new Random(9327);
+        int answered6 = 0;
+        for (int i = 0; i < 50_000; i++)
+        {
+            var packet = new byte[random.Next(1, 600)];
+            random.NextBytes(packet);
+            bool seven = random.Next(2) == 0;
+            packet[0] = (byte)((packet[0] & 0xF8) | (seven ? 7 : 6));
+            transport.Sent.Clear();
+            engine.Receive(packet, Querier, Start, 20 + i * 0.001);
+            if (seven)
+            {
+                Assert.Empty(transport.Sent);
+            }
+            else
+            {
+                answered6 += transport.Sent.Count;
+                Assert.All(transport.Sent, s => Assert.True(ControlHeader.TryRead(s.Packet, out ControlHeader h, out _, out _) && h.IsResponse));
+            }
+        }
+
+        Assert.True(answered6 > 0);
+        Assert.Equal(11, engine.State.Stratum);
+    }
+}
