@@ -38,7 +38,7 @@ public sealed class ControlTests
         Assert.Contains("version=\"ntpd Meridian", rv.Stdout, StringComparison.Ordinal);
         Assert.Matches(new Regex(@"^\s+1\s+1\s+96\w\w\s+yes\s+yes\s+none\s+sys\.peer\s+sys_peer\s+\d+", RegexOptions.Multiline), associations.Stdout);
         Assert.Contains("srcadr=127.127.1.0", peer.Stdout, StringComparison.Ordinal);
-        Assert.Matches(@"reach=[1-7][0-7]*,", peer.Stdout);
+        Assert.True(Regex.IsMatch(peer.Stdout, @"reach=0?[1-7][0-7]*,"), peer.Stdout);
     }
 
     [InteropFact]
