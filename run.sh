@@ -23,6 +23,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 cat >&2 <<'HOW'
 run.sh: ntpd is starting on 127.0.0.1:123; stop it with Ctrl-C. Query it from another terminal:
-          out/ntpdig 127.0.0.1        out/ntpdate -q 127.0.0.1        out/ntpdate -d 127.0.0.1
+          out/ntpq -p 127.0.0.1    out/ntpstat    out/ntpdig 127.0.0.1    out/ntpdate -q 127.0.0.1
 HOW
 exec out/ntpd -n -c "$config" "$@"
