@@ -115,8 +115,7 @@ public sealed partial class ConfigParser
             }
             else
             {
-                string? guess = Suggest(word, RestrictFlagNames.Keys);
-                line.Error(flag, $"unknown restrict flag '{flag.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                line.Error(flag, Unknown("unknown restrict flag ", flag.Text, word, RestrictFlagNames.Keys));
                 return;
             }
         }
@@ -213,8 +212,7 @@ public sealed partial class ConfigParser
                 case "iburst" or "burst" or "prefer" or "noselect" or "preempt" or "autokey" or "xleave" or "true":
                     break;
                 default:
-                    string? guess = Suggest(option.Text.ToLowerInvariant(), ["key", "ttl", "version", "minpoll", "maxpoll"]);
-                    line.Error(option, $"unknown option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    line.Error(option, Unknown("unknown option ", option.Text, option.Text.ToLowerInvariant(), ["key", "ttl", "version", "minpoll", "maxpoll"]));
                     return;
             }
         }
@@ -369,8 +367,7 @@ public sealed partial class ConfigParser
             string word = name.Text.ToLowerInvariant();
             if (!StatisticsNames.Contains(word))
             {
-                string? guess = Suggest(word, StatisticsNames);
-                line.Error(name, $"unknown statistics file '{name.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                line.Error(name, Unknown("unknown statistics file ", name.Text, word, StatisticsNames));
                 return;
             }
 
@@ -390,8 +387,7 @@ public sealed partial class ConfigParser
         string stat = name.Value.Text.ToLowerInvariant();
         if (!StatisticsNames.Contains(stat))
         {
-            string? guess = Suggest(stat, StatisticsNames);
-            line.Error(name.Value, $"unknown statistics file '{name.Value.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+            line.Error(name.Value, Unknown("unknown statistics file ", name.Value.Text, stat, StatisticsNames));
             return;
         }
 
@@ -422,8 +418,7 @@ public sealed partial class ConfigParser
                 case "enable": gen = gen with { Enable = true }; break;
                 case "disable": gen = gen with { Enable = false }; break;
                 default:
-                    string? guess = Suggest(option.Text.ToLowerInvariant(), ["file", "type", "link", "nolink", "enable", "disable"]);
-                    line.Error(option, $"unknown filegen option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    line.Error(option, Unknown("unknown filegen option ", option.Text, option.Text.ToLowerInvariant(), ["file", "type", "link", "nolink", "enable", "disable"]));
                     return;
             }
         }
@@ -490,8 +485,7 @@ public sealed partial class ConfigParser
 
         if (!RefclockDrivers.TryGetValue(driver.Value.Text.ToLowerInvariant(), out int type))
         {
-            string? guess = Suggest(driver.Value.Text.ToLowerInvariant(), RefclockDrivers.Keys);
-            line.Error(driver.Value, $"unknown refclock driver '{driver.Value.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+            line.Error(driver.Value, Unknown("unknown refclock driver ", driver.Value.Text, driver.Value.Text.ToLowerInvariant(), RefclockDrivers.Keys));
             return;
         }
 
@@ -517,8 +511,7 @@ public sealed partial class ConfigParser
                 case "mode" or "baud" or "subtype" or "holdover": line.Integer(option, 0, int.MaxValue); break;
                 case "path" or "ppspath": line.RequireWord("a device path"); break;
                 default:
-                    string? guess = Suggest(word, ["unit", "prefer", "noselect", "minpoll", "maxpoll", "stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4", "mode", "path", "ppspath", "baud", "subtype", "holdover"]);
-                    line.Error(option, $"unknown refclock option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    line.Error(option, Unknown("unknown refclock option ", option.Text, word, ["unit", "prefer", "noselect", "minpoll", "maxpoll", "stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4", "mode", "path", "ppspath", "baud", "subtype", "holdover"]));
                     return;
             }
         }

@@ -266,8 +266,7 @@ public sealed partial class ConfigParser
                 }
                 else
                 {
-                    string? guess = Suggest(name, Directives);
-                    line.Warn(keyword, $"unknown directive '{keyword.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}; the line is ignored");
+                    line.Warn(keyword, Unknown("unknown directive ", keyword.Text, name, Directives) + "; the line is ignored");
                 }
 
                 break;
@@ -336,8 +335,7 @@ public sealed partial class ConfigParser
                     line.Real(option);
                     break;
                 default:
-                    string? guess = Suggest(word, [.. AssociationFlags, .. AssociationValues]);
-                    line.Error(option, $"unknown option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    line.Error(option, Unknown("unknown option ", option.Text, word, [.. AssociationFlags, .. AssociationValues]));
                     return;
             }
         }
@@ -376,8 +374,7 @@ public sealed partial class ConfigParser
             string word = option.Text.ToLowerInvariant();
             if (!known.TryGetValue(word, out (double Min, double Max) range))
             {
-                string? guess = Suggest(word, known.Keys);
-                line.Error(option, $"unknown {directive} option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                line.Error(option, Unknown($"unknown {directive} option ", option.Text, word, known.Keys));
                 return;
             }
 
@@ -455,8 +452,7 @@ public sealed partial class ConfigParser
 
                     break;
                 default:
-                    string? guess = Suggest(word, ["stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4"]);
-                    line.Error(option, $"unknown fudge option '{option.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                    line.Error(option, Unknown("unknown fudge option ", option.Text, word, ["stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4"]));
                     return;
             }
         }
@@ -473,8 +469,7 @@ public sealed partial class ConfigParser
             string word = flag.Text.ToLowerInvariant();
             if (!SystemFlagNames.Contains(word))
             {
-                string? guess = Suggest(word, SystemFlagNames);
-                line.Error(flag, $"unknown system flag '{flag.Text}'{(guess is null ? "" : $" (did you mean '{guess}'?)")}");
+                line.Error(flag, Unknown("unknown system flag ", flag.Text, word, SystemFlagNames));
                 continue;
             }
 
@@ -562,6 +557,10 @@ public sealed partial class ConfigParser
             line.Warn(file.Value, $"includefile '{file.Value.Text}' cannot be read ({e.Message}); skipped");
         }
     }
+
+    /// <summary>"unknown thing 'x' (did you mean 'y'?)": the message for a word that is not one of <paramref name="candidates"/>.</summary>
+    private static string Unknown(string prefix, string text, string word, IEnumerable<string> candidates) =>
+        Suggest(word, candidates) is string guess ? $"{prefix}'{text}' (did you mean '{guess}'?)" : $"{prefix}'{text}'";
 
     /// <summary>The nearest valid word within two edits, for "did you mean" hints.</summary>
     internal static string? Suggest(string word, IEnumerable<string> candidates)
