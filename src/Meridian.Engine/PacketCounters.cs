@@ -17,6 +17,9 @@ public enum DropReason
 
     /// <summary>Mode 7 (ntpdc private) packets: never answered, so monlist amplification cannot exist.</summary>
     Mode7,
+
+    /// <summary>Packets for the engine (replies, symmetric, mode 6) beyond what it has queued: a flood.</summary>
+    Busy,
 }
 
 /// <summary>
@@ -57,6 +60,8 @@ public sealed class PacketCounters
     internal void CountAnswered() => Interlocked.Increment(ref _answered);
 
     internal void CountControl() => Interlocked.Increment(ref _control);
+
+    public void CountBusy() => CountDropped(DropReason.Busy);
 
     internal void CountDropped(DropReason reason) => Interlocked.Increment(ref _dropped[(int)reason]);
 }

@@ -63,6 +63,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     private readonly List<NtpSocket> _sockets = new();
     private readonly List<Thread> _threads = new();
     private readonly ConcurrentQueue<Action> _inbox = new();
+
+    /// <summary>Packets waiting for the engine thread; beyond <see cref="MaxPendingPackets"/> more are dropped, so a flood cannot grow memory.</summary>
+    private int _pendingPackets;
+
+    public const int MaxPendingPackets = 4096;
     private readonly AutoResetEvent _wake = new(false);
     private readonly Stopwatch _monotonic = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
@@ -659,11 +664,22 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             NtpTimestamp arrival = datagram.KernelReceiveTime ?? _clock.Now();
             if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server or NtpMode.Control)
             {
+                if (Interlocked.Increment(ref _pendingPackets) > MaxPendingPackets)
+                {
+                    Interlocked.Decrement(ref _pendingPackets);
+                    Responder.Counters.CountBusy();
+                    continue;
+                }
+
                 byte[] copy = datagram.Payload.ToArray();
                 IPEndPoint from = datagram.RemoteEndPoint;
                 double now = Now;
                 IPAddress? local = datagram.LocalAddress;
-                _inbox.Enqueue(() => Engine.Receive(copy, from, arrival, now, local));
+                _inbox.Enqueue(() =>
+                {
+                    Interlocked.Decrement(ref _pendingPackets);
+                    Engine.Receive(copy, from, arrival, now, local);
+                });
                 _wake.Set();
                 continue;
             }
