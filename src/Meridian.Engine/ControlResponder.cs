@@ -16,10 +16,18 @@ public sealed record HostDescription(string Version, string Processor, string Sy
 /// wants). Responses are split into fragments as ntpd does. Writes, configuration and traps need the control key
 /// and are refused until authentication exists.
 /// </summary>
-public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host)
+public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host, Random random)
 {
+    /// <summary>How long a nonce from REQ_NONCE stays good for READ_MRU, seconds (ntpd: 16).</summary>
+    public const double NonceLifetime = 16;
+
+    private const int MaxNonces = 64;
+
+    /// <summary>Issued nonces with who asked and when: a READ_MRU must echo one, so a spoofed source gets nothing.</summary>
+    private readonly Queue<(string Nonce, System.Net.IPAddress Client, double Time)> _nonces = new();
+
     /// <summary>Answers one request; returns the response datagrams (none for anything that is not a request).</summary>
-    public List<byte[]> Respond(ReadOnlySpan<byte> request, double now)
+    public List<byte[]> Respond(ReadOnlySpan<byte> request, double now, System.Net.IPEndPoint? from = null)
     {
         if (!ControlHeader.TryRead(request, out ControlHeader header, out ReadOnlySpan<byte> data, out _) || header.IsResponse || header.IsError || header.More)
         {
@@ -35,6 +43,10 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
                 return ReadVariables(reply, header.AssociationId, data, now);
             case ControlOpcode.ReadClock:
                 return Error(reply, ControlError.UnknownAssociation);
+            case ControlOpcode.RequestNonce:
+                return RequestNonce(reply, now, from);
+            case ControlOpcode.ReadMru:
+                return ReadMru(reply, data, now, from);
             case ControlOpcode.WriteVariables or ControlOpcode.WriteClock or ControlOpcode.Configure or ControlOpcode.SaveConfig or ControlOpcode.SetTrap or ControlOpcode.UnsetTrap:
                 return Error(reply, ControlError.PermissionDenied);
             default:
@@ -120,6 +132,60 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
 
         byte[] text = Encoding.ASCII.GetBytes(ControlVariables.Format(chosen));
         return (reply with { Status = status }).Fragments(text);
+    }
+
+    private List<byte[]> RequestNonce(ControlHeader reply, double now, System.Net.IPEndPoint? from)
+    {
+        var bytes = new byte[12];
+        random.NextBytes(bytes);
+        string nonce = Convert.ToHexStringLower(bytes);
+        _nonces.Enqueue((nonce, from?.Address ?? System.Net.IPAddress.None, now));
+        while (_nonces.Count > MaxNonces)
+        {
+            _nonces.Dequeue();
+        }
+
+        return (reply with { Status = SystemStatus() }).Fragments(Encoding.ASCII.GetBytes("nonce=" + nonce));
+    }
+
+    /// <summary>
+    /// READ_MRU (ntpd's mrulist): the entries most recent first, as many as the request's <c>frags</c> or
+    /// <c>limit</c> allow, each as addr/last/first/ct/mv/rs, then <c>now</c> and <c>last.newest</c>, which tell
+    /// the client the list is complete.
+    /// </summary>
+    private List<byte[]> ReadMru(ControlHeader reply, ReadOnlySpan<byte> request, double now, System.Net.IPEndPoint? from)
+    {
+        var parameters = ControlVariables.Parse(request).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        string? nonce = parameters.GetValueOrDefault("nonce");
+        System.Net.IPAddress client = from?.Address ?? System.Net.IPAddress.None;
+        if (nonce is null || !_nonces.Any(n => n.Nonce == nonce && n.Client.Equals(client) && now - n.Time <= NonceLifetime))
+        {
+            return Error(reply, ControlError.BadValue);
+        }
+
+        int frags = int.TryParse(parameters.GetValueOrDefault("frags"), NumberStyles.None, CultureInfo.InvariantCulture, out int f) ? Math.Clamp(f, 1, 32) : 8;
+        int limit = int.TryParse(parameters.GetValueOrDefault("limit"), NumberStyles.None, CultureInfo.InvariantCulture, out int l) ? Math.Clamp(l, 1, 3 * 32) : int.MaxValue;
+        int budget = frags * ControlHeader.MaxFragmentData - 128;
+        var text = new StringBuilder("nonce=" + nonce);
+        List<MruEntry> entries = engine.Mru.Snapshot(limit);
+        NtpTimestamp newest = entries.Count > 0 ? entries[0].Last : NtpTimestamp.Zero;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            MruEntry e = entries[i];
+            System.Net.IPEndPoint endPoint = e.Key.ToEndPoint();
+            string address = e.Key.IPv6 ? $"[{endPoint.Address}]:{endPoint.Port}" : $"{endPoint.Address}:{endPoint.Port}";
+            string item = string.Create(CultureInfo.InvariantCulture,
+                $", addr.{i}={address}, last.{i}={Hex(e.Last)}, first.{i}={Hex(e.First)}, ct.{i}={e.Count}, mv.{i}={e.ModeVersion}, rs.{i}=0x0");
+            if (text.Length + item.Length > budget)
+            {
+                break;
+            }
+
+            text.Append(item);
+        }
+
+        text.Append(", now=").Append(Hex(clock.Now())).Append(", last.newest=").Append(Hex(newest));
+        return (reply with { Status = SystemStatus() }).Fragments(Encoding.ASCII.GetBytes(text.ToString()));
     }
 
     private static List<byte[]> Error(ControlHeader reply, ControlError error) =>

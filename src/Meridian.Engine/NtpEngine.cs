@@ -40,6 +40,9 @@ public sealed record EngineSettings
 
     /// <summary>What mode 6 reports as version, processor and system.</summary>
     public HostDescription Host { get; init; } = HostDescription.Unknown;
+
+    /// <summary>Entries of the MRU list of remote addresses (<c>mru maxdepth</c>).</summary>
+    public int MruCapacity { get; init; } = MruList.DefaultCapacity;
 }
 
 /// <summary>System events of the mode 6 status word (RFC 9327 §2.4.1).</summary>
@@ -101,9 +104,13 @@ public sealed class NtpEngine
             ? new ClassicDiscipline(control, settings.Limits, _precisionSeconds, settings.KernelDiscipline)
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
         Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision));
-        Control = new ControlResponder(this, clock, settings.Host);
+        Mru = new MruList(settings.MruCapacity);
+        Control = new ControlResponder(this, clock, settings.Host, random);
         RecordSystemEvent(SystemEvent.Restart);
     }
+
+    /// <summary>Every remote address heard from, most recent first, bounded (ntpq's mrulist).</summary>
+    public MruList Mru { get; }
 
     /// <summary>Answers mode 6 queries (ntpq).</summary>
     public ControlResponder Control { get; }
@@ -208,10 +215,12 @@ public sealed class NtpEngine
             return;
         }
 
+        Mru.Touch(MruKey.From(from), arrival, (byte)(datagram[0] & 0x3F));
+
         if (mode == NtpMode.Control)
         {
             Responder.Counters.CountControl();
-            foreach (byte[] fragment in Control.Respond(datagram, now))
+            foreach (byte[] fragment in Control.Respond(datagram, now, from))
             {
                 _transport.Send(from, fragment, clientRequest: false);
             }

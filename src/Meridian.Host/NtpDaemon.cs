@@ -685,6 +685,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             }
 
             // Client requests (and everything else the responder counts and drops) are handled right here.
+            if (datagram.Length > 0)
+            {
+                Engine.Mru.Touch(datagram.SourceKey, arrival, (byte)(datagram.Payload[0] & 0x3F));
+            }
+
             int length = Responder.Respond(datagram.Payload, arrival, reply);
             if (length > 0)
             {

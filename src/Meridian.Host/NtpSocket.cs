@@ -51,6 +51,28 @@ public sealed unsafe class Datagram : IDisposable
     /// <summary>The sender, as an allocated endpoint: for clients and logs, not the server's hot path.</summary>
     public IPEndPoint RemoteEndPoint => SocketAddress.ToEndPoint(new ReadOnlySpan<byte>(Name, (int)NameLength));
 
+    /// <summary>The sender as a value (no allocation), for the MRU list on the serving path.</summary>
+    public Meridian.Engine.MruKey SourceKey
+    {
+        get
+        {
+            // sockaddr_in: family(2) port(2) addr(4); sockaddr_in6: family(2) port(2) flowinfo(4) addr(16).
+            var name = new ReadOnlySpan<byte>(Name, (int)NameLength);
+            if (name.Length < 8)
+            {
+                return default;
+            }
+
+            ushort port = BinaryPrimitives.ReadUInt16BigEndian(name[2..]);
+            if (BitConverter.ToUInt16(name) == Libc.AF_INET6 && name.Length >= 24)
+            {
+                return new Meridian.Engine.MruKey(BinaryPrimitives.ReadUInt128BigEndian(name[8..]), port, true);
+            }
+
+            return new Meridian.Engine.MruKey(BinaryPrimitives.ReadUInt32BigEndian(name[4..]), port, false);
+        }
+    }
+
     /// <summary>The address the datagram was sent to (IP_PKTINFO), allocated: for the engine's loop test, not the hot path.</summary>
     public IPAddress? LocalAddress => DestinationFamily switch
     {

@@ -98,6 +98,21 @@ public sealed class ControlResponderTests
     }
 
     [Fact]
+    public void Read_mru_needs_a_nonce_and_lists_the_clients_heard()
+    {
+        (NtpEngine engine, RecordingTransport transport) = LocalClockEngine();
+        Assert.True(Assert.Single(Ask(engine, transport, ControlOpcode.ReadMru, 0, "nonce=0123, frags=4")).Header.IsError);
+
+        (ControlHeader _, string nonce) = Assert.Single(Ask(engine, transport, ControlOpcode.RequestNonce));
+        Assert.Matches("^nonce=[0-9a-f]{24}$", nonce);
+        string list = string.Concat(Ask(engine, transport, ControlOpcode.ReadMru, 0, nonce + ", frags=4").Select(r => r.Data));
+
+        Assert.StartsWith(nonce + ", addr.0=127.0.0.1:40123, last.0=0x", list, StringComparison.Ordinal);
+        Assert.Contains("ct.0=3", list, StringComparison.Ordinal);
+        Assert.Matches(@", now=0x[0-9a-f]{8}\.[0-9a-f]{8}, last\.newest=0x[0-9a-f]{8}\.[0-9a-f]{8}$", list);
+    }
+
+    [Fact]
     public void Random_mode_6_and_mode_7_packets_never_crash_and_mode_7_is_never_answered()
     {
         (NtpEngine engine, RecordingTransport transport) = LocalClockEngine();

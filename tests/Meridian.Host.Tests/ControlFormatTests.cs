@@ -76,4 +76,11 @@ public sealed class ControlFormatTests
         Assert.Contains("reach=0xff", ControlFormat.Variables(variables, raw: true), StringComparison.Ordinal);
         Assert.StartsWith("eead0100.00000000  ", ControlFormat.Cook("reftime", "0xeead0100.00000000"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void An_mrulist_row()
+    {
+        var entry = new Dictionary<string, string> { ["addr"] = "198.18.0.2:40123", ["last"] = "0xeead00f6.00000000", ["first"] = "0xeead0000.00000000", ["ct"] = "3", ["mv"] = "35", ["rs"] = "0x0" };
+        Assert.Equal("    10     82    0 . 3 4      3 40123 198.18.0.2", ControlFormat.MruLine(entry, Now));
+    }
 }

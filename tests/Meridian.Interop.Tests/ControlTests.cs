@@ -30,6 +30,8 @@ public sealed class ControlTests
         CommandResult rv = ns.Run(Short, "/usr/bin/ntpq", "-c", "rv", "127.0.0.1");
         CommandResult associations = ns.Run(Short, "/usr/bin/ntpq", "-c", "as", "127.0.0.1");
         CommandResult peer = ns.Run(Short, "/usr/bin/ntpq", "-c", "rv &1", "127.0.0.1");
+        CommandResult mrulist = ns.Run(Short, "/usr/bin/ntpq", "-n", "-c", "mrulist", "127.0.0.1");
+        CommandResult ours = ns.Run(Short, Sandbox.Out("ntpq"), "-n", "-c", "mrulist", "127.0.0.1");
 
         Assert.True(peers.ExitCode == 0, peers + ntpd.Output);
         Assert.Matches(new Regex(@"^\*127\.127\.1\.0\s+\.LOCL\.\s+10 [ul]\s", RegexOptions.Multiline), peers.Stdout);
@@ -38,6 +40,10 @@ public sealed class ControlTests
         Assert.Contains("version=\"ntpd Meridian", rv.Stdout, StringComparison.Ordinal);
         Assert.Matches(new Regex(@"^\s+1\s+1\s+96\w\w\s+yes\s+yes\s+none\s+sys\.peer\s+sys_peer\s+\d+", RegexOptions.Multiline), associations.Stdout);
         Assert.Contains("srcadr=127.127.1.0", peer.Stdout, StringComparison.Ordinal);
+        // ntpdig's client requests (mode 3, version 4) are in the MRU list.
+        Assert.Matches(new Regex(@"^\s+\d+\s+\S+\s+0 \. 3 4\s+\d+\s.*\s\d+ 127\.0\.0\.1$", RegexOptions.Multiline), mrulist.Stdout);
+        Assert.Matches(new Regex(@"^lstint avgint rstr r m v  count rport remote address\n={78}\n", RegexOptions.Multiline), ours.Stdout);
+        Assert.Matches(new Regex(@"^\s+\d+\s+\d+\s+0 \. 3 4\s+\d+\s+\d+ 127\.0\.0\.1$", RegexOptions.Multiline), ours.Stdout);
         Assert.True(Regex.IsMatch(peer.Stdout, @"reach=0?[1-7][0-7]*,"), peer.Stdout);
     }
 

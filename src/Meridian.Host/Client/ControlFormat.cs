@@ -164,6 +164,30 @@ public static class ControlFormat
         }
     }
 
+    /// <summary>One mrulist row: <c>%6d %6d %4hx %c %d %d %6d %5u %s</c> (lstint, avgint, rstr, r, m, v, count, rport, address).</summary>
+    public static string MruLine(IReadOnlyDictionary<string, string> entry, NtpTimestamp now, Func<IPAddress, string>? hostName = null)
+    {
+        TryTimestamp(entry.GetValueOrDefault("last"), out NtpTimestamp last);
+        TryTimestamp(entry.GetValueOrDefault("first"), out NtpTimestamp first);
+        long count = long.TryParse(entry.GetValueOrDefault("ct"), NumberStyles.None, CultureInfo.InvariantCulture, out long c) ? c : 1;
+        long lastInterval = (long)Math.Max(0, (now - last).ToSeconds());
+        long averageInterval = count > 0 ? (long)Math.Max(0, (last - first).ToSeconds()) / count : 0;
+        TryUInt(entry.GetValueOrDefault("rs"), out ulong restrictions);
+        TryUInt(entry.GetValueOrDefault("mv"), out ulong modeVersion);
+        char r = (restrictions & 0x0002) != 0 ? 'K' : (restrictions & 0x0004) != 0 ? 'L' : '.';
+        string address = entry.GetValueOrDefault("addr", "");
+        int colon = address.LastIndexOf(':');
+        string host = colon > 0 ? address[..colon].Trim('[', ']') : address;
+        string port = colon > 0 ? address[(colon + 1)..] : "0";
+        if (hostName is not null && IPAddress.TryParse(host, out IPAddress? ip))
+        {
+            host = hostName(ip);
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{lastInterval,6} {averageInterval,6} {restrictions,4:x} {r} {modeVersion & 7} {(modeVersion >> 3) & 7} {count,6} {port,5} {host}");
+    }
+
     /// <summary>ntpq's prettyinterval: seconds up to 2048, then minutes, hours, days.</summary>
     public static string Interval(long seconds)
     {

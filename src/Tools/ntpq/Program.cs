@@ -243,7 +243,10 @@ public static class Program
                     return true;
                 case "quit" or "exit":
                     return true;
-                case "clockvar" or "cv" or "writevar" or "mrulist" or ":config" or "config-from-file" or "pstats" or "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats" or "keyid" or "keytype" or "passwd":
+                case "mrulist":
+                    MruList(session);
+                    return true;
+                case "clockvar" or "cv" or "writevar" or ":config" or "config-from-file" or "pstats" or "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats" or "keyid" or "keytype" or "passwd":
                     Console.Error.WriteLine($"***Command `{command}' is not available in this build of ntpq yet");
                     return false;
             }
@@ -363,6 +366,41 @@ public static class Program
 
         Console.WriteLine(ControlFormat.StatusLine(id, response.Status, session.Raw));
         Console.Write(ControlFormat.Variables(variables, session.Raw));
+    }
+
+    /// <summary>mrulist: a nonce, then the list (as ntpd 4.2.8's ntpq prints it, most recent first).</summary>
+    private static void MruList(Session session)
+    {
+        ControlClient client = session.Client!;
+        string nonce = client.Query(ControlOpcode.RequestNonce).Text.Trim('\0', ' ', '\r', '\n');
+        if (!nonce.StartsWith("nonce=", StringComparison.Ordinal))
+        {
+            throw new ControlException("***Nonce expected");
+        }
+
+        Console.Error.WriteLine("Ctrl-C will stop MRU retrieval and display partial results.");
+        ControlResponse response = client.Query(ControlOpcode.ReadMru, 0, nonce + ", frags=32");
+        var values = response.Variables.Where(v => v.Value is not null).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Last().Value!, StringComparer.Ordinal);
+        ControlFormat.TryTimestamp(values.GetValueOrDefault("now"), out NtpTimestamp now);
+        var rows = new List<Dictionary<string, string>>();
+        for (int i = 0; values.ContainsKey($"addr.{i}"); i++)
+        {
+            rows.Add(new[] { "addr", "last", "first", "ct", "mv", "rs" }.ToDictionary(n => n, n => values.GetValueOrDefault($"{n}.{i}", ""), StringComparer.Ordinal));
+        }
+
+        Console.Error.WriteLine($"Retrieved {rows.Count} unique MRU entries and 0 updated.");
+        if (session.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(rows, JsonOptions));
+            return;
+        }
+
+        Console.WriteLine("lstint avgint rstr r m v  count rport remote address");
+        Console.WriteLine(new string('=', 78));
+        foreach (Dictionary<string, string> row in rows)
+        {
+            Console.WriteLine(ControlFormat.MruLine(row, now, session.Numeric ? null : NameOf));
+        }
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
