@@ -22,7 +22,7 @@ public sealed partial class ConfigParser
     private static readonly HashSet<string> ParsedOnly = new(StringComparer.Ordinal)
     {
         "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver", "manycastclient",
-        "broadcastdelay", "keys", "trustedkey", "requestkey", "controlkey", "statistics", "statsdir", "filegen",
+        "broadcastdelay", "requestkey", "statistics", "statsdir", "filegen",
         "leapfile", "logconfig", "discard", "mru", "setvar",
     };
 

@@ -13,10 +13,10 @@ public sealed record HostDescription(string Version, string Processor, string Sy
 /// <summary>
 /// Answers mode 6 (RFC 9327) requests from the engine's state: READSTAT (the association list with status words),
 /// READVAR (system variables for association 0, peer variables otherwise; a request may name the variables it
-/// wants). Responses are split into fragments as ntpd does. Writes, configuration and traps need the control key
-/// and are refused until authentication exists.
+/// wants), REQ_NONCE and READ_MRU. Responses are split into fragments as ntpd does. <c>:config</c> needs a request
+/// authenticated with the control key; variable writes and traps are refused.
 /// </summary>
-public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host, Random random)
+public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host, Random random, ControlKey? controlKey = null, Func<string, string>? configure = null)
 {
     /// <summary>How long a nonce from REQ_NONCE stays good for READ_MRU, seconds (ntpd: 16).</summary>
     public const double NonceLifetime = 16;
@@ -35,6 +35,43 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
         }
 
         var reply = header with { IsResponse = true, IsError = false, More = false, Offset = 0, Count = 0, Version = Math.Clamp(header.Version, (byte)1, (byte)4) };
+        bool authenticated = Authenticated(request, header.Count);
+        List<byte[]> response = Answer(header, reply, data, now, from, authenticated);
+        return authenticated ? response.ConvertAll(Sign) : response;
+    }
+
+    /// <summary>
+    /// A request is authenticated when it ends in the control key's ID and a MAC of everything before them (ntpq pads
+    /// the request to a multiple of 8 octets first).
+    /// </summary>
+    private bool Authenticated(ReadOnlySpan<byte> request, int count)
+    {
+        if (controlKey is null)
+        {
+            return false;
+        }
+
+        int macLength = 4 + Mac.DigestLength(controlKey.Algorithm);
+        int signed = request.Length - macLength;
+        if (signed < ControlHeader.Size + count || signed % 4 != 0)
+        {
+            return false;
+        }
+
+        uint keyId = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(request[signed..]);
+        return keyId == controlKey.Id && Mac.Verify(controlKey.Algorithm, controlKey.Secret, request[..signed], request[(signed + 4)..]);
+    }
+
+    /// <summary>Responses to authenticated requests carry a MAC too, over the fragment padded to 8 octets.</summary>
+    private byte[] Sign(byte[] fragment)
+    {
+        var padded = new byte[(fragment.Length + 7) & ~7];
+        fragment.CopyTo(padded, 0);
+        return Mac.Append(controlKey!.Algorithm, controlKey.Id, controlKey.Secret, padded);
+    }
+
+    private List<byte[]> Answer(ControlHeader header, ControlHeader reply, ReadOnlySpan<byte> data, double now, System.Net.IPEndPoint? from, bool authenticated)
+    {
         switch (header.Opcode)
         {
             case ControlOpcode.ReadStatus:
@@ -47,6 +84,12 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
                 return RequestNonce(reply, now, from);
             case ControlOpcode.ReadMru:
                 return ReadMru(reply, data, now, from);
+            case ControlOpcode.Configure when authenticated && configure is not null:
+                string answer = configure(Encoding.ASCII.GetString(data).TrimEnd('\0'));
+                return (reply with { Status = SystemStatus() }).Fragments(Encoding.ASCII.GetBytes(answer));
+            case ControlOpcode.WriteVariables or ControlOpcode.WriteClock when authenticated:
+                // No variable is writable in this build.
+                return Error(reply, ControlError.UnknownVariable);
             case ControlOpcode.WriteVariables or ControlOpcode.WriteClock or ControlOpcode.Configure or ControlOpcode.SaveConfig or ControlOpcode.SetTrap or ControlOpcode.UnsetTrap:
                 return Error(reply, ControlError.PermissionDenied);
             default:

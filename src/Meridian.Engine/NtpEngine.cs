@@ -13,6 +13,12 @@ public interface INtpTransport
     void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest);
 }
 
+/// <summary>A symmetric key for mode 6: its ID, MAC algorithm and secret.</summary>
+public sealed record ControlKey(uint Id, MacAlgorithm Algorithm, byte[] Secret)
+{
+    public override string ToString() => $"key {Id} ({Algorithm}, secret withheld)";
+}
+
 /// <summary>Which clock discipline the engine runs.</summary>
 public enum DisciplineKind
 {
@@ -40,6 +46,12 @@ public sealed record EngineSettings
 
     /// <summary>What mode 6 reports as version, processor and system.</summary>
     public HostDescription Host { get; init; } = HostDescription.Unknown;
+
+    /// <summary>The key that authenticates mode 6 writes and <c>:config</c> (<c>controlkey</c>); null refuses them all.</summary>
+    public ControlKey? ControlKey { get; init; }
+
+    /// <summary>Applies authenticated <c>:config</c> text (ntp.conf lines) and returns the answer for ntpq; null refuses.</summary>
+    public Func<string, string>? Configure { get; init; }
 
     /// <summary>Entries of the MRU list of remote addresses (<c>mru maxdepth</c>).</summary>
     public int MruCapacity { get; init; } = MruList.DefaultCapacity;
@@ -105,7 +117,7 @@ public sealed class NtpEngine
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
         Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision));
         Mru = new MruList(settings.MruCapacity);
-        Control = new ControlResponder(this, clock, settings.Host, random);
+        Control = new ControlResponder(this, clock, settings.Host, random, settings.ControlKey, settings.Configure);
         RecordSystemEvent(SystemEvent.Restart);
     }
 
@@ -320,6 +332,16 @@ public sealed class NtpEngine
         TendPools(now);
     }
 
+    /// <summary>Removes an association (unpeer, or a pool server that failed).</summary>
+    public void Remove(Association association)
+    {
+        _associations.Remove(association);
+        if (SystemPeer == association)
+        {
+            SystemPeer = null;
+        }
+    }
+
     /// <summary>How many more pool associations fit under <c>tos maxclock</c>.</summary>
     private int PoolRoom() => _settings.Selection.MaxClock - _associations.Count(a => !a.IsRefclock && a.Mode != AssociationMode.SymmetricPassive);
 
@@ -343,12 +365,8 @@ public sealed class NtpEngine
                 continue;
             }
 
-            _associations.RemoveAt(i);
+            Remove(a);
             pool.Drop(a.Address.Address, now);
-            if (SystemPeer == a)
-            {
-                SystemPeer = null;
-            }
 
             Log($"pool {pool.Name}: dropped {a.Address.Address} ({reason})");
         }

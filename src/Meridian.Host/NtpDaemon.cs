@@ -106,7 +106,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             OrphanWait = config.Tos.GetValueOrDefault("orphanwait", 300),
         };
         Engine = new NtpEngine(
-            new EngineSettings { Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version) },
+            new EngineSettings
+            {
+                Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version),
+                ControlKey = ControlKeyOf(config, log), Configure = text => ConfigureRemotely(text),
+            },
             clock,
             _control,
             this,
@@ -114,6 +118,38 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     }
 
     public sbyte Precision { get; }
+
+    /// <summary>The <c>controlkey</c>, if it names a key of the keys file that is also trusted (as ntpd requires).</summary>
+    private static ControlKey? ControlKeyOf(NtpConfiguration config, Log log)
+    {
+        if (config.ControlKey is not int id)
+        {
+            return null;
+        }
+
+        if (config.Keys[id] is not SymmetricKey key)
+        {
+            log.Warning($"controlkey {id} is not in the keys file: remote configuration stays off");
+            return null;
+        }
+
+        if (!config.TrustedKeys.Contains(id))
+        {
+            log.Warning($"controlkey {id} is not a trustedkey: remote configuration stays off");
+            return null;
+        }
+
+        MacAlgorithm algorithm = key.Type switch
+        {
+            KeyType.Md5 => MacAlgorithm.Md5,
+            KeyType.Sha1 => MacAlgorithm.Sha1,
+            KeyType.Sha256 => MacAlgorithm.Sha256,
+            KeyType.Sha384 => MacAlgorithm.Sha384,
+            KeyType.Sha512 => MacAlgorithm.Sha512,
+            _ => MacAlgorithm.Aes128Cmac,
+        };
+        return new ControlKey((uint)id, algorithm, key.Secret.ToArray());
+    }
 
     /// <summary>version, processor and system as ntpd reports them (system is uname's sysname/release).</summary>
     private static HostDescription DescribeHost(string version)
@@ -374,11 +410,44 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         Finished.Set();
     }
 
-    private void AddAssociations()
+    private void AddAssociations() => AddAssociations(_config);
+
+    /// <summary>
+    /// ntpq's <c>:config</c>, authenticated with the control key: the text is read as ntp.conf lines; associations
+    /// are added now; anything else in it is refused. Runs on the engine thread.
+    /// </summary>
+    private string ConfigureRemotely(string text)
     {
-        foreach (AssociationConfig association in _config.Associations)
+        NtpConfiguration remote = ConfigParser.Parse(text.Replace("\r", "", StringComparison.Ordinal), "remote configuration");
+        if (remote.HasErrors)
         {
-            if (_config.Unpeer.Contains(association.Address))
+            return string.Join("\r\n", remote.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Message));
+        }
+
+        if (remote.Associations.Count == 0 && remote.Unpeer.Count == 0)
+        {
+            return "Config Succeeded (nothing to change at run time)";
+        }
+
+        AddAssociations(remote);
+        foreach (string gone in remote.Unpeer)
+        {
+            foreach (Association a in Engine.Associations.Where(a => a.Address.Address.ToString() == gone).ToList())
+            {
+                Engine.Remove(a);
+            }
+        }
+
+        _log.Notice($"remote configuration: {text.Trim()}");
+        DrainEvents();
+        return "Config Succeeded";
+    }
+
+    private void AddAssociations(NtpConfiguration config)
+    {
+        foreach (AssociationConfig association in config.Associations)
+        {
+            if (config.Unpeer.Contains(association.Address))
             {
                 _log.Info($"{association.Address}: removed by unpeer");
                 continue;
@@ -394,7 +463,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                     continue;
                 }
 
-                _config.Fudges.TryGetValue(clock, out FudgeConfig? fudge);
+                FudgeConfig? fudge = config.Fudges.GetValueOrDefault(clock) ?? _config.Fudges.GetValueOrDefault(clock);
                 Engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse(clock.ToString()), 123))
                 {
                     Mode = AssociationMode.Refclock,
@@ -523,6 +592,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         foreach (string directive in _config.NotYetInEffect)
         {
             _log.Notice($"'{directive}' is read and checked, but its feature is not available in this build yet");
+        }
+
+        if (_config.Keys.Count > 0)
+        {
+            _log.Notice($"{_config.Keys.Count} symmetric keys read; they authenticate ntpq's :config (controlkey); MACs on associations (key N) are not available in this build yet");
         }
     }
 

@@ -112,6 +112,48 @@ public sealed class ControlResponderTests
         Assert.Matches(@", now=0x[0-9a-f]{8}\.[0-9a-f]{8}, last\.newest=0x[0-9a-f]{8}\.[0-9a-f]{8}$", list);
     }
 
+    [Theory]
+    [InlineData(MacAlgorithm.Md5)]
+    [InlineData(MacAlgorithm.Sha1)]
+    [InlineData(MacAlgorithm.Aes128Cmac)]
+    public void Config_needs_a_request_authenticated_with_the_control_key(MacAlgorithm algorithm)
+    {
+        byte[] secret = "0123456789abcdef"u8.ToArray();
+        var received = new List<string>();
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(
+            new EngineSettings { ControlKey = new ControlKey(7, algorithm, secret), Configure = text => { received.Add(text); return "Config Succeeded"; } },
+            new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+
+        byte[] Request(uint keyId, byte[] key)
+        {
+            byte[] data = "server 127.127.1.1"u8.ToArray();
+            var packet = new byte[(12 + data.Length + 7) & ~7];
+            new ControlHeader { Version = 2, Opcode = ControlOpcode.Configure, Sequence = 5 }.Write(packet, data);
+            return Mac.Append(algorithm, keyId, key, packet);
+        }
+
+        (ControlHeader Header, byte[] Packet) Send(byte[] packet)
+        {
+            transport.Sent.Clear();
+            engine.Receive(packet, Querier, Start, 1);
+            byte[] reply = Assert.Single(transport.Sent).Packet;
+            Assert.True(ControlHeader.TryRead(reply, out ControlHeader h, out _, out _));
+            return (h, reply);
+        }
+
+        Assert.Equal(ControlError.PermissionDenied, (ControlError)(Send(Request(7, "0123456789abcdeF"u8.ToArray())).Header.Status >> 8));
+        Assert.Equal(ControlError.PermissionDenied, (ControlError)(Send(Request(8, secret)).Header.Status >> 8));
+        Assert.Empty(received);
+
+        (ControlHeader ok, byte[] signed) = Send(Request(7, secret));
+        Assert.False(ok.IsError);
+        Assert.Equal(["server 127.127.1.1"], received);
+        // The answer is signed with the same key.
+        int end = signed.Length - 4 - Mac.DigestLength(algorithm);
+        Assert.True(Mac.Verify(algorithm, secret, signed.AsSpan(0, end), signed.AsSpan(end + 4)));
+    }
+
     [Fact]
     public void Random_mode_6_and_mode_7_packets_never_crash_and_mode_7_is_never_answered()
     {

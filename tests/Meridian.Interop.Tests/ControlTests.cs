@@ -118,4 +118,31 @@ public sealed class ControlTests
         CommandResult timeout = below.Run(Short, Sandbox.Out("ntptrace"), "-n", "198.18.0.7");
         Assert.Equal("198.18.0.7: *Timeout*\n", timeout.Stdout);
     }
+
+    [InteropFact]
+    public void Config_with_the_control_key_adds_an_association_and_without_it_is_refused()
+    {
+        using var ns = new NetworkNamespace();
+        string keys = ns.WriteFile("ntp.keys", "1 SHA1 0123456789abcdef0123456789abcdef01234567\n2 MD5 other\n");
+        if (OperatingSystem.IsLinux())
+        {
+            File.SetUnixFileMode(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        StartOurs(ns, LocalClock + $"\nkeys {keys}\ntrustedkey 1 2\ncontrolkey 1\n");
+
+        CommandResult refused = ns.Run(Short, "/usr/bin/ntpq", "-a", "2", "-k", keys, "-c", ":config server 127.127.1.1", "127.0.0.1");
+        CommandResult accepted = ns.Run(Short, "/usr/bin/ntpq", "-a", "1", "-k", keys, "-c", ":config server 127.127.1.1", "127.0.0.1");
+        CommandResult ours = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "keyid 1", "-c", "keytype sha1", "-c", "passwd 0123456789abcdef0123456789abcdef01234567", "-c", ":config server 127.127.1.2", "127.0.0.1");
+        CommandResult oursRefused = ns.Run(Short, Sandbox.Out("ntpq"), "-a", "2", "-k", keys, "-c", ":config server 127.127.1.3", "127.0.0.1");
+        CommandResult peers = ns.Run(Short, Sandbox.Out("ntpq"), "-n", "-p", "127.0.0.1");
+
+        Assert.Contains("PERMISSION", refused.Stdout + refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Config Succeeded", accepted.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Config Succeeded", ours.Stdout, StringComparison.Ordinal);
+        Assert.Contains("***Server error code PERMISSION", oursRefused.Stderr, StringComparison.Ordinal);
+        Assert.Contains(" 127.127.1.1 ", peers.Stdout, StringComparison.Ordinal);
+        Assert.Contains(" 127.127.1.2 ", peers.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("127.127.1.3", peers.Stdout, StringComparison.Ordinal);
+    }
 }

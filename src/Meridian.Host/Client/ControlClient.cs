@@ -41,13 +41,30 @@ public sealed class ControlClient : IDisposable
 
     public IPEndPoint Server => _server;
 
-    public ControlResponse Query(ControlOpcode opcode, ushort associationId = 0, string request = "")
+    /// <summary>The key requests are authenticated with when asked (ntpq's keyid, keytype and passwd).</summary>
+    public (uint Id, MacAlgorithm Algorithm, byte[] Secret)? Key { get; set; }
+
+    public ControlResponse Query(ControlOpcode opcode, ushort associationId = 0, string request = "", bool authenticate = false)
     {
         ushort sequence = ++_sequence == 0 ? ++_sequence : _sequence;
         byte[] data = Encoding.ASCII.GetBytes(request);
         var header = new ControlHeader { Version = 2, Opcode = opcode, Sequence = sequence, AssociationId = associationId };
-        var packet = new byte[(ControlHeader.Size + data.Length + 3) & ~3];
+        var packet = new byte[(ControlHeader.Size + data.Length + 7) & ~7];
         header.Write(packet, data);
+        if (authenticate)
+        {
+            if (Key is not { } key)
+            {
+                throw new ControlException("***Keyid and password are needed for this command (keyid, passwd, or -a/-k)");
+            }
+
+            packet = Mac.Append(key.Algorithm, key.Id, key.Secret, packet);
+        }
+        else
+        {
+            packet = packet[..((ControlHeader.Size + data.Length + 3) & ~3)];
+        }
+
         try
         {
             _socket.Send(packet);

@@ -18,7 +18,9 @@ public static class Program
     public const string Version = "ntpq Meridian 0.1.0";
 
     private const string Usage = """
-        usage: ntpq [-46dinpw] [--json] [-c command]... [host...]
+        usage: ntpq [-46dinpw] [-a keyid -k keyfile] [--json] [-c command]... [host...]
+          -a keyid      authenticate with this key of the keys file (NTPsec's option)
+          -k keyfile    keys file for -a (default /etc/ntp.keys)
           -4, -6        use IPv4 / IPv6 for host names
           -c command    run command (repeatable); without -c or -p, read commands from standard input
           -d            debugging output
@@ -53,6 +55,14 @@ public static class Program
 
         public ControlClient? Client { get; set; }
 
+        public uint? KeyId { get; set; }
+
+        public MacAlgorithm KeyType { get; set; } = MacAlgorithm.Md5;
+
+        public byte[]? Password { get; set; }
+
+        public (uint, MacAlgorithm, byte[])? Key => KeyId is uint id && Password is byte[] secret ? (id, KeyType, secret) : null;
+
         public string Host { get; set; } = "localhost";
 
         /// <summary>Association IDs of the last listing, for the &N references of readvar.</summary>
@@ -61,7 +71,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        if (!new GetOpt("46c:dinpw", new Dictionary<string, (string, bool)> { ["json"] = ("json", false), ["version"] = ("version", false), ["help"] = ("help", false) })
+        if (!new GetOpt("46a:c:dik:npw", new Dictionary<string, (string, bool)> { ["json"] = ("json", false), ["version"] = ("version", false), ["help"] = ("help", false) })
             .TryParse(args, out var options, out var hosts, out string? error))
         {
             Console.Error.WriteLine($"ntpq: {error}");
@@ -72,6 +82,7 @@ public static class Program
         var session = new Session();
         var commands = new List<string>();
         bool interactive = false;
+        string keyFile = "/etc/ntp.keys";
         foreach (ParsedOption option in options)
         {
             switch (option.Name)
@@ -84,6 +95,16 @@ public static class Program
                 case "i": interactive = true; break;
                 case "w": session.Wide = true; break;
                 case "d": break;
+                case "a":
+                    if (!uint.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint keyId))
+                    {
+                        Console.Error.WriteLine($"ntpq: -a needs a key ID, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    session.KeyId = keyId;
+                    break;
+                case "k": keyFile = option.Value!; break;
                 case "json": session.Json = true; break;
                 case "version": Console.WriteLine(Version); return 0;
                 case "help": Console.WriteLine(Usage); return 0;
@@ -93,6 +114,11 @@ public static class Program
         if (hosts.Count == 0)
         {
             hosts = ["localhost"];
+        }
+
+        if (session.KeyId is uint wanted && !LoadKey(session, keyFile, wanted))
+        {
+            return 1;
         }
 
         int status = 0;
@@ -132,7 +158,7 @@ public static class Program
         try
         {
             session.Client?.Dispose();
-            session.Client = new ControlClient(ControlClient.Resolve(host, session.Family)) { Timeout = session.Timeout };
+            session.Client = new ControlClient(ControlClient.Resolve(host, session.Family)) { Timeout = session.Timeout, Key = session.Key };
             session.Host = host;
             return true;
         }
@@ -246,7 +272,54 @@ public static class Program
                 case "mrulist":
                     MruList(session);
                     return true;
-                case "clockvar" or "cv" or "writevar" or ":config" or "config-from-file" or "pstats" or "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats" or "keyid" or "keytype" or "passwd":
+                case "keyid":
+                    if (rest.Length > 0 && uint.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint id))
+                    {
+                        session.KeyId = id;
+                    }
+
+                    Console.WriteLine(session.KeyId is null ? "no keyid defined" : $"keyid is {session.KeyId}");
+                    session.Client!.Key = session.Key;
+                    return true;
+                case "keytype":
+                    if (rest.Length > 0)
+                    {
+                        MacAlgorithm? type = ParseKeyType(rest[0]);
+                        if (type is null)
+                        {
+                            Console.Error.WriteLine($"***Unknown key type {rest[0]}");
+                            return false;
+                        }
+
+                        session.KeyType = type.Value;
+                    }
+
+                    Console.WriteLine($"keytype is {session.KeyType.ToString().ToUpperInvariant()}");
+                    session.Client!.Key = session.Key;
+                    return true;
+                case "passwd":
+                    if (rest.Length == 0)
+                    {
+                        Console.Error.WriteLine("***passwd needs the password (key) as its argument here");
+                        return false;
+                    }
+
+                    session.Password = Secret(rest[0]);
+                    session.Client!.Key = session.Key;
+                    return true;
+                case ":config":
+                    Configure(session, line.Trim()[name.Length..].Trim());
+                    return true;
+                case "config-from-file":
+                    if (rest.Length == 0)
+                    {
+                        Console.Error.WriteLine("***config-from-file needs a file name");
+                        return false;
+                    }
+
+                    Configure(session, File.ReadAllText(rest[0]));
+                    return true;
+                case "clockvar" or "cv" or "writevar" or "pstats" or "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats":
                     Console.Error.WriteLine($"***Command `{command}' is not available in this build of ntpq yet");
                     return false;
             }
@@ -366,6 +439,54 @@ public static class Program
 
         Console.WriteLine(ControlFormat.StatusLine(id, response.Status, session.Raw));
         Console.Write(ControlFormat.Variables(variables, session.Raw));
+    }
+
+    /// <summary>:config: the text goes to the daemon as ntp.conf lines, authenticated; its answer is printed.</summary>
+    private static void Configure(Session session, string text)
+    {
+        ControlResponse response = session.Client!.Query(ControlOpcode.Configure, 0, text, authenticate: true);
+        Console.WriteLine(response.Text.TrimEnd('\0', '\r', '\n'));
+    }
+
+    private static MacAlgorithm? ParseKeyType(string text) => text.ToUpperInvariant() switch
+    {
+        "M" or "MD5" => MacAlgorithm.Md5,
+        "SHA1" or "SHA" => MacAlgorithm.Sha1,
+        "SHA256" => MacAlgorithm.Sha256,
+        "SHA384" => MacAlgorithm.Sha384,
+        "SHA512" => MacAlgorithm.Sha512,
+        "AES128CMAC" or "AES-128-CMAC" or "CMAC" => MacAlgorithm.Aes128Cmac,
+        _ => null,
+    };
+
+    /// <summary>A key as keys files write it: up to 20 characters itself, longer in hex.</summary>
+    private static byte[] Secret(string text) =>
+        text.Length > 20 && text.Length % 2 == 0 && text.All(Uri.IsHexDigit) ? Convert.FromHexString(text) : System.Text.Encoding.ASCII.GetBytes(text);
+
+    /// <summary>-a keyid -k keyfile: the key's type and secret from a keys file (keyid type key per line).</summary>
+    private static bool LoadKey(Session session, string keyFile, uint wanted)
+    {
+        try
+        {
+            foreach (string raw in File.ReadLines(keyFile))
+            {
+                string[] fields = raw.Split('#')[0].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length >= 3 && uint.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint id) && id == wanted && ParseKeyType(fields[1]) is MacAlgorithm type)
+                {
+                    session.KeyType = type;
+                    session.Password = Secret(fields[2]);
+                    return true;
+                }
+            }
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"ntpq: cannot read {keyFile}: {e.Message}");
+            return false;
+        }
+
+        Console.Error.WriteLine($"ntpq: key {wanted} is not in {keyFile}");
+        return false;
     }
 
     /// <summary>mrulist: a nonce, then the list (as ntpd 4.2.8's ntpq prints it, most recent first).</summary>
