@@ -149,6 +149,11 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
         {
             all = SystemVariables();
             status = SystemStatus();
+            if (request.Length > 0)
+            {
+                // Counters are answered when named (ntpq's sysstats), as in ntpd.
+                all.AddRange(StatisticsVariables(now));
+            }
         }
         else if (engine.Associations.FirstOrDefault(a => a.Id == associationId) is { } association)
         {
@@ -259,6 +264,29 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             new("sys_jitter", Milliseconds(engine.SystemJitter, 6)),
             new("clk_jitter", Milliseconds(d.Jitter, 6)),
             new("clk_wander", (d.Wander * 1e6).ToString("0.000000", CultureInfo.InvariantCulture)),
+        ];
+    }
+
+    /// <summary>ntpd's system statistics (<c>ss_*</c>), from the packet counters.</summary>
+    private List<KeyValuePair<string, string>> StatisticsVariables(double now)
+    {
+        PacketCounters c = engine.Responder.Counters;
+        string N(long value) => value.ToString(CultureInfo.InvariantCulture);
+        long uptime = double.IsNaN(engine.StartTime) ? 0 : (long)Math.Max(0, now - engine.StartTime);
+        return
+        [
+            new("ss_uptime", N(uptime)),
+            new("ss_reset", N(uptime)),
+            new("ss_received", N(c.Received + c.ControlQueries)),
+            new("ss_thisver", N(c.CurrentVersion)),
+            new("ss_oldver", N(c.OlderVersion)),
+            new("ss_badformat", N(c.Dropped(DropReason.BadLength) + c.Dropped(DropReason.BadVersion))),
+            new("ss_badauth", "0"),
+            new("ss_declined", N(c.Dropped(DropReason.Declined) + c.Dropped(DropReason.Mode7))),
+            new("ss_restricted", "0"),
+            new("ss_limited", N(c.Dropped(DropReason.Busy))),
+            new("ss_kodsent", "0"),
+            new("ss_processed", N(c.Answered)),
         ];
     }
 

@@ -121,6 +121,9 @@ public sealed class NtpEngine
         RecordSystemEvent(SystemEvent.Restart);
     }
 
+    /// <summary>Monotonic time of the first tick or packet: ntpq's uptime.</summary>
+    public double StartTime { get; private set; } = double.NaN;
+
     /// <summary>Every remote address heard from, most recent first, bounded (ntpq's mrulist).</summary>
     public MruList Mru { get; }
 
@@ -304,6 +307,11 @@ public sealed class NtpEngine
     public void Tick(double now)
     {
         _now = now;
+        if (double.IsNaN(StartTime))
+        {
+            StartTime = now;
+        }
+
         Discipline.Tick(now);
         bool news = false;
         foreach (Association association in _associations)

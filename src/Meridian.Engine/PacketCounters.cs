@@ -31,6 +31,13 @@ public sealed class PacketCounters
     private long _received;
     private long _answered;
     private long _control;
+    private long _currentVersion;
+    private long _olderVersion;
+
+    /// <summary>Well-formed NTP packets of version 4, and of versions 1–3 (ntpd's sysstats "current/older version").</summary>
+    public long CurrentVersion => Interlocked.Read(ref _currentVersion);
+
+    public long OlderVersion => Interlocked.Read(ref _olderVersion);
 
     /// <summary>Mode 6 queries received by the control responder.</summary>
     public long ControlQueries => Interlocked.Read(ref _control);
@@ -60,6 +67,10 @@ public sealed class PacketCounters
     internal void CountAnswered() => Interlocked.Increment(ref _answered);
 
     internal void CountControl() => Interlocked.Increment(ref _control);
+
+    internal void CountCurrentVersion() => Interlocked.Increment(ref _currentVersion);
+
+    internal void CountOlderVersion() => Interlocked.Increment(ref _olderVersion);
 
     public void CountBusy() => CountDropped(DropReason.Busy);
 

@@ -60,6 +60,15 @@ public sealed class ServerResponder
             return 0;
         }
 
+        if (version == 4)
+        {
+            Counters.CountCurrentVersion();
+        }
+        else
+        {
+            Counters.CountOlderVersion();
+        }
+
         // An NTPv1 request has no mode field (it reads as 0) and is a client request.
         bool isClient = mode == NtpMode.Client || (mode == NtpMode.Reserved && version == 1);
         if (!isClient)

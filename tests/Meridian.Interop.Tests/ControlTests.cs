@@ -32,6 +32,7 @@ public sealed class ControlTests
         CommandResult peer = ns.Run(Short, "/usr/bin/ntpq", "-c", "rv &1", "127.0.0.1");
         CommandResult mrulist = ns.Run(Short, "/usr/bin/ntpq", "-n", "-c", "mrulist", "127.0.0.1");
         CommandResult ours = ns.Run(Short, Sandbox.Out("ntpq"), "-n", "-c", "mrulist", "127.0.0.1");
+        CommandResult sysstats = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "sysstats", "127.0.0.1");
 
         Assert.True(peers.ExitCode == 0, peers + ntpd.Output);
         Assert.Matches(new Regex(@"^\*127\.127\.1\.0\s+\.LOCL\.\s+10 [ul]\s", RegexOptions.Multiline), peers.Stdout);
@@ -40,6 +41,7 @@ public sealed class ControlTests
         Assert.Contains("version=\"ntpd Meridian", rv.Stdout, StringComparison.Ordinal);
         Assert.Matches(new Regex(@"^\s+1\s+1\s+96\w\w\s+yes\s+yes\s+none\s+sys\.peer\s+sys_peer\s+\d+", RegexOptions.Multiline), associations.Stdout);
         Assert.Contains("srcadr=127.127.1.0", peer.Stdout, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"^uptime:\s{17}\d+\n(.*\n){2}current version:\s+[1-9]\d*\n(.*\n){7}processed for time:\s+[1-9]\d*\n$"), sysstats.Stdout);
         // ntpdig's client requests (mode 3, version 4) are in the MRU list.
         Assert.Matches(new Regex(@"^\s+\d+\s+\S+\s+0 \. 3 4\s+\d+\s.*\s\d+ 127\.0\.0\.1$", RegexOptions.Multiline), mrulist.Stdout);
         Assert.Matches(new Regex(@"^lstint avgint rstr r m v  count rport remote address\n={78}\n", RegexOptions.Multiline), ours.Stdout);

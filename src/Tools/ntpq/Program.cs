@@ -319,7 +319,10 @@ public static class Program
 
                     Configure(session, File.ReadAllText(rest[0]));
                     return true;
-                case "clockvar" or "cv" or "writevar" or "pstats" or "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats":
+                case "sysstats":
+                    SystemStatistics(session);
+                    return true;
+                case "clockvar" or "cv" or "writevar" or "pstats" or "iostats" or "kerninfo" or "authinfo" or "monstats":
                     Console.Error.WriteLine($"***Command `{command}' is not available in this build of ntpq yet");
                     return false;
             }
@@ -439,6 +442,30 @@ public static class Program
 
         Console.WriteLine(ControlFormat.StatusLine(id, response.Status, session.Raw));
         Console.Write(ControlFormat.Variables(variables, session.Raw));
+    }
+
+    /// <summary>sysstats: the daemon's packet counters, labelled as ntpd 4.2.8's ntpq labels them.</summary>
+    private static void SystemStatistics(Session session)
+    {
+        (string Name, string Label)[] rows =
+        [
+            ("ss_uptime", "uptime:"), ("ss_reset", "sysstats reset:"), ("ss_received", "packets received:"),
+            ("ss_thisver", "current version:"), ("ss_oldver", "older version:"), ("ss_badformat", "bad length or format:"),
+            ("ss_badauth", "authentication failed:"), ("ss_declined", "declined:"), ("ss_restricted", "restricted:"),
+            ("ss_limited", "rate limited:"), ("ss_kodsent", "KoD responses:"), ("ss_processed", "processed for time:"),
+        ];
+        ControlResponse response = session.Client!.ReadVariables(0, string.Join(',', rows.Select(r => r.Name)));
+        var values = response.Variables.Where(v => v.Value is not null).ToDictionary(v => v.Key, v => v.Value!, StringComparer.Ordinal);
+        if (session.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(values, JsonOptions));
+            return;
+        }
+
+        foreach ((string name, string label) in rows)
+        {
+            Console.WriteLine(label.PadRight(24) + values.GetValueOrDefault(name, "-"));
+        }
     }
 
     /// <summary>:config: the text goes to the daemon as ntp.conf lines, authenticated; its answer is printed.</summary>
