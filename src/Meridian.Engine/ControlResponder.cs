@@ -283,7 +283,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             new("ss_badformat", N(c.Dropped(DropReason.BadLength) + c.Dropped(DropReason.BadVersion))),
             new("ss_badauth", "0"),
             new("ss_declined", N(c.Dropped(DropReason.Declined) + c.Dropped(DropReason.Mode7))),
-            new("ss_restricted", "0"),
+            new("ss_restricted", N(c.Dropped(DropReason.Restricted))),
             new("ss_limited", N(c.Dropped(DropReason.Busy))),
             new("ss_kodsent", "0"),
             new("ss_processed", N(c.Answered)),

@@ -53,6 +53,9 @@ public sealed record EngineSettings
     /// <summary>Applies authenticated <c>:config</c> text (ntp.conf lines) and returns the answer for ntpq; null refuses.</summary>
     public Func<string, string>? Configure { get; init; }
 
+    /// <summary>The access list (<c>restrict</c>); by default loopback may query, other hosts may not.</summary>
+    public RestrictList Access { get; init; } = RestrictList.Default;
+
     /// <summary>Entries of the MRU list of remote addresses (<c>mru maxdepth</c>).</summary>
     public int MruCapacity { get; init; } = MruList.DefaultCapacity;
 }
@@ -234,6 +237,13 @@ public sealed class NtpEngine
 
         if (mode == NtpMode.Control)
         {
+            if ((_settings.Access.Lookup(from.Address) & (AccessFlags.Ignore | AccessFlags.NoQuery)) != 0)
+            {
+                // noquery: no answer at all, so mode 6 cannot be used for amplification.
+                Responder.Counters.CountRestricted();
+                return;
+            }
+
             Responder.Counters.CountControl();
             foreach (byte[] fragment in Control.Respond(datagram, now, from))
             {

@@ -20,6 +20,9 @@ public enum DropReason
 
     /// <summary>Packets for the engine (replies, symmetric, mode 6) beyond what it has queued: a flood.</summary>
     Busy,
+
+    /// <summary>Refused by the access list (<c>restrict ... noquery</c>, <c>ignore</c>).</summary>
+    Restricted,
 }
 
 /// <summary>
@@ -73,6 +76,8 @@ public sealed class PacketCounters
     internal void CountOlderVersion() => Interlocked.Increment(ref _olderVersion);
 
     public void CountBusy() => CountDropped(DropReason.Busy);
+
+    public void CountRestricted() => CountDropped(DropReason.Restricted);
 
     internal void CountDropped(DropReason reason) => Interlocked.Increment(ref _dropped[(int)reason]);
 }

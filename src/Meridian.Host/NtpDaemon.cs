@@ -109,7 +109,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             new EngineSettings
             {
                 Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version),
-                ControlKey = ControlKeyOf(config, log), Configure = text => ConfigureRemotely(text),
+                ControlKey = ControlKeyOf(config, log), Configure = text => ConfigureRemotely(text), Access = AccessListOf(config),
             },
             clock,
             _control,
@@ -118,6 +118,59 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     }
 
     public sbyte Precision { get; }
+
+    /// <summary>
+    /// The restrict lines as the engine's access list, in order: <c>default</c> without -4/-6 covers both families,
+    /// <c>unrestrict</c> takes flags away from the entry it names (for <c>default</c>, from the built-in noquery).
+    /// <c>source</c> and host names are resolved with the access control of issue 6 and left out here.
+    /// </summary>
+    private static RestrictList AccessListOf(NtpConfiguration config)
+    {
+        var entries = new Dictionary<(IPAddress, IPAddress), AccessFlags>();
+        foreach (RestrictEntry r in config.Restrictions)
+        {
+            var targets = new List<(IPAddress Address, IPAddress Mask)>();
+            if (r.Target == RestrictTarget.Default)
+            {
+                if (r.Family is null or AddressFamily.InterNetwork)
+                {
+                    targets.Add((IPAddress.Any, IPAddress.Any));
+                }
+
+                if (r.Family is null or AddressFamily.InterNetworkV6)
+                {
+                    targets.Add((IPAddress.IPv6Any, IPAddress.IPv6Any));
+                }
+            }
+            else if (r.Target == RestrictTarget.Address && r.Address is not null && r.Mask is not null)
+            {
+                targets.Add((r.Address, r.Mask));
+            }
+
+            AccessFlags flags = Map(r.Flags);
+            foreach ((IPAddress address, IPAddress mask) key in targets)
+            {
+                if (r.Remove)
+                {
+                    AccessFlags current = entries.TryGetValue(key, out AccessFlags existing) ? existing
+                        : r.Target == RestrictTarget.Default ? AccessFlags.NoQuery : AccessFlags.None;
+                    entries[key] = current & ~flags;
+                }
+                else
+                {
+                    entries[key] = flags;
+                }
+            }
+        }
+
+        return new RestrictList(entries.Select(e => new AccessEntry(e.Key.Item1, e.Key.Item2, e.Value)));
+
+        static AccessFlags Map(RestrictFlags f) =>
+            (f.HasFlag(RestrictFlags.Ignore) ? AccessFlags.Ignore : 0) | (f.HasFlag(RestrictFlags.NoQuery) ? AccessFlags.NoQuery : 0)
+            | (f.HasFlag(RestrictFlags.NoServe) ? AccessFlags.NoServe : 0) | (f.HasFlag(RestrictFlags.NoPeer) ? AccessFlags.NoPeer : 0)
+            | (f.HasFlag(RestrictFlags.NoModify) ? AccessFlags.NoModify : 0) | (f.HasFlag(RestrictFlags.Kod) ? AccessFlags.Kod : 0)
+            | (f.HasFlag(RestrictFlags.Limited) ? AccessFlags.Limited : 0) | (f.HasFlag(RestrictFlags.NoTrust) ? AccessFlags.NoTrust : 0);
+    }
 
     /// <summary>The <c>controlkey</c>, if it names a key of the keys file that is also trusted (as ntpd requires).</summary>
     private static ControlKey? ControlKeyOf(NtpConfiguration config, Log log)
@@ -591,7 +644,9 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             : $"clock discipline: {Engine.Discipline.Name}");
         foreach (string directive in _config.NotYetInEffect)
         {
-            _log.Notice($"'{directive}' is read and checked, but its feature is not available in this build yet");
+            _log.Notice(directive is "restrict" or "unrestrict"
+                ? $"'{directive}': noquery and ignore apply to mode 6 queries; the other flags, source and host names are not available in this build yet"
+                : $"'{directive}' is read and checked, but its feature is not available in this build yet");
         }
 
         if (_config.Keys.Count > 0)

@@ -51,7 +51,7 @@ public sealed class CommandLineTests
                 Assert.Contains("Starting", text, StringComparison.Ordinal);
                 if (File.ReadAllText(Path.Combine(SeedDirectory, seed)).Contains("\nrestrict", StringComparison.Ordinal))
                 {
-                    Assert.Contains("'restrict' is read and checked, but its feature is not available in this build yet", text, StringComparison.Ordinal);
+                    Assert.Contains("'restrict': noquery and ignore apply to mode 6 queries", text, StringComparison.Ordinal);
                 }
             }
 

@@ -106,7 +106,8 @@ public sealed class ControlTests
         using var top = new NetworkNamespace();
         using var below = new NetworkNamespace();
         top.LinkTo(below, "198.18.0.1", "198.18.0.2");
-        StartOurs(top, LocalClock);
+        // Without a restrict line other hosts may not query (NTPsec's default): the top lets the subnet in.
+        StartOurs(top, LocalClock + "\nrestrict default\n");
         StartOurs(below, "server 198.18.0.1 iburst\ndisable ntp\n");
         below.RunUntil(r => r.Stdout.Contains(" s12 ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
 
@@ -146,5 +147,22 @@ public sealed class ControlTests
         Assert.Contains(" 127.127.1.1 ", peers.Stdout, StringComparison.Ordinal);
         Assert.Contains(" 127.127.1.2 ", peers.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("127.127.1.3", peers.Stdout, StringComparison.Ordinal);
+    }
+
+    [InteropFact]
+    public void Without_a_restrict_line_other_hosts_may_get_time_but_not_query()
+    {
+        using var top = new NetworkNamespace();
+        using var below = new NetworkNamespace();
+        top.LinkTo(below, "198.18.0.1", "198.18.0.2");
+        StartOurs(top, LocalClock);
+
+        CommandResult time = below.RunUntil(r => r.ExitCode == 0, Short, "/usr/bin/ntpdig", "-t", "1", "198.18.0.1");
+        CommandResult query = below.Run(Short, Sandbox.Out("ntpq"), "-n", "-c", "timeout 1000", "-c", "rv", "198.18.0.1");
+        CommandResult local = top.Run(Short, Sandbox.Out("ntpq"), "-n", "-c", "rv 0 stratum", "127.0.0.1");
+
+        Assert.Contains(" s11 ", time.Stdout, StringComparison.Ordinal);
+        Assert.Contains("***Request timed out", query.Stderr, StringComparison.Ordinal);
+        Assert.Contains("stratum=11", local.Stdout, StringComparison.Ordinal);
     }
 }
