@@ -1,27 +1,17 @@
 using System.Globalization;
+using Meridian.Protocol;
 
 namespace Meridian.Config;
-
-/// <summary>The MAC algorithms a keys file may name (ntpd's and NTPsec's spellings map here).</summary>
-public enum KeyType
-{
-    Md5,
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-    Aes128Cmac,
-}
 
 /// <summary>
 /// A symmetric key. Its secret never leaves through <see cref="ToString"/>, so a key cannot end up in a log line or an
 /// error message by accident.
 /// </summary>
-public sealed class SymmetricKey(int id, KeyType type, byte[] secret)
+public sealed class SymmetricKey(int id, MacAlgorithm type, byte[] secret)
 {
     public int Id { get; } = id;
 
-    public KeyType Type { get; } = type;
+    public MacAlgorithm Type { get; } = type;
 
     /// <summary>The secret itself: for the MAC code only.</summary>
     public ReadOnlySpan<byte> Secret => secret;
@@ -82,7 +72,7 @@ public sealed class KeyRing
                 continue;
             }
 
-            if (ParseType(fields[1]) is not KeyType type)
+            if (Mac.ParseName(fields[1]) is not MacAlgorithm type)
             {
                 Problem(1, $"key {id}: unknown key type '{fields[1]}' (M, MD5, SHA1, SHA256, SHA384, SHA512, AES128CMAC)");
                 continue;
@@ -100,7 +90,7 @@ public sealed class KeyRing
                 continue;
             }
 
-            if (type == KeyType.Aes128Cmac && secret.Length != 16)
+            if (type == MacAlgorithm.Aes128Cmac && secret.Length != 16)
             {
                 Problem(2, $"key {id}: AES128CMAC needs a 128-bit key (32 hex digits or 16 characters), not {secret.Length * 8} bits");
                 continue;
@@ -115,21 +105,10 @@ public sealed class KeyRing
         return new KeyRing(keys);
     }
 
-    private static KeyType? ParseType(string text) => text.ToUpperInvariant() switch
-    {
-        "M" or "MD5" => KeyType.Md5,
-        "SHA1" or "SHA" => KeyType.Sha1,
-        "SHA256" => KeyType.Sha256,
-        "SHA384" => KeyType.Sha384,
-        "SHA512" => KeyType.Sha512,
-        "AES128CMAC" or "AES-128-CMAC" or "CMAC" => KeyType.Aes128Cmac,
-        _ => null,
-    };
-
     /// <summary>ntpd's rule: up to 20 characters are the key itself (ASCII); longer, it must be hex.</summary>
-    private static byte[]? DecodeSecret(string text, KeyType type)
+    private static byte[]? DecodeSecret(string text, MacAlgorithm type)
     {
-        if (text.Length <= 20 && !(type == KeyType.Aes128Cmac && text.Length == 32))
+        if (text.Length <= 20 && !(type == MacAlgorithm.Aes128Cmac && text.Length == 32))
         {
             return text.All(c => c > ' ' && c < 127) ? System.Text.Encoding.ASCII.GetBytes(text) : null;
         }

@@ -192,16 +192,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             return null;
         }
 
-        MacAlgorithm algorithm = key.Type switch
-        {
-            KeyType.Md5 => MacAlgorithm.Md5,
-            KeyType.Sha1 => MacAlgorithm.Sha1,
-            KeyType.Sha256 => MacAlgorithm.Sha256,
-            KeyType.Sha384 => MacAlgorithm.Sha384,
-            KeyType.Sha512 => MacAlgorithm.Sha512,
-            _ => MacAlgorithm.Aes128Cmac,
-        };
-        return new ControlKey((uint)id, algorithm, key.Secret.ToArray());
+        return new ControlKey((uint)id, key.Type, key.Secret.ToArray());
     }
 
     /// <summary>version, processor and system as ntpd reports them (system is uname's sysname/release).</summary>

@@ -20,6 +20,18 @@ public enum MacAlgorithm
 /// </summary>
 public static class Mac
 {
+    /// <summary>The algorithm a keys file or ntpq's <c>keytype</c> names (ntpd's and NTPsec's spellings); null if none.</summary>
+    public static MacAlgorithm? ParseName(string name) => name.ToUpperInvariant() switch
+    {
+        "M" or "MD5" => MacAlgorithm.Md5,
+        "SHA1" or "SHA" => MacAlgorithm.Sha1,
+        "SHA256" => MacAlgorithm.Sha256,
+        "SHA384" => MacAlgorithm.Sha384,
+        "SHA512" => MacAlgorithm.Sha512,
+        "AES128CMAC" or "AES-128-CMAC" or "CMAC" => MacAlgorithm.Aes128Cmac,
+        _ => null,
+    };
+
     /// <summary>Octets of the digest on the wire.</summary>
     public static int DigestLength(MacAlgorithm algorithm) => algorithm switch
     {

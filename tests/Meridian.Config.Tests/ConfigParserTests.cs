@@ -133,7 +133,7 @@ public sealed class ConfigParserTests
         var diagnostics = new List<ConfigDiagnostic>();
         KeyRing keys = KeyRing.Parse("1 MD5 short # comment\n2 SHA1 0123456789abcdef0123456789abcdef01234567\n3 SHA256 k3\n4 AES128CMAC 000102030405060708090a0b0c0d0e0f\n", "ntp.keys", diagnostics);
         Assert.Empty(diagnostics);
-        Assert.Equal([KeyType.Md5, KeyType.Sha1, KeyType.Sha256, KeyType.Aes128Cmac], keys.Ids.Order().Select(id => keys[id]!.Type));
+        Assert.Equal([Meridian.Protocol.MacAlgorithm.Md5, Meridian.Protocol.MacAlgorithm.Sha1, Meridian.Protocol.MacAlgorithm.Sha256, Meridian.Protocol.MacAlgorithm.Aes128Cmac], keys.Ids.Order().Select(id => keys[id]!.Type));
         Assert.Equal(20, keys[2]!.Secret.Length);
         Assert.Equal(16, keys[4]!.Secret.Length);
     }

@@ -139,7 +139,7 @@ public sealed class SeedConfigTests
         Assert.Equal("10.0.246.255", Assert.Single(c.Broadcasts).Address);
         Assert.Equal((65534, 65535), (c.RequestKey, c.ControlKey));
         Assert.Equal([2313, 65534, 65535], c.Keys.Ids.Order());
-        Assert.Equal(KeyType.Md5, c.Keys[65534]!.Type);
+        Assert.Equal(Meridian.Protocol.MacAlgorithm.Md5, c.Keys[65534]!.Type);
         Assert.Equal("NoSecret"u8.ToArray(), c.Keys[65534]!.Secret.ToArray());
 
         NtpConfiguration moscow = Load("seed004-moscow.conf");

@@ -284,7 +284,7 @@ public static class Program
                 case "keytype":
                     if (rest.Length > 0)
                     {
-                        MacAlgorithm? type = ParseKeyType(rest[0]);
+                        MacAlgorithm? type = Mac.ParseName(rest[0]);
                         if (type is null)
                         {
                             Console.Error.WriteLine($"***Unknown key type {rest[0]}");
@@ -475,45 +475,34 @@ public static class Program
         Console.WriteLine(response.Text.TrimEnd('\0', '\r', '\n'));
     }
 
-    private static MacAlgorithm? ParseKeyType(string text) => text.ToUpperInvariant() switch
-    {
-        "M" or "MD5" => MacAlgorithm.Md5,
-        "SHA1" or "SHA" => MacAlgorithm.Sha1,
-        "SHA256" => MacAlgorithm.Sha256,
-        "SHA384" => MacAlgorithm.Sha384,
-        "SHA512" => MacAlgorithm.Sha512,
-        "AES128CMAC" or "AES-128-CMAC" or "CMAC" => MacAlgorithm.Aes128Cmac,
-        _ => null,
-    };
-
     /// <summary>A key as keys files write it: up to 20 characters itself, longer in hex.</summary>
     private static byte[] Secret(string text) =>
         text.Length > 20 && text.Length % 2 == 0 && text.All(Uri.IsHexDigit) ? Convert.FromHexString(text) : System.Text.Encoding.ASCII.GetBytes(text);
 
-    /// <summary>-a keyid -k keyfile: the key's type and secret from a keys file (keyid type key per line).</summary>
+    /// <summary>-a keyid -k keyfile: the key's type and secret, read as the daemon reads keys files.</summary>
     private static bool LoadKey(Session session, string keyFile, uint wanted)
     {
+        var problems = new List<Meridian.Config.ConfigDiagnostic>();
+        Meridian.Config.KeyRing keys;
         try
         {
-            foreach (string raw in File.ReadLines(keyFile))
-            {
-                string[] fields = raw.Split('#')[0].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length >= 3 && uint.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint id) && id == wanted && ParseKeyType(fields[1]) is MacAlgorithm type)
-                {
-                    session.KeyType = type;
-                    session.Password = Secret(fields[2]);
-                    return true;
-                }
-            }
+            keys = Meridian.Config.KeyRing.Parse(File.ReadAllText(keyFile), keyFile, problems);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"ntpq: cannot read {keyFile}: {e.Message}");
             return false;
         }
 
-        Console.Error.WriteLine($"ntpq: key {wanted} is not in {keyFile}");
-        return false;
+        if (wanted > 65535 || keys[(int)wanted] is not Meridian.Config.SymmetricKey key)
+        {
+            Console.Error.WriteLine($"ntpq: key {wanted} is not in {keyFile}");
+            return false;
+        }
+
+        session.KeyType = key.Type;
+        session.Password = key.Secret.ToArray();
+        return true;
     }
 
     /// <summary>mrulist: a nonce, then the list (as ntpd 4.2.8's ntpq prints it, most recent first).</summary>
