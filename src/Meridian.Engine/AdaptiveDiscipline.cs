@@ -58,8 +58,7 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
     private double _noise;
     private int _samples;
     private int _best;
-    private int _minPoll = 6;
-    private int _maxPoll = 10;
+    private readonly PollInterval _poll = new();
     private bool _frequencyKnown;
 
     public AdaptiveDiscipline(IClockControl clock, DisciplineSettings settings, double precisionSeconds = 1e-6)
@@ -72,7 +71,6 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
         _frequency = Math.Clamp(settings.InitialFrequency ?? 0, -settings.MaxFrequency, settings.MaxFrequency);
         _applied = _frequency;
         _bank = WanderBank.SelectMany(w => NoiseScaleBank.Select(n => new Kalman(w * w, n))).ToArray();
-        PollExponent = _minPoll;
         Jitter = _precision;
     }
 
@@ -80,7 +78,7 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
 
     public bool WantsEverySample => true;
 
-    public int PollExponent { get; private set; }
+    public int PollExponent => _poll.Exponent;
 
     public double Frequency => _frequency;
 
@@ -93,12 +91,7 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
     /// <summary>Standard deviation of the phase estimate, seconds.</summary>
     public double PhaseUncertainty => Math.Sqrt(Math.Max(0, _bank[_best].Puu));
 
-    public void SetPollLimits(int minPoll, int maxPoll)
-    {
-        _minPoll = minPoll;
-        _maxPoll = Math.Max(minPoll, maxPoll);
-        PollExponent = Math.Clamp(PollExponent, _minPoll, _maxPoll);
-    }
+    public void SetPollLimits(int minPoll, int maxPoll) => _poll.SetLimits(minPoll, maxPoll);
 
     public DisciplineAction Update(double offset, double delay, double dispersion, double now)
     {
@@ -115,7 +108,7 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
             _clock.Step(offset);
             _correction += offset;
             _residual = 0;
-            PollExponent = _minPoll;
+            _poll.Reset();
         }
 
         double variance = MeasurementVariance(Math.Max(delay, 0));
@@ -250,11 +243,11 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
 
         double wander = _bank[_best].Q;
         double noise = Math.Max(_noise * _bank[_best].NoiseScale, _precision * _precision);
-        int target = _minPoll;
+        int target = _poll.Min;
         // While the estimate is poor, more samples help more than anything: stay at minpoll.
         if (PhaseUncertainty <= PollBudget)
         {
-            for (int p = _minPoll; p <= _maxPoll; p++)
+            for (int p = _poll.Min; p <= _poll.Max; p++)
             {
                 double t = Math.Pow(2, p);
                 if (wander * t * t * t / 3 <= noise / 4)
@@ -265,7 +258,7 @@ public sealed class AdaptiveDiscipline : IClockDiscipline
         }
 
         // Lengthen one step at a time; shorten at once.
-        PollExponent = target > PollExponent ? PollExponent + 1 : target;
+        _poll.Exponent = target > PollExponent ? PollExponent + 1 : target;
     }
 
     private void Advance(double now)

@@ -56,9 +56,9 @@ public sealed record AssociationSettings(IPEndPoint Address)
 {
     public AssociationMode Mode { get; init; } = AssociationMode.Client;
 
-    public int MinPoll { get; init; } = 6;
+    public int MinPoll { get; init; } = NtpConstants.DefaultMinPoll;
 
-    public int MaxPoll { get; init; } = 10;
+    public int MaxPoll { get; init; } = NtpConstants.DefaultMaxPoll;
 
     public bool Iburst { get; init; }
 

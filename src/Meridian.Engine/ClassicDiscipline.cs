@@ -42,8 +42,7 @@ public sealed class ClassicDiscipline : IClockDiscipline
     private double _lastUpdate = double.NaN;
     private double _freqMeasureStart;
     private int _counter;
-    private int _minPoll = 6;
-    private int _maxPoll = 10;
+    private readonly PollInterval _poll = new();
 
     /// <param name="clock">The clock to discipline.</param>
     /// <param name="settings">Step, stepout and panic thresholds.</param>
@@ -61,7 +60,6 @@ public sealed class ClassicDiscipline : IClockDiscipline
         _precision = precisionSeconds;
         _state = settings.InitialFrequency is double f ? State.FrequencySet : State.NotSet;
         _frequency = Math.Clamp(settings.InitialFrequency ?? 0, -settings.MaxFrequency, settings.MaxFrequency);
-        PollExponent = _minPoll;
         Jitter = precisionSeconds;
     }
 
@@ -80,7 +78,7 @@ public sealed class ClassicDiscipline : IClockDiscipline
 
     public bool WantsEverySample => false;
 
-    public int PollExponent { get; private set; }
+    public int PollExponent => _poll.Exponent;
 
     public double Frequency => _frequency;
 
@@ -90,12 +88,7 @@ public sealed class ClassicDiscipline : IClockDiscipline
 
     public double Wander { get; private set; }
 
-    public void SetPollLimits(int minPoll, int maxPoll)
-    {
-        _minPoll = minPoll;
-        _maxPoll = Math.Max(minPoll, maxPoll);
-        PollExponent = Math.Clamp(PollExponent, _minPoll, _maxPoll);
-    }
+    public void SetPollLimits(int minPoll, int maxPoll) => _poll.SetLimits(minPoll, maxPoll);
 
     public DisciplineAction Update(double offset, double delay, double dispersion, double now)
     {
@@ -118,7 +111,7 @@ public sealed class ClassicDiscipline : IClockDiscipline
                 _freqMeasureStart = now;
             }
 
-            PollExponent = _minPoll;
+            _poll.Reset();
             _counter = 0;
             return action;
         }
@@ -206,10 +199,10 @@ public sealed class ClassicDiscipline : IClockDiscipline
             if (_counter > Limit)
             {
                 _counter = Limit;
-                if (PollExponent < _maxPoll)
+                if (PollExponent < _poll.Max)
                 {
                     _counter = 0;
-                    PollExponent++;
+                    _poll.Exponent++;
                 }
             }
         }
@@ -219,10 +212,10 @@ public sealed class ClassicDiscipline : IClockDiscipline
             if (_counter < -Limit)
             {
                 _counter = -Limit;
-                if (PollExponent > _minPoll)
+                if (PollExponent > _poll.Min)
                 {
                     _counter = 0;
-                    PollExponent--;
+                    _poll.Exponent--;
                 }
             }
         }

@@ -12,6 +12,11 @@ public static class NtpConstants
     /// <summary>Largest poll exponent (36 h).</summary>
     public const int MaxPoll = 17;
 
+    /// <summary>minpoll and maxpoll when the configuration does not say (64 s and 1024 s).</summary>
+    public const int DefaultMinPoll = 6;
+
+    public const int DefaultMaxPoll = 10;
+
     /// <summary>Maximum dispersion, and the dispersion of an empty clock filter stage (16 s).</summary>
     public const double MaxDispersion = 16;
 

@@ -622,9 +622,9 @@ public sealed class NtpEngine
             _clock.Now());
     }
 
-    private int MinPoll() => _associations.Count == 0 ? NtpConstants.MinPoll + 2 : _associations.Min(a => a.Settings.MinPoll);
+    private int MinPoll() => _associations.Count == 0 ? NtpConstants.DefaultMinPoll : _associations.Min(a => a.Settings.MinPoll);
 
-    private int MaxPoll() => _associations.Count == 0 ? 10 : _associations.Max(a => a.Settings.MaxPoll);
+    private int MaxPoll() => _associations.Count == 0 ? NtpConstants.DefaultMaxPoll : _associations.Max(a => a.Settings.MaxPoll);
 
     private static string Describe(Association a) => a.IsRefclock ? a.Settings.Name ?? a.ReferenceId.ToAscii() : a.Address.Address.ToString();
 

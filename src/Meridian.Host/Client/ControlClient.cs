@@ -17,6 +17,27 @@ public sealed record ControlResponse(ushort Status, ushort AssociationId, byte[]
     public string Text => Encoding.ASCII.GetString(Data);
 
     public List<KeyValuePair<string, string?>> Variables => ControlVariables.Parse(Data);
+
+    /// <summary>The variables that have values, by name (a repeated name keeps its last value; quotes stay).</summary>
+    public Dictionary<string, string> Values =>
+        Variables.Where(v => v.Value is not null).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Last().Value!, StringComparer.Ordinal);
+
+    /// <summary>A numeric variable, or 0 when it is missing or not a number.</summary>
+    public double Number(string name) =>
+        double.TryParse(Values.GetValueOrDefault(name), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) ? d : 0;
+
+    /// <summary>A reverse lookup for display, the address itself when there is no name.</summary>
+    public static string NameOf(IPAddress address)
+    {
+        try
+        {
+            return Dns.GetHostEntry(address).HostName;
+        }
+        catch (SocketException)
+        {
+            return address.ToString();
+        }
+    }
 }
 
 /// <summary>

@@ -346,7 +346,7 @@ public static class Program
         foreach ((ushort id, ushort status) in list)
         {
             ControlResponse response = client.ReadVariables(id);
-            var vars = response.Variables.Where(v => v.Value is not null).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Last().Value!, StringComparer.Ordinal);
+            var vars = response.Values;
             rows.Add((ControlFormat.Tally(response.Status), vars));
         }
 
@@ -359,13 +359,13 @@ public static class Program
         Console.WriteLine(ControlFormat.PeersHeader);
         Console.WriteLine(ControlFormat.PeersRule);
         NtpTimestamp now = LinuxClock.Instance.Now();
-        Func<IPAddress, string>? names = session.Numeric ? null : NameOf;
+        Func<IPAddress, string>? names = session.Numeric ? null : ControlResponse.NameOf;
         foreach ((char tally, Dictionary<string, string> vars) in rows)
         {
             string line = ControlFormat.PeerLine(tally, vars, now, names);
-            if (session.Wide && names is not null && IPAddress.TryParse(vars.GetValueOrDefault("srcadr"), out IPAddress? a) && NameOf(a).Length > 15)
+            if (session.Wide && names is not null && IPAddress.TryParse(vars.GetValueOrDefault("srcadr"), out IPAddress? a) && ControlResponse.NameOf(a).Length > 15)
             {
-                Console.WriteLine(tally + NameOf(a));
+                Console.WriteLine(tally + ControlResponse.NameOf(a));
                 line = new string(' ', 16) + line[16..];
             }
 
@@ -455,7 +455,7 @@ public static class Program
             ("ss_limited", "rate limited:"), ("ss_kodsent", "KoD responses:"), ("ss_processed", "processed for time:"),
         ];
         ControlResponse response = session.Client!.ReadVariables(0, string.Join(',', rows.Select(r => r.Name)));
-        var values = response.Variables.Where(v => v.Value is not null).ToDictionary(v => v.Key, v => v.Value!, StringComparer.Ordinal);
+        var values = response.Values;
         if (session.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(values, JsonOptions));
@@ -517,7 +517,7 @@ public static class Program
 
         Console.Error.WriteLine("Ctrl-C will stop MRU retrieval and display partial results.");
         ControlResponse response = client.Query(ControlOpcode.ReadMru, 0, nonce + ", frags=32");
-        var values = response.Variables.Where(v => v.Value is not null).GroupBy(v => v.Key).ToDictionary(g => g.Key, g => g.Last().Value!, StringComparer.Ordinal);
+        var values = response.Values;
         ControlFormat.TryTimestamp(values.GetValueOrDefault("now"), out NtpTimestamp now);
         var rows = new List<Dictionary<string, string>>();
         for (int i = 0; values.ContainsKey($"addr.{i}"); i++)
@@ -536,21 +536,9 @@ public static class Program
         Console.WriteLine(new string('=', 78));
         foreach (Dictionary<string, string> row in rows)
         {
-            Console.WriteLine(ControlFormat.MruLine(row, now, session.Numeric ? null : NameOf));
+            Console.WriteLine(ControlFormat.MruLine(row, now, session.Numeric ? null : ControlResponse.NameOf));
         }
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
-
-    private static string NameOf(IPAddress address)
-    {
-        try
-        {
-            return Dns.GetHostEntry(address).HostName;
-        }
-        catch (SocketException)
-        {
-            return address.ToString();
-        }
-    }
 }

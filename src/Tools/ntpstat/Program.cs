@@ -41,7 +41,7 @@ public static class Program
             return 2;
         }
 
-        var v = response.Variables.Where(x => x.Value is not null).ToDictionary(x => x.Key, x => x.Value!.Trim('"'), StringComparer.Ordinal);
+        Dictionary<string, string> v = response.Values;
         int leap = response.Status >> 14;
         int source = (response.Status >> 8) & 0x3F;
         int stratum = int.TryParse(v.GetValueOrDefault("stratum"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s : 16;
@@ -56,13 +56,10 @@ public static class Program
         string what = source < Sources.Length ? Sources[source] : "unknown source";
         string refid = v.GetValueOrDefault("refid", "");
         Console.WriteLine(source == 6 ? $"synchronised to {what} ({refid}) at stratum {stratum}" : $"synchronised to {what} at stratum {stratum}");
-        double rootDelay = Number(v, "rootdelay");
-        double rootDispersion = Number(v, "rootdisp");
+        double rootDelay = response.Number("rootdelay");
+        double rootDispersion = response.Number("rootdisp");
         Console.WriteLine($"   time correct to within {Math.Round(rootDelay / 2 + rootDispersion).ToString("0", CultureInfo.InvariantCulture)} ms");
         Console.WriteLine($"   polling server every {1 << tc} s");
         return 0;
     }
-
-    private static double Number(Dictionary<string, string> v, string name) =>
-        double.TryParse(v.GetValueOrDefault(name), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : 0;
 }

@@ -26,13 +26,12 @@ public static class Program
         for (int hop = 0; hop < max; hop++)
         {
             string label = host;
-            Dictionary<string, string> v;
+            ControlResponse response;
             try
             {
                 using var client = new ControlClient(ControlClient.Resolve(host)) { Timeout = TimeSpan.FromSeconds(2) };
-                label = hop == 0 ? host : numeric ? client.Server.Address.ToString() : NameOf(client.Server.Address);
-                v = client.ReadVariables(0, "stratum,offset,rootdelay,rootdisp,refid,peer")
-                    .Variables.Where(x => x.Value is not null).ToDictionary(x => x.Key, x => x.Value!.Trim('"'), StringComparer.Ordinal);
+                label = hop == 0 ? host : numeric ? client.Server.Address.ToString() : ControlResponse.NameOf(client.Server.Address);
+                response = client.ReadVariables(0, "stratum,offset,rootdelay,rootdisp,refid,peer");
             }
             catch (ControlException)
             {
@@ -40,9 +39,10 @@ public static class Program
                 return 1;
             }
 
+            Dictionary<string, string> v = response.Values;
             int stratum = int.TryParse(v.GetValueOrDefault("stratum"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s : 16;
-            double offset = Number(v, "offset") / 1000;
-            double distance = (Number(v, "rootdisp") + Number(v, "rootdelay") / 2) / 1000;
+            double offset = response.Number("offset") / 1000;
+            double distance = (response.Number("rootdisp") + response.Number("rootdelay") / 2) / 1000;
             string refid = v.GetValueOrDefault("refid", "");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label}: stratum {stratum}, offset {offset:0.0000000}, synch distance {distance:0.000000}, refid '{refid}'"));
             if (stratum <= 1 || stratum >= 16 || !IPAddress.TryParse(refid, out IPAddress? next) || !refid.Contains('.', StringComparison.Ordinal)
@@ -55,20 +55,5 @@ public static class Program
         }
 
         return 0;
-    }
-
-    private static double Number(Dictionary<string, string> v, string name) =>
-        double.TryParse(v.GetValueOrDefault(name), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : 0;
-
-    private static string NameOf(IPAddress address)
-    {
-        try
-        {
-            return Dns.GetHostEntry(address).HostName;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return address.ToString();
-        }
     }
 }
