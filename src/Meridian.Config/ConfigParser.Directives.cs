@@ -465,9 +465,11 @@ public sealed partial class ConfigParser
             value = next.Value.Text;
         }
 
+        _config.SetVarDefault.Remove(text);
         if (string.Equals(line.Peek(), "default", StringComparison.OrdinalIgnoreCase))
         {
             line.Next();
+            _config.SetVarDefault.Add(text);
         }
 
         _config.SetVar[text] = value;

@@ -23,7 +23,7 @@ public sealed partial class ConfigParser
     {
         "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver", "manycastclient",
         "broadcastdelay", "requestkey", "statistics", "statsdir", "filegen",
-        "leapfile", "logconfig", "discard", "mru", "setvar",
+        "leapfile", "logconfig", "discard", "mru",
     };
 
     private static readonly string[] Directives =
@@ -474,6 +474,7 @@ public sealed partial class ConfigParser
             }
 
             _config.SystemFlags[word] = enable;
+            _config.SystemFlagsWritten.Add(word);
         }
 
         if (!any)

@@ -92,6 +92,9 @@ public sealed class NtpConfiguration
         ["stats"] = true,
     };
 
+    /// <summary>The system flags an <c>enable</c> or <c>disable</c> line named (what a run-time change touches).</summary>
+    public HashSet<string> SystemFlagsWritten { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Addresses from <c>interface listen ADDR</c>; empty means every address.</summary>
     public List<IPAddress> ListenAddresses { get; } = new();
 
@@ -150,6 +153,9 @@ public sealed class NtpConfiguration
 
     /// <summary><c>setvar name = value [default]</c>: extra system variables for mode 6.</summary>
     public Dictionary<string, string> SetVar { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The <c>setvar</c> variables marked <c>default</c>: <c>ntpq rv</c> lists them without being asked.</summary>
+    public HashSet<string> SetVarDefault { get; } = new(StringComparer.Ordinal);
 
     /// <summary><c>interface ignore|drop</c> and non-address <c>listen</c> rules, in order.</summary>
     public List<(string Action, string Target)> InterfaceRules { get; } = new();

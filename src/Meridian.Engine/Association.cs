@@ -83,6 +83,13 @@ public sealed record AssociationSettings(IPEndPoint Address)
     /// <summary>Name for logs (the configured host name or the refclock name).</summary>
     public string? Name { get; init; }
 
+    /// <summary>A reference clock's <c>fudge time1</c> and <c>time2</c> (seconds) and <c>flag1</c>..<c>flag4</c> (bits 0..3), as configured.</summary>
+    public double? RefclockTime1 { get; init; }
+
+    public double? RefclockTime2 { get; init; }
+
+    public int RefclockFlags { get; init; }
+
     /// <summary>The symmetric key ID (<c>key N</c>), if any.</summary>
     public uint? Key { get; init; }
 
@@ -204,6 +211,20 @@ public sealed class Association
     /// <summary>The last transmit timestamp we sent and the receive timestamp of the last packet (ntpq's xmt and rec).</summary>
     public NtpTimestamp LastReceivedAt => _lastArrival;
 
+    /// <summary>Requests sent and packets received from the source (ntpq's <c>pstats</c>).</summary>
+    public long Sent { get; private set; }
+
+    public long Received { get; private set; }
+
+    /// <summary>Packets whose origin timestamp was not our last transmit (forged, stale or replayed).</summary>
+    public long BogusOrigin { get; private set; }
+
+    /// <summary>Symmetric packets that repeated the last transmit timestamp.</summary>
+    public long Duplicates { get; private set; }
+
+    /// <summary>Monotonic time the reach register last went from zero to non-zero or back (ntpq's <c>timereach</c>).</summary>
+    public double ReachChanged { get; private set; } = double.NaN;
+
     public void RecordEvent(PeerEvent e)
     {
         EventCount = Math.Min(EventCount + 1, 15);
@@ -311,6 +332,7 @@ public sealed class Association
             Reach <<= 1;
             if (Reach == 0 && _everReached && !_reportedUnreachable)
             {
+                ReachChanged = now;
                 RecordEvent(PeerEvent.Unreachable);
                 _reportedUnreachable = true;
             }
@@ -366,6 +388,7 @@ public sealed class Association
         }
 
         _sentAt = realNow;
+        Sent++;
         header.Write(buffer);
         return NtpHeader.Size;
     }
@@ -373,11 +396,13 @@ public sealed class Association
     /// <summary>Processes a reply or symmetric packet from this association's address (RFC 5905 §8 and §9).</summary>
     public ReplyOutcome Receive(in NtpHeader header, NtpTimestamp arrival, double now, double systemPrecision)
     {
+        Received++;
         if (Mode is AssociationMode.SymmetricActive or AssociationMode.SymmetricPassive)
         {
             if (header.TransmitTimestamp == _lastReceivedTransmit)
             {
-                return ReplyOutcome.Bogus; // duplicate
+                Duplicates++;
+                return ReplyOutcome.Bogus;
             }
 
             _lastReceivedTransmit = header.TransmitTimestamp;
@@ -386,6 +411,7 @@ public sealed class Association
 
         if (_expectedOrigin.IsZero || header.OriginTimestamp != _expectedOrigin)
         {
+            BogusOrigin++;
             return ReplyOutcome.Bogus;
         }
 
@@ -395,6 +421,7 @@ public sealed class Association
         _lastArrival = arrival;
         if (Reach == 0)
         {
+            ReachChanged = now;
             RecordEvent(PeerEvent.Reachable);
             _everReached = true;
             _reportedUnreachable = false;
@@ -451,9 +478,12 @@ public sealed class Association
     {
         if (Reach == 0)
         {
+            ReachChanged = now;
             RecordEvent(PeerEvent.Reachable);
         }
 
+        Sent++;
+        Received++;
         LastReceived = now;
         _lastArrival = clockNow;
         ReferenceTime = clockNow;

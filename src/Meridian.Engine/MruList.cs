@@ -42,6 +42,31 @@ public sealed class MruList(int capacity = MruList.DefaultCapacity)
 
     public int Capacity { get; } = Math.Max(1, capacity);
 
+    /// <summary>Approximate octets one entry takes (node, slot and index entry): ntpq's <c>monstats</c> kilobytes.</summary>
+    public const int EntrySize = 160;
+
+    /// <summary>The most entries ever held at once.</summary>
+    public int Deepest { get; private set; }
+
+    /// <summary>Packets from addresses already listed, new entries made, and oldest entries reused because the list was full.</summary>
+    public long Exists { get; private set; }
+
+    public long New { get; private set; }
+
+    public long RecycledFull { get; private set; }
+
+    /// <summary>The last time the least recent entry was heard from, or null when the list is empty.</summary>
+    public NtpTimestamp? Oldest
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _order.Last?.Value.Last;
+            }
+        }
+    }
+
     public int Count
     {
         get
@@ -63,6 +88,7 @@ public sealed class MruList(int capacity = MruList.DefaultCapacity)
                 node.Value.Last = now;
                 node.Value.Count++;
                 node.Value.ModeVersion = modeVersion;
+                Exists++;
                 _order.Remove(node);
                 _order.AddFirst(node);
                 return;
@@ -75,14 +101,17 @@ public sealed class MruList(int capacity = MruList.DefaultCapacity)
                 _order.RemoveLast();
                 _index.Remove(node.Value.Key);
                 node.Value.Reset(key, now, modeVersion);
+                RecycledFull++;
             }
             else
             {
                 node = new LinkedListNode<Slot>(new Slot(key, now, modeVersion));
+                New++;
             }
 
             _order.AddFirst(node);
             _index[key] = node;
+            Deepest = Math.Max(Deepest, _order.Count);
         }
     }
 

@@ -58,7 +58,47 @@ public sealed record EngineSettings
 
     /// <summary>Entries of the MRU list of remote addresses (<c>mru maxdepth</c>).</summary>
     public int MruCapacity { get; init; } = MruList.DefaultCapacity;
+
+    /// <summary><c>setvar</c>: extra system variables that mode 6 reads and an authenticated <c>writevar</c> changes.</summary>
+    public IReadOnlyList<UserVariable> UserVariables { get; init; } = [];
+
+    /// <summary>Reads the kernel's clock discipline state (ntpq's <c>kerninfo</c>); null where there is no kernel.</summary>
+    public Func<KernelLoop?>? ReadKernel { get; init; }
+
+    /// <summary>The system flags in effect as words (<c>auth monitor ntp kernel stats</c>), for ntpdc's sysinfo.</summary>
+    public Func<string>? SystemFlags { get; init; }
+
+    /// <summary>Datagrams the host may queue for the engine thread (ntpq's <c>iostats</c> receive buffers).</summary>
+    public int QueueCapacity { get; init; } = 4096;
+
+    /// <summary>Keys read from the keys file (ntpq's <c>authinfo</c>).</summary>
+    public int StoredKeys { get; init; }
 }
+
+/// <summary>A <c>setvar</c> variable; <c>default</c> ones are listed by a plain <c>ntpq rv</c>.</summary>
+public sealed record UserVariable(string Name, string Value, bool Default);
+
+/// <summary>
+/// The kernel's clock discipline as <c>ntp_adjtime</c> reports it, converted to seconds and parts per million
+/// (ntpq's <c>kerninfo</c>).
+/// </summary>
+public sealed record KernelLoop(
+    double Offset,
+    double FrequencyPpm,
+    double MaxError,
+    double EstimatedError,
+    int Status,
+    long TimeConstant,
+    double Precision,
+    double TolerancePpm,
+    double PpsFrequencyPpm,
+    double PpsStability,
+    double PpsJitter,
+    int PpsShift,
+    long PpsCalibrations,
+    long PpsJitterExceeded,
+    long PpsStabilityExceeded,
+    long PpsCalibrationErrors);
 
 /// <summary>System events of the mode 6 status word (RFC 9327 §2.4.1).</summary>
 public enum SystemEvent
@@ -106,6 +146,7 @@ public sealed class NtpEngine
     private int _nextId = 1;
     private int _feasibleStratum = NtpHeader.UnsynchronizedStratum;
     private double _lostSince = double.NaN;
+    private bool _monitor = true;
 
     public NtpEngine(EngineSettings settings, IClock clock, IClockControl control, INtpTransport transport, Random random)
     {
@@ -120,6 +161,9 @@ public sealed class NtpEngine
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
         Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision));
         Mru = new MruList(settings.MruCapacity);
+        Access = settings.Access;
+        Io = new IoCounters { QueueCapacity = settings.QueueCapacity };
+        Auth = new AuthCounters { StoredKeys = settings.StoredKeys };
         Control = new ControlResponder(this, clock, settings.Host, random, settings.ControlKey, settings.Configure);
         RecordSystemEvent(SystemEvent.Restart);
     }
@@ -129,6 +173,24 @@ public sealed class NtpEngine
 
     /// <summary>Every remote address heard from, most recent first, bounded (ntpq's mrulist).</summary>
     public MruList Mru { get; }
+
+    /// <summary>The host's socket counters, kept here so that mode 6 can report them.</summary>
+    public IoCounters Io { get; }
+
+    /// <summary>The access list in effect: the configured one, replaced when <c>:config</c> changes a restrict line.</summary>
+    public RestrictList Access { get; set; }
+
+    /// <summary>Key lookups and MAC work.</summary>
+    public AuthCounters Auth { get; }
+
+    public EngineSettings Settings => _settings;
+
+    /// <summary><c>enable monitor</c>: remote addresses go into the MRU list (read from receive threads too).</summary>
+    public bool Monitor
+    {
+        get => Volatile.Read(ref _monitor);
+        set => Volatile.Write(ref _monitor, value);
+    }
 
     /// <summary>Answers mode 6 queries (ntpq).</summary>
     public ControlResponder Control { get; }
@@ -233,11 +295,14 @@ public sealed class NtpEngine
             return;
         }
 
-        Mru.Touch(MruKey.From(from), arrival, (byte)(datagram[0] & 0x3F));
+        if (Monitor)
+        {
+            Mru.Touch(MruKey.From(from), arrival, (byte)(datagram[0] & 0x3F));
+        }
 
         if (mode == NtpMode.Control)
         {
-            if ((_settings.Access.Lookup(from.Address) & (AccessFlags.Ignore | AccessFlags.NoQuery)) != 0)
+            if ((Access.Lookup(from.Address) & (AccessFlags.Ignore | AccessFlags.NoQuery)) != 0)
             {
                 // noquery: no answer at all, so mode 6 cannot be used for amplification.
                 Responder.Counters.CountRestricted();

@@ -36,11 +36,24 @@ public sealed class PacketCounters
     private long _control;
     private long _currentVersion;
     private long _olderVersion;
+    private long _version1;
+    private long _version1Client;
+    private long _version1Zero;
+    private long _version1Symmetric;
 
     /// <summary>Well-formed NTP packets of version 4, and of versions 1–3 (ntpd's sysstats "current/older version").</summary>
     public long CurrentVersion => Interlocked.Read(ref _currentVersion);
 
     public long OlderVersion => Interlocked.Read(ref _olderVersion);
+
+    /// <summary>NTPv1 packets, and of those client requests, mode 0 requests and symmetric packets (NTPsec's sysstats).</summary>
+    public long Version1 => Interlocked.Read(ref _version1);
+
+    public long Version1Client => Interlocked.Read(ref _version1Client);
+
+    public long Version1Zero => Interlocked.Read(ref _version1Zero);
+
+    public long Version1Symmetric => Interlocked.Read(ref _version1Symmetric);
 
     /// <summary>Mode 6 queries received by the control responder.</summary>
     public long ControlQueries => Interlocked.Read(ref _control);
@@ -74,6 +87,23 @@ public sealed class PacketCounters
     internal void CountCurrentVersion() => Interlocked.Increment(ref _currentVersion);
 
     internal void CountOlderVersion() => Interlocked.Increment(ref _olderVersion);
+
+    internal void CountVersion1(Meridian.Protocol.NtpMode mode)
+    {
+        Interlocked.Increment(ref _version1);
+        switch (mode)
+        {
+            case Meridian.Protocol.NtpMode.Client:
+                Interlocked.Increment(ref _version1Client);
+                break;
+            case Meridian.Protocol.NtpMode.Reserved:
+                Interlocked.Increment(ref _version1Zero);
+                break;
+            case Meridian.Protocol.NtpMode.SymmetricActive or Meridian.Protocol.NtpMode.SymmetricPassive:
+                Interlocked.Increment(ref _version1Symmetric);
+                break;
+        }
+    }
 
     public void CountBusy() => CountDropped(DropReason.Busy);
 

@@ -67,6 +67,10 @@ public sealed class ServerResponder
         else
         {
             Counters.CountOlderVersion();
+            if (version == 1)
+            {
+                Counters.CountVersion1(mode);
+            }
         }
 
         // An NTPv1 request has no mode field (it reads as 0) and is a client request.

@@ -57,6 +57,12 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     private const double DriftInterval = 3600;
 
     private readonly NtpConfiguration _config;
+
+    /// <summary>What <c>:config</c> may change after start: restrict lines, system flags, keys and trusted keys.</summary>
+    private readonly List<RestrictEntry> _restrictions;
+    private readonly Dictionary<string, bool> _systemFlags;
+    private readonly HashSet<int> _trustedKeys;
+    private KeyRing _keys;
     private readonly DaemonOptions _options;
     private readonly Log _log;
     private readonly IClock _clock;
@@ -64,9 +70,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     private readonly List<Thread> _threads = new();
     private readonly ConcurrentQueue<Action> _inbox = new();
 
-    /// <summary>Packets waiting for the engine thread; beyond <see cref="MaxPendingPackets"/> more are dropped, so a flood cannot grow memory.</summary>
-    private int _pendingPackets;
-
+    /// <summary>Packets that may wait for the engine thread; more are dropped (and counted), so a flood cannot grow memory.</summary>
     public const int MaxPendingPackets = 4096;
     private readonly AutoResetEvent _wake = new(false);
     private readonly Stopwatch _monotonic = Stopwatch.StartNew();
@@ -84,6 +88,10 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         precision = (sbyte)(config.Precision ?? precision);
         Precision = precision;
         _driftFile = options.DriftFile ?? config.DriftFile;
+        _restrictions = [.. config.Restrictions];
+        _systemFlags = new Dictionary<string, bool>(config.SystemFlags, StringComparer.Ordinal);
+        _trustedKeys = [.. config.TrustedKeys];
+        _keys = config.Keys;
         // -q makes one correction itself, below, instead of leaving a slew running behind it.
         _control = config.ClockControl && !options.SetOnceAndExit ? new LinuxClockControl(options.KernelClock) : NoClockControl.Instance;
         double? drift = ReadDrift();
@@ -109,12 +117,45 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             new EngineSettings
             {
                 Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version),
-                ControlKey = ControlKeyOf(config, log), Configure = text => ConfigureRemotely(text), Access = AccessListOf(config),
+                ControlKey = ControlKeyOf(config, config.Keys, config.TrustedKeys, log), Configure = text => ConfigureRemotely(text),
+                Access = AccessListOf(config.Restrictions), QueueCapacity = MaxPendingPackets, StoredKeys = config.Keys.Count,
+                UserVariables = config.SetVar.Select(v => new UserVariable(v.Key, v.Value, config.SetVarDefault.Contains(v.Key))).ToList(),
+                ReadKernel = () => KernelLoopOf(options.KernelClock), SystemFlags = () => SystemFlagsText,
             },
             clock,
             _control,
             this,
             new Random());
+        Engine.Monitor = config.SystemFlags["monitor"];
+    }
+
+    /// <summary>The kernel's discipline state, read with <c>ntp_adjtime</c> in read-only mode; null when the call fails.</summary>
+    private static KernelLoop? KernelLoopOf(Native.IKernelClockCalls calls)
+    {
+        var timex = new Native.Timex();
+        if (calls.ClockAdjTime(ref timex) < 0)
+        {
+            return null;
+        }
+
+        double fine = (timex.Status & Native.Timex.StaNano) != 0 ? 1e-9 : 1e-6;
+        return new KernelLoop(
+            Offset: timex.Offset * fine,
+            FrequencyPpm: timex.Freq / 65536.0,
+            MaxError: timex.MaxError * 1e-6,
+            EstimatedError: timex.EstError * 1e-6,
+            Status: timex.Status,
+            TimeConstant: timex.Constant,
+            Precision: timex.Precision * 1e-6,
+            TolerancePpm: timex.Tolerance / 65536.0,
+            PpsFrequencyPpm: timex.PpsFreq / 65536.0,
+            PpsStability: timex.Stabil / 65536.0,
+            PpsJitter: timex.Jitter * fine,
+            PpsShift: timex.Shift,
+            PpsCalibrations: timex.CalCnt,
+            PpsJitterExceeded: timex.JitCnt,
+            PpsStabilityExceeded: timex.StbCnt,
+            PpsCalibrationErrors: timex.ErrCnt);
     }
 
     public sbyte Precision { get; }
@@ -124,10 +165,10 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     /// <c>unrestrict</c> takes flags away from the entry it names (for <c>default</c>, from the built-in noquery).
     /// <c>source</c> and host names are resolved with the access control of issue 6 and left out here.
     /// </summary>
-    private static RestrictList AccessListOf(NtpConfiguration config)
+    private static RestrictList AccessListOf(IEnumerable<RestrictEntry> restrictions)
     {
         var entries = new Dictionary<(IPAddress, IPAddress), AccessFlags>();
-        foreach (RestrictEntry r in config.Restrictions)
+        foreach (RestrictEntry r in restrictions)
         {
             var targets = new List<(IPAddress Address, IPAddress Mask)>();
             if (r.Target == RestrictTarget.Default)
@@ -158,7 +199,8 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 }
                 else
                 {
-                    entries[key] = flags;
+                    // A second line for the same address and mask adds its flags, as in ntpd.
+                    entries[key] = entries.TryGetValue(key, out AccessFlags earlier) ? earlier | flags : flags;
                 }
             }
         }
@@ -173,20 +215,20 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     }
 
     /// <summary>The <c>controlkey</c>, if it names a key of the keys file that is also trusted (as ntpd requires).</summary>
-    private static ControlKey? ControlKeyOf(NtpConfiguration config, Log log)
+    private static ControlKey? ControlKeyOf(NtpConfiguration config, KeyRing keys, HashSet<int> trusted, Log log)
     {
         if (config.ControlKey is not int id)
         {
             return null;
         }
 
-        if (config.Keys[id] is not SymmetricKey key)
+        if (keys[id] is not SymmetricKey key)
         {
             log.Warning($"controlkey {id} is not in the keys file: remote configuration stays off");
             return null;
         }
 
-        if (!config.TrustedKeys.Contains(id))
+        if (!trusted.Contains(id))
         {
             log.Warning($"controlkey {id} is not a trustedkey: remote configuration stays off");
             return null;
@@ -291,9 +333,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         try
         {
             socket?.SendTo(packet, destination);
+            Engine.Io.CountSent();
         }
         catch (NtpSocketException e)
         {
+            Engine.Io.CountSendFailed();
             _log.Debug($"send to {destination}: {e.Message}");
         }
     }
@@ -308,9 +352,11 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         {
             socket = NtpSocket.Bind(new IPEndPoint(destination.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
             socket.SendTo(packet, destination);
+            Engine.Io.CountSent();
         }
         catch (NtpSocketException e)
         {
+            Engine.Io.CountSendFailed();
             _log.Debug($"request to {destination}: {e.Message}");
             return;
         }
@@ -456,36 +502,90 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
 
     private void AddAssociations() => AddAssociations(_config);
 
+    /// <summary>Directives <c>:config</c> (and ntpdc) can change while the daemon runs.</summary>
+    private static readonly HashSet<string> RuntimeDirectives = new(StringComparer.Ordinal)
+    {
+        "server", "pool", "peer", "fudge", "unpeer", "restrict", "unrestrict", "enable", "disable", "trustedkey", "setvar", "readkeys",
+    };
+
+    /// <summary>System flags a run-time <c>enable</c>/<c>disable</c> can change.</summary>
+    private static readonly HashSet<string> RuntimeFlags = new(StringComparer.Ordinal) { "monitor", "auth" };
+
     /// <summary>
-    /// ntpq's <c>:config</c>, authenticated with the control key: the text is read as ntp.conf lines; associations
-    /// are added now; anything else in it is refused. Runs on the engine thread.
+    /// ntpq's <c>:config</c> and ntpdc's changes, authenticated with the control key: the text is read as ntp.conf
+    /// lines. Associations are added or removed, restrict lines change the access list (flags add to an entry, as in
+    /// ntpd), <c>enable</c>/<c>disable monitor|auth</c>, <c>trustedkey</c> and <c>setvar</c> take effect, and the line
+    /// <c>readkeys</c> reads the keys file again. Anything that only takes effect at start is named in the answer and
+    /// left alone. Runs on the engine thread.
     /// </summary>
     private string ConfigureRemotely(string text)
     {
-        NtpConfiguration remote = ConfigParser.Parse(text.Replace("\r", "", StringComparison.Ordinal), "remote configuration");
+        var lines = text.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).ToList();
+        bool readKeys = lines.RemoveAll(l => l == "readkeys") > 0;
+        NtpConfiguration remote = ConfigParser.Parse(string.Join('\n', lines), "remote configuration");
         if (remote.HasErrors)
         {
             return string.Join("\r\n", remote.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Message));
         }
 
-        if (remote.Associations.Count == 0 && remote.Unpeer.Count == 0)
-        {
-            return "Config Succeeded (nothing to change at run time)";
-        }
+        List<string> startOnly = lines.Select(l => l.Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault())
+            .Where(w => w is not null && !w.StartsWith('#') && !RuntimeDirectives.Contains(w)).Select(w => w!).Distinct().ToList();
+        startOnly.AddRange(remote.SystemFlagsWritten.Where(f => !RuntimeFlags.Contains(f) && remote.SystemFlags[f] != _config.SystemFlags[f]).Select(f => $"{(remote.SystemFlags[f] ? "enable" : "disable")} {f}"));
 
         AddAssociations(remote);
         foreach (string gone in remote.Unpeer)
         {
-            foreach (Association a in Engine.Associations.Where(a => a.Address.Address.ToString() == gone).ToList())
+            foreach (Association a in Engine.Associations.Where(a => a.Address.Address.ToString() == gone || a.Id.ToString(CultureInfo.InvariantCulture) == gone).ToList())
             {
                 Engine.Remove(a);
             }
         }
 
-        _log.Notice($"remote configuration: {text.Trim()}");
+        if (remote.Restrictions.Count > 0)
+        {
+            _restrictions.AddRange(remote.Restrictions);
+            Engine.Access = AccessListOf(_restrictions);
+        }
+
+        foreach (string flag in remote.SystemFlagsWritten.Where(RuntimeFlags.Contains))
+        {
+            _systemFlags[flag] = remote.SystemFlags[flag];
+        }
+
+        Engine.Monitor = _systemFlags["monitor"];
+        foreach ((string name, string value) in remote.SetVar)
+        {
+            Engine.Control.SetUserVariable(new UserVariable(name, value, remote.SetVarDefault.Contains(name)));
+        }
+
+        _trustedKeys.UnionWith(remote.TrustedKeys);
+        if (readKeys && _config.KeysFile is string keysFile)
+        {
+            var problems = new List<ConfigDiagnostic>();
+            try
+            {
+                _keys = KeyRing.Parse(File.ReadAllText(keysFile), keysFile, problems);
+                Engine.Auth.StoredKeys = _keys.Count;
+                _log.Notice($"keys file {keysFile} read again: {_keys.Count} keys");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return $"readkeys: cannot read {keysFile}: {e.Message}";
+            }
+        }
+
+        if (readKeys || remote.TrustedKeys.Count > 0)
+        {
+            Engine.Control.Key = ControlKeyOf(_config, _keys, _trustedKeys, _log);
+        }
+
+        _log.Notice($"remote configuration: {string.Join("; ", lines.Where(l => l.Length > 0))}");
         DrainEvents();
-        return "Config Succeeded";
+        return startOnly.Count == 0 ? "Config Succeeded" : $"Config Succeeded; these take effect only at start and were not changed: {string.Join(", ", startOnly)}";
     }
+
+    /// <summary>The system flags now in effect, as ntpdc's <c>sysinfo</c> lists them.</summary>
+    public string SystemFlagsText => string.Join(' ', _systemFlags.Where(f => f.Value).Select(f => f.Key));
 
     private void AddAssociations(NtpConfiguration config)
     {
@@ -514,6 +614,9 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                     RefclockType = clock.Type,
                     RefclockStratum = fudge?.Stratum ?? LocalClockDriver.DefaultStratum,
                     RefclockId = fudge?.RefId is { } refid ? ReferenceId.FromAscii(refid) : LocalClockDriver.DefaultReferenceId,
+                    RefclockTime1 = fudge?.Time1,
+                    RefclockTime2 = fudge?.Time2,
+                    RefclockFlags = fudge is null ? 0 : fudge.Flags.Where(f => f.Value).Sum(f => 1 << (f.Key - 1)),
                     NoSelect = association.NoSelect,
                     Prefer = association.Prefer,
                     Name = $"LOCAL({clock.Unit})",
@@ -776,17 +879,24 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 break;
             }
 
+            Engine.Io.CountWakeup(result == ReceiveResult.Received);
             if (result != ReceiveResult.Received)
             {
+                continue;
+            }
+
+            Engine.Io.CountReceived();
+            if (datagram.Length == 0)
+            {
+                Engine.Io.CountIgnored();
                 continue;
             }
 
             NtpTimestamp arrival = datagram.KernelReceiveTime ?? _clock.Now();
             if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server or NtpMode.Control)
             {
-                if (Interlocked.Increment(ref _pendingPackets) > MaxPendingPackets)
+                if (!Engine.Io.TryQueue())
                 {
-                    Interlocked.Decrement(ref _pendingPackets);
                     Responder.Counters.CountBusy();
                     continue;
                 }
@@ -797,7 +907,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 IPAddress? local = datagram.LocalAddress;
                 _inbox.Enqueue(() =>
                 {
-                    Interlocked.Decrement(ref _pendingPackets);
+                    Engine.Io.Dequeued();
                     Engine.Receive(copy, from, arrival, now, local);
                 });
                 _wake.Set();
@@ -805,7 +915,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             }
 
             // Client requests (and everything else the responder counts and drops) are handled right here.
-            if (datagram.Length > 0)
+            if (Engine.Monitor)
             {
                 Engine.Mru.Touch(datagram.SourceKey, arrival, (byte)(datagram.Payload[0] & 0x3F));
             }
@@ -813,7 +923,14 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             int length = Responder.Respond(datagram.Payload, arrival, reply);
             if (length > 0)
             {
-                socket.Reply(datagram, reply[..length]);
+                if (socket.Reply(datagram, reply[..length]))
+                {
+                    Engine.Io.CountSent();
+                }
+                else
+                {
+                    Engine.Io.CountSendFailed();
+                }
             }
         }
     }

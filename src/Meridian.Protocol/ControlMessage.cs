@@ -235,6 +235,12 @@ public static class ControlStatus
         (ushort)(((configured ? 0x10 : 0) | (authEnabled ? 0x08 : 0) | (authentic ? 0x04 : 0) | (reachable ? 0x02 : 0) | (broadcast ? 0x01 : 0)) << 11
             | ((selection & 0x7) << 8) | (Math.Min(eventCount, 15) << 4) | (lastEvent & 0xF));
 
+    /// <summary>Clock status: the clock's condition (8 bits) and its last event (8 bits).</summary>
+    public static ushort Clock(int status, int lastEvent) => (ushort)(((status & 0xFF) << 8) | (lastEvent & 0xFF));
+
+    /// <summary>ntpq's names of the clock conditions (4.2.8 wording).</summary>
+    public static readonly string[] ClockNames = ["clk_unspec", "clk_no_reply", "clk_bad_format", "clk_fault", "clk_bad_signal", "clk_bad_date", "clk_bad_time"];
+
     public static readonly string[] LeapNames = ["leap_none", "leap_add_sec", "leap_del_sec", "leap_alarm"];
 
     public static readonly string[] SourceNames = ["sync_unspec", "sync_pps", "sync_lf_radio", "sync_hf_radio", "sync_uhf_radio", "sync_local", "sync_ntp", "sync_other", "sync_wristwatch", "sync_telephone"];

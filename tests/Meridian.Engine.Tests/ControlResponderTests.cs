@@ -125,13 +125,7 @@ public sealed class ControlResponderTests
             new EngineSettings { ControlKey = new ControlKey(7, algorithm, secret), Configure = text => { received.Add(text); return "Config Succeeded"; } },
             new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
 
-        byte[] Request(uint keyId, byte[] key)
-        {
-            byte[] data = "server 127.127.1.1"u8.ToArray();
-            var packet = new byte[(12 + data.Length + 7) & ~7];
-            new ControlHeader { Version = 2, Opcode = ControlOpcode.Configure, Sequence = 5 }.Write(packet, data);
-            return Mac.Append(algorithm, keyId, key, packet);
-        }
+        byte[] Request(uint keyId, byte[] key) => Signed(ControlOpcode.Configure, 0, "server 127.127.1.1", algorithm, keyId, key);
 
         (ControlHeader Header, byte[] Packet) Send(byte[] packet)
         {
@@ -181,5 +175,101 @@ public sealed class ControlResponderTests
 
         Assert.True(answered6 > 0);
         Assert.Equal(11, engine.State.Stratum);
+    }
+
+    /// <summary>A request as ntpq sends it with a key: padded to 8 octets, then key ID and MAC.</summary>
+    private static byte[] Signed(ControlOpcode opcode, ushort association, string text, MacAlgorithm algorithm, uint keyId, byte[] key)
+    {
+        byte[] data = Encoding.ASCII.GetBytes(text);
+        var packet = new byte[(12 + data.Length + 7) & ~7];
+        new ControlHeader { Version = 2, Opcode = opcode, Sequence = 5, AssociationId = association }.Write(packet, data);
+        return Mac.Append(algorithm, keyId, key, packet);
+    }
+
+    [Fact]
+    public void Readclock_gives_a_reference_clocks_variables_and_refuses_other_associations()
+    {
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings(), new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 123)));
+        engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("127.127.1.0"), 123))
+        {
+            Mode = AssociationMode.Refclock, RefclockType = 1, RefclockStratum = 10, RefclockId = ReferenceId.FromAscii("LOCL"), RefclockTime1 = 0.002,
+        });
+        for (int t = 0; t < 5; t++)
+        {
+            engine.Tick(t);
+        }
+
+        foreach (ushort id in new ushort[] { 0, 2 })
+        {
+            (ControlHeader header, string text) = Assert.Single(Ask(engine, transport, ControlOpcode.ReadClock, id));
+            Assert.False(header.IsError);
+            Assert.Equal(0, header.Status);
+            Assert.Equal("device=\"Undisciplined local clock\", timecode=\"\", poll=4, noreply=0, badformat=0, baddata=0, fudgetime1=2.000, stratum=10, refid=LOCL, flags=0", text.Replace("\r\n", " ", StringComparison.Ordinal));
+        }
+
+        Assert.Equal("stratum=10, poll=4", Assert.Single(Ask(engine, transport, ControlOpcode.ReadClock, 2, "stratum,poll")).Data);
+        (ControlHeader notClock, _) = Assert.Single(Ask(engine, transport, ControlOpcode.ReadClock, 1));
+        Assert.Equal(ControlError.UnknownAssociation, (ControlError)(notClock.Status >> 8));
+    }
+
+    [Fact]
+    public void Counters_are_answered_when_named()
+    {
+        var kernel = new KernelLoop(0.000123, -12.5, 0.016, 0.000002, 0x2001, 7, 1e-9, 500, 0, 0, 0, 2, 0, 0, 0, 0);
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings { ReadKernel = () => kernel, StoredKeys = 3, QueueCapacity = 64 }, new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 123)));
+        for (int t = 0; t < 3; t++)
+        {
+            engine.Tick(t);
+        }
+
+        engine.Io.CountReceived();
+        Assert.True(engine.Io.TryQueue());
+
+        string system = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables).Select(r => r.Data));
+        Assert.DoesNotContain("ss_uptime", system, StringComparison.Ordinal);
+
+        string Named(ushort id, string names) => Assert.Single(Ask(engine, transport, ControlOpcode.ReadVariables, id, names)).Data.Replace("\r\n", " ", StringComparison.Ordinal);
+
+        Assert.Equal("koffset=0.123, kfreq=-12.500, kstflags=pll nano, ktimeconst=7, kprecis=0.000001", Named(0, "koffset,kfreq,kstflags,ktimeconst,kprecis"));
+        Assert.Equal("total_rbuf=64, used_rbuf=1, free_rbuf=63, io_received=1", Named(0, "total_rbuf,used_rbuf,free_rbuf,io_received"));
+        Assert.Equal("authkeys=3, authklookups=0", Named(0, "authkeys,authklookups"));
+        Assert.Equal("mru_enabled=0x1, mru_maxdepth=1024", Named(0, "mru_enabled,mru_maxdepth"));
+        Assert.Matches(@"^ss_uptime=\d+, ss_uptime_r=\d+, ss_numctlreq=6$", Named(0, "ss_uptime,ss_uptime_r,ss_numctlreq"));
+        Assert.Equal("sent=3, received=0, bogusorg=0, candidate=0", Named(1, "sent,received,bogusorg,candidate"));
+    }
+
+    [Fact]
+    public void Writevar_changes_setvar_variables_only_with_the_control_key()
+    {
+        byte[] secret = "writer"u8.ToArray();
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(
+            new EngineSettings { ControlKey = new ControlKey(3, MacAlgorithm.Sha1, secret), UserVariables = [new("rack", "row 4", Default: true), new("owner", "ops", Default: false)] },
+            new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+
+        string system = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables).Select(r => r.Data));
+        Assert.Contains("rack=row 4", system, StringComparison.Ordinal);
+        Assert.DoesNotContain("owner", system, StringComparison.Ordinal);
+        Assert.Equal("owner=ops", Assert.Single(Ask(engine, transport, ControlOpcode.ReadVariables, 0, "owner")).Data);
+
+        ControlError? Write(string text, byte[] key)
+        {
+            transport.Sent.Clear();
+            engine.Receive(Signed(ControlOpcode.WriteVariables, 0, text, MacAlgorithm.Sha1, 3, key), Querier, Start, 1);
+            Assert.True(ControlHeader.TryRead(Assert.Single(transport.Sent).Packet, out ControlHeader h, out _, out _));
+            return h.IsError ? (ControlError)(h.Status >> 8) : null;
+        }
+
+        Assert.Equal(ControlError.PermissionDenied, Write("owner=eve", "wrong"u8.ToArray()));
+        Assert.Equal(ControlError.PermissionDenied, Write("owner=eve, stratum=1", secret));
+        Assert.Equal(ControlError.UnknownVariable, Write("nosuch=1", secret));
+        Assert.Equal("owner=ops", Assert.Single(Ask(engine, transport, ControlOpcode.ReadVariables, 0, "owner")).Data);
+
+        Assert.Null(Write("owner=noc, rack=row 5", secret));
+        Assert.Equal("owner=noc, rack=row 5", Assert.Single(Ask(engine, transport, ControlOpcode.ReadVariables, 0, "owner,rack")).Data);
     }
 }

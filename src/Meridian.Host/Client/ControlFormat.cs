@@ -69,6 +69,36 @@ public static class ControlFormat
     }
 
     /// <summary>readvar's first line: <c>associd=0 status=0615 leap_none, sync_ntp, 1 event, clock_sync,</c>.</summary>
+    /// <summary>
+    /// ntpq's labelled displays (sysstats, iostats, kerninfo, ...): each label padded to 22 columns, two spaces, the
+    /// value; variables the daemon did not return are left out.
+    /// </summary>
+    public static string Labelled(IEnumerable<(string Name, string Label)> rows, IReadOnlyDictionary<string, string> values)
+    {
+        var text = new StringBuilder();
+        foreach ((string name, string label) in rows)
+        {
+            if (values.TryGetValue(name, out string? value))
+            {
+                text.Append(label.PadRight(22)).Append("  ").Append(value).Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The status line of a clock variable list: <c>associd=1 status=0000 clk_unspec, last_clk_unspec,</c>.</summary>
+    public static string ClockStatusLine(ushort associationId, ushort status, bool raw)
+    {
+        if (raw)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"associd={associationId} status=0x{status:x4},");
+        }
+
+        static string Name(int code) => ControlStatus.ClockNames.ElementAtOrDefault(code) ?? "clk";
+        return string.Create(CultureInfo.InvariantCulture, $"associd={associationId} status={status:x4} {Name(status >> 8)}, last_{Name(status & 0xFF)},");
+    }
+
     public static string StatusLine(ushort associationId, ushort status, bool raw)
     {
         if (raw)

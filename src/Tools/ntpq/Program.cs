@@ -320,11 +320,35 @@ public static class Program
                     Configure(session, File.ReadAllText(rest[0]));
                     return true;
                 case "sysstats":
-                    SystemStatistics(session);
+                    Display(session, 0, SysStatsRows, decodeStatus: false);
                     return true;
-                case "clockvar" or "cv" or "writevar" or "pstats" or "iostats" or "kerninfo" or "authinfo" or "monstats":
-                    Console.Error.WriteLine($"***Command `{command}' is not available in this build of ntpq yet");
-                    return false;
+                case "iostats":
+                    Display(session, 0, IoStatsRows, decodeStatus: false);
+                    return true;
+                case "kerninfo":
+                    Display(session, 0, KernInfoRows, decodeStatus: true);
+                    return true;
+                case "authinfo":
+                    Display(session, 0, AuthInfoRows, decodeStatus: false);
+                    return true;
+                case "monstats":
+                    Display(session, 0, MonStatsRows, decodeStatus: false);
+                    return true;
+                case "pstats":
+                    if (rest.Length == 0)
+                    {
+                        Console.Error.WriteLine("***usage: pstats assocID");
+                        return false;
+                    }
+
+                    Display(session, AssociationOf(session, rest[0]), PeerStatsRows, decodeStatus: true);
+                    return true;
+                case "clockvar" or "cv":
+                    ClockVar(session, rest);
+                    return true;
+                case "writevar":
+                    WriteVar(session, rest);
+                    return true;
             }
         }
         catch (ControlException e)
@@ -444,28 +468,139 @@ public static class Program
         Console.Write(ControlFormat.Variables(variables, session.Raw));
     }
 
-    /// <summary>sysstats: the daemon's packet counters, labelled as ntpd 4.2.8's ntpq labels them.</summary>
-    private static void SystemStatistics(Session session)
+    // The labels of ntpd 4.2.8's ntpq, padded to 22 columns; two spaces go between label and value.
+    private static readonly (string Name, string Label)[] SysStatsRows =
+    [
+        ("ss_uptime", "uptime:"), ("ss_reset", "sysstats reset:"), ("ss_received", "packets received:"),
+        ("ss_thisver", "current version:"), ("ss_oldver", "older version:"), ("ss_badformat", "bad length or format:"),
+        ("ss_badauth", "authentication failed:"), ("ss_declined", "declined:"), ("ss_restricted", "restricted:"),
+        ("ss_limited", "rate limited:"), ("ss_kodsent", "KoD responses:"), ("ss_processed", "processed for time:"),
+    ];
+
+    private static readonly (string Name, string Label)[] IoStatsRows =
+    [
+        ("iostats_reset", "time since reset:"), ("total_rbuf", "receive buffers:"), ("free_rbuf", "free receive buffers:"),
+        ("used_rbuf", "used receive buffers:"), ("rbuf_lowater", "low water refills:"), ("io_dropped", "dropped packets:"),
+        ("io_ignored", "ignored packets:"), ("io_received", "received packets:"), ("io_sent", "packets sent:"),
+        ("io_sendfailed", "packet send failures:"), ("io_wakeups", "input wakeups:"), ("io_goodwakeups", "useful input wakeups:"),
+    ];
+
+    private static readonly (string Name, string Label)[] KernInfoRows =
+    [
+        ("koffset", "pll offset:"), ("kfreq", "pll frequency:"), ("kmaxerr", "maximum error:"), ("kesterr", "estimated error:"),
+        ("kstflags", "kernel status:"), ("ktimeconst", "pll time constant:"), ("kprecis", "precision:"),
+        ("kfreqtol", "frequency tolerance:"), ("kppsfreq", "pps frequency:"), ("kppsstab", "pps stability:"),
+        ("kppsjitter", "pps jitter:"), ("kppscalibdur", "calibration interval:"), ("kppscalibs", "calibration cycles:"),
+        ("kppsjitexc", "jitter exceeded:"), ("kppsstbexc", "stability exceeded:"), ("kppscaliberrs", "calibration errors:"),
+    ];
+
+    private static readonly (string Name, string Label)[] AuthInfoRows =
+    [
+        ("authreset", "time since reset:"), ("authkeys", "stored keys:"), ("authfreek", "free keys:"),
+        ("authklookups", "key lookups:"), ("authknotfound", "keys not found:"), ("authkuncached", "uncached keys:"),
+        ("authkexpired", "expired keys:"), ("authencrypts", "encryptions:"), ("authdecrypts", "decryptions:"),
+    ];
+
+    private static readonly (string Name, string Label)[] MonStatsRows =
+    [
+        ("mru_enabled", "enabled:"), ("mru_depth", "addresses:"), ("mru_deepest", "peak addresses:"),
+        ("mru_maxdepth", "maximum addresses:"), ("mru_mindepth", "reclaim above count:"), ("mru_maxage", "reclaim older than:"),
+        ("mru_mem", "kilobytes:"), ("mru_maxmem", "maximum kilobytes:"),
+    ];
+
+    private static readonly (string Name, string Label)[] PeerStatsRows =
+    [
+        ("srcadr", "remote host:"), ("dstadr", "local address:"), ("timerec", "time last received:"),
+        ("timer", "time until next send:"), ("timereach", "reachability change:"), ("sent", "packets sent:"),
+        ("received", "packets received:"), ("badauth", "bad authentication:"), ("bogusorg", "bogus origin:"),
+        ("oldpkt", "duplicate:"), ("seldisp", "bad dispersion:"), ("selbroken", "bad reference time:"),
+        ("candidate", "candidate order:"),
+    ];
+
+    /// <summary>
+    /// The labelled displays (sysstats, iostats, kerninfo, authinfo, monstats, pstats): one query naming every
+    /// variable, then one line per variable the daemon returned, as ntpd 4.2.8's ntpq prints them.
+    /// </summary>
+    private static void Display(Session session, ushort associationId, (string Name, string Label)[] rows, bool decodeStatus)
     {
-        (string Name, string Label)[] rows =
-        [
-            ("ss_uptime", "uptime:"), ("ss_reset", "sysstats reset:"), ("ss_received", "packets received:"),
-            ("ss_thisver", "current version:"), ("ss_oldver", "older version:"), ("ss_badformat", "bad length or format:"),
-            ("ss_badauth", "authentication failed:"), ("ss_declined", "declined:"), ("ss_restricted", "restricted:"),
-            ("ss_limited", "rate limited:"), ("ss_kodsent", "KoD responses:"), ("ss_processed", "processed for time:"),
-        ];
-        ControlResponse response = session.Client!.ReadVariables(0, string.Join(',', rows.Select(r => r.Name)));
-        var values = response.Values;
+        ControlResponse response = session.Client!.ReadVariables(associationId, string.Join(',', rows.Select(r => r.Name)));
+        Dictionary<string, string> values = response.Values;
         if (session.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(values, JsonOptions));
             return;
         }
 
-        foreach ((string name, string label) in rows)
+        if (session.Raw)
         {
-            Console.WriteLine(label.PadRight(24) + values.GetValueOrDefault(name, "-"));
+            Console.WriteLine(ControlFormat.StatusLine(associationId, response.Status, raw: true));
+            Console.Write(ControlFormat.Variables(response.Variables, raw: true));
+            return;
         }
+
+        if (decodeStatus)
+        {
+            Console.WriteLine(ControlFormat.StatusLine(associationId, response.Status, raw: false));
+        }
+
+        Console.Write(ControlFormat.Labelled(rows, values));
+    }
+
+    /// <summary>An association argument: a number, or &amp;N for the Nth of the last listing.</summary>
+    private static ushort AssociationOf(Session session, string text)
+    {
+        if (text.StartsWith('&') && int.TryParse(text.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+        {
+            if (session.LastAssociations.Count == 0)
+            {
+                session.LastAssociations.AddRange(session.Client!.ReadStatus().Associations.Select(a => a.Id));
+            }
+
+            return index >= 1 && index <= session.LastAssociations.Count ? session.LastAssociations[index - 1] : throw new ControlException($"***No such association as {index}.");
+        }
+
+        return ushort.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ushort id) ? id : throw new ControlException($"***Invalid association ID {text}");
+    }
+
+    /// <summary>clockvar [assocID] [name,...]: a reference clock's variables (READCLOCK).</summary>
+    private static void ClockVar(Session session, string[] args)
+    {
+        ushort id = 0;
+        if (args.Length > 0 && (args[0].StartsWith('&') || char.IsAsciiDigit(args[0][0])))
+        {
+            id = AssociationOf(session, args[0]);
+            args = args[1..];
+        }
+
+        ControlResponse response = session.Client!.Query(ControlOpcode.ReadClock, id, string.Join(',', args));
+        if (session.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(response.Values, JsonOptions));
+            return;
+        }
+
+        Console.WriteLine(ControlFormat.ClockStatusLine(response.AssociationId, response.Status, session.Raw));
+        Console.Write(ControlFormat.Variables(response.Variables, session.Raw));
+    }
+
+    /// <summary>writevar assocID name=value[,...]: authenticated WRITEVAR (only setvar variables are writable).</summary>
+    private static void WriteVar(Session session, string[] args)
+    {
+        if (args.Length < 2)
+        {
+            throw new ControlException("***usage: writevar assocID name=value,[...]");
+        }
+
+        ushort id = AssociationOf(session, args[0]);
+        ControlResponse response = session.Client!.Query(ControlOpcode.WriteVariables, id, string.Join(' ', args[1..]), authenticate: true);
+        if (response.Data.Length == 0)
+        {
+            Console.WriteLine("done! (no data returned)");
+            return;
+        }
+
+        Console.WriteLine(ControlFormat.StatusLine(id, response.Status, session.Raw));
+        Console.Write(ControlFormat.Variables(response.Variables, session.Raw));
     }
 
     /// <summary>:config: the text goes to the daemon as ntp.conf lines, authenticated; its answer is printed.</summary>
