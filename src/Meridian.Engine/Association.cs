@@ -211,6 +211,14 @@ public sealed class Association
     /// <summary>The last transmit timestamp we sent and the receive timestamp of the last packet (ntpq's xmt and rec).</summary>
     public NtpTimestamp LastReceivedAt => _lastArrival;
 
+    /// <summary>
+    /// The transmit timestamp of the last packet accepted (ntpd's <c>org</c>: the origin our next symmetric packet
+    /// echoes) and the transmit timestamp of our last request as sent (<c>xmt</c>; random for a client, RFC 9109).
+    /// </summary>
+    public NtpTimestamp LastOrigin { get; private set; }
+
+    public NtpTimestamp LastTransmit { get; private set; }
+
     /// <summary>Requests sent and packets received from the source (ntpq's <c>pstats</c>).</summary>
     public long Sent { get; private set; }
 
@@ -388,6 +396,7 @@ public sealed class Association
         }
 
         _sentAt = realNow;
+        LastTransmit = header.TransmitTimestamp;
         Sent++;
         header.Write(buffer);
         return NtpHeader.Size;
@@ -417,6 +426,7 @@ public sealed class Association
 
         // One answer per request: a replay of the same reply is bogus from now on.
         _expectedOrigin = NtpTimestamp.Zero;
+        LastOrigin = header.TransmitTimestamp;
         LastReceived = now;
         _lastArrival = arrival;
         if (Reach == 0)

@@ -68,6 +68,9 @@ public sealed record EngineSettings
     /// <summary>The system flags in effect as words (<c>auth monitor ntp kernel stats</c>), for ntpdc's sysinfo.</summary>
     public Func<string>? SystemFlags { get; init; }
 
+    /// <summary><c>broadcastdelay</c>, seconds: reported by ntpdc's sysinfo.</summary>
+    public double BroadcastDelay { get; init; } = 0.004;
+
     /// <summary>Datagrams the host may queue for the engine thread (ntpq's <c>iostats</c> receive buffers).</summary>
     public int QueueCapacity { get; init; } = 4096;
 
@@ -173,6 +176,9 @@ public sealed class NtpEngine
 
     /// <summary>Every remote address heard from, most recent first, bounded (ntpq's mrulist).</summary>
     public MruList Mru { get; }
+
+    /// <summary>Seconds since the clock was last updated from a source (ntpdc's watchdog timer); NaN before the first update.</summary>
+    public double SinceClockUpdate(double now) => double.IsNegativeInfinity(_lastClockUpdate) ? double.NaN : Math.Max(0, now - _lastClockUpdate);
 
     /// <summary>The host's socket counters, kept here so that mode 6 can report them.</summary>
     public IoCounters Io { get; }

@@ -118,7 +118,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             {
                 Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version),
                 ControlKey = ControlKeyOf(config, config.Keys, config.TrustedKeys, log), Configure = text => ConfigureRemotely(text),
-                Access = AccessListOf(config.Restrictions), QueueCapacity = MaxPendingPackets, StoredKeys = config.Keys.Count,
+                Access = AccessListOf(config.Restrictions), QueueCapacity = MaxPendingPackets, StoredKeys = config.Keys.Count, BroadcastDelay = config.BroadcastDelay,
                 UserVariables = config.SetVar.Select(v => new UserVariable(v.Key, v.Value, config.SetVarDefault.Contains(v.Key))).ToList(),
                 ReadKernel = () => KernelLoopOf(options.KernelClock), SystemFlags = () => SystemFlagsText,
             },

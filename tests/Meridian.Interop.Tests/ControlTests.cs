@@ -68,6 +68,7 @@ public sealed class ControlTests
         CommandResult theirs = downstream.RunUntil(r => r.Stdout.Contains("*198.18.0.1", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "/usr/bin/ntpq", "-n", "-p", "127.0.0.1");
         CommandResult ours = downstream.Run(Short, Sandbox.Out("ntpq"), "-n", "-p", "127.0.0.1");
         CommandResult rv = downstream.Run(Short, Sandbox.Out("ntpq"), "-c", "rv 0 stratum,refid,version", "127.0.0.1");
+        CommandResult counters = downstream.Run(Short, Sandbox.Out("ntpq"), "-c", "iostats", "-c", "sysstats", "-c", "monstats", "127.0.0.1");
 
         Assert.True(ours.ExitCode == 0, ours.ToString());
         string[] lines = ours.Stdout.Split('\n');
@@ -84,6 +85,90 @@ public sealed class ControlTests
         }
 
         Assert.Matches(new Regex(@"^associd=0 status=\w{4} leap_\w+, sync_\w+, \d+ events?, \w+,\nstratum=4, refid=198\.18\.0\.1, version=""ntpd ntpsec-", RegexOptions.Multiline), rv.Stdout);
+        // NTPsec's daemon has these counters too (some under other names, which ntpq then skips).
+        Assert.True(counters.ExitCode == 0, counters.ToString());
+        Assert.Matches(new Regex(@"^received packets:\s{7}[1-9]\d*$", RegexOptions.Multiline), counters.Stdout);
+        Assert.Matches(new Regex(@"^packets received:\s{7}[1-9]\d*$", RegexOptions.Multiline), counters.Stdout);
+        Assert.Matches(new Regex(@"^addresses:\s{14}[1-9]\d*$", RegexOptions.Multiline), counters.Stdout);
+    }
+
+    [InteropFact]
+    public void NTPsec_ntpq_shows_our_counters_clock_variables_and_peer_statistics()
+    {
+        using var ns = new NetworkNamespace();
+        Daemon ntpd = StartOurs(ns, LocalClock);
+        ns.RunUntil(r => r.Stdout.Contains('*', StringComparison.Ordinal), Short, "/usr/bin/ntpq", "-n", "-p", "127.0.0.1");
+
+        var outputs = new Dictionary<string, CommandResult>();
+        foreach (string command in new[] { "kerninfo", "iostats", "authinfo", "monstats", "sysstats", "pstats 1", "cv 1" })
+        {
+            outputs[command] = ns.Run(Short, "/usr/bin/ntpq", "-c", command, "127.0.0.1");
+            Assert.True(outputs[command].ExitCode == 0, command + ": " + outputs[command] + ntpd.Output);
+            // Every variable NTPsec's ntpq asks for is answered: no one-at-a-time fallback, no "???".
+            Assert.DoesNotContain("???", outputs[command].Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unknown variable", outputs[command].Stderr, StringComparison.Ordinal);
+        }
+
+        Assert.Matches(new Regex(@"^frequency tolerance:\s+500$", RegexOptions.Multiline), outputs["kerninfo"].Stdout);
+        Assert.Matches(new Regex(@"^received packets:\s+[1-9]\d*", RegexOptions.Multiline), outputs["iostats"].Stdout);
+        Assert.Matches(new Regex(@"^stored keys:\s+0$", RegexOptions.Multiline), outputs["authinfo"].Stdout);
+        Assert.Matches(new Regex(@"^maximum addresses:\s+1024$", RegexOptions.Multiline), outputs["monstats"].Stdout);
+        Assert.Matches(new Regex(@"^processed for time:\s+[1-9]\d*", RegexOptions.Multiline), outputs["sysstats"].Stdout);
+        Assert.Matches(new Regex(@"^packets received:\s+[1-9]\d*$", RegexOptions.Multiline), outputs["pstats 1"].Stdout);
+        Assert.Matches(new Regex(@"^device=""Undisciplined local clock"", timecode="""", poll=\d+, noreply=0,$", RegexOptions.Multiline), outputs["cv 1"].Stdout);
+        Assert.Contains("stratum=10, refid=LOCL, flags=0", outputs["cv 1"].Stdout, StringComparison.Ordinal);
+    }
+
+    [InteropFact]
+    public void Writevar_changes_a_setvar_variable_with_the_key_and_clockvar_reads_the_clock()
+    {
+        using var ns = new NetworkNamespace();
+        string keys = ns.WriteFile("ntp.keys", "5 AES128CMAC 00112233445566778899aabbccddeeff\n");
+        StartOurs(ns, LocalClock + $"\nkeys {keys}\ntrustedkey 5\ncontrolkey 5\nsetvar rack = \"row 4\" default\nfudge 127.127.1.0 time1 0.25\n");
+
+        CommandResult refused = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "keyid 5", "-c", "keytype aes128cmac", "-c", "passwd 00112233445566778899aabbccddee00", "-c", "writevar 0 rack=row9", "127.0.0.1");
+        CommandResult written = ns.Run(Short, Sandbox.Out("ntpq"), "-a", "5", "-k", keys, "-c", "writevar 0 rack=row9", "-c", "writevar 0 stratum=1", "-c", "rv 0 rack", "127.0.0.1");
+        CommandResult clock = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "cv", "127.0.0.1");
+
+        Assert.Contains("***Server error code PERMISSION", refused.Stderr, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"^done! \(no data returned\)\nassocid=0 status=\w{4} [^\n]+\nrack=row9\n$"), written.Stdout);
+        Assert.Contains("***Server error code PERMISSION", written.Stderr, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"^associd=0 status=0000 clk_unspec, last_clk_unspec,\ndevice=""Undisciplined local clock"", timecode="""", poll=\d+, noreply=0,\nbadformat=0, baddata=0, fudgetime1=250\.000, stratum=10, refid=LOCL,\nflags=0\n$"), clock.Stdout);
+    }
+
+    [InteropFact]
+    public void Ntpdc_lists_our_daemon_in_seconds_and_changes_it_with_the_control_key()
+    {
+        using var top = new NetworkNamespace();
+        using var below = new NetworkNamespace();
+        top.LinkTo(below, "198.18.0.1", "198.18.0.2");
+        string keys = top.WriteFile("ntp.keys", "3 MD5 ntpdcpass\n");
+        StartOurs(top, LocalClock + $"\nrestrict default\nkeys {keys}\ntrustedkey 3\ncontrolkey 3\n");
+        top.RunUntil(r => r.Stdout.Contains('*', StringComparison.Ordinal), Short, Sandbox.Out("ntpq"), "-n", "-p", "127.0.0.1");
+
+        CommandResult peers = top.Run(Short, Sandbox.Out("ntpdc"), "-n", "-c", "peers", "-c", "listpeers", "-c", "sysinfo", "-c", "loopinfo", "127.0.0.1");
+        CommandResult refused = top.Run(Short, Sandbox.Out("ntpdc"), "-c", "addserver 198.18.0.2", "127.0.0.1");
+        CommandResult before = below.Run(Short, Sandbox.Out("ntpq"), "-c", "timeout 1000", "-c", "rv 0 stratum", "198.18.0.1");
+        CommandResult changed = top.Run(Short, Sandbox.Out("ntpdc"), "-a", "3", "-k", keys, "-c", "addserver 198.18.0.2 0 4 iburst", "-c", "restrict 198.18.0.0 255.255.0.0 noquery", "-c", "disable monitor", "127.0.0.1");
+        CommandResult after = below.Run(Short, Sandbox.Out("ntpq"), "-c", "timeout 1000", "-c", "rv 0 stratum", "198.18.0.1");
+        CommandResult list = top.Run(Short, Sandbox.Out("ntpdc"), "-n", "-l", "-c", "sysinfo", "127.0.0.1");
+        CommandResult removed = top.Run(Short, Sandbox.Out("ntpdc"), "-a", "3", "-k", keys, "-n", "-c", "unconfig 198.18.0.2", "-c", "listpeers", "127.0.0.1");
+
+        string[] lines = peers.Stdout.Split('\n');
+        Assert.Equal("     remote           local      st poll reach  delay   offset    disp", lines[0]);
+        Assert.Equal(new string('=', 71), lines[1]);
+        Assert.Matches(@"^\*127\.127\.1\.0     127\.0\.0\.1       10   64  [ 0-7]{3} 0\.00000  0\.000000 \d\.\d{5}$", lines[2]);
+        Assert.Equal("client    127.127.1.0", lines[3]);
+        Assert.Contains("\nsystem peer mode:     client\nleap indicator:       00\nstratum:              11\n", peers.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\nsystem flags:         auth kernel monitor stats \n", peers.Stdout, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"^offset:               -?\d\.\d{6} s\nfrequency:            -?\d+\.\d{3} ppm$", RegexOptions.Multiline), peers.Stdout);
+        Assert.Contains("***Keyid and password are needed", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("stratum=11", before.Stdout, StringComparison.Ordinal);
+        Assert.Equal("done!\ndone!\ndone!\n", changed.Stdout);
+        Assert.Contains("***Request timed out", after.Stderr, StringComparison.Ordinal);
+        Assert.Contains("client    198.18.0.2\n", list.Stdout, StringComparison.Ordinal);
+        Assert.Contains("\nsystem flags:         auth kernel stats \n", list.Stdout, StringComparison.Ordinal);
+        Assert.Equal("done!\nclient    127.127.1.0\n", removed.Stdout);
     }
 
     [InteropFact]

@@ -178,6 +178,31 @@ public sealed class ControlClient : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
+    /// <summary>
+    /// A key of a keys file, read with the daemon's parser (ntpq's and ntpdc's <c>-a keyid -k keyfile</c>); throws
+    /// <see cref="ControlException"/> naming the file when it cannot be read or lacks the key.
+    /// </summary>
+    public static (uint Id, MacAlgorithm Algorithm, byte[] Secret) ReadKey(string keyFile, uint id)
+    {
+        Meridian.Config.KeyRing keys;
+        try
+        {
+            keys = Meridian.Config.KeyRing.Parse(File.ReadAllText(keyFile), keyFile, []);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ControlException($"cannot read {keyFile}: {e.Message}");
+        }
+
+        return id <= 65535 && keys[(int)id] is Meridian.Config.SymmetricKey key
+            ? (id, key.Type, key.Secret.ToArray())
+            : throw new ControlException($"key {id} is not in {keyFile}");
+    }
+
+    /// <summary>A key typed as keys files write it: up to 20 characters itself, longer in hex (ntpq's and ntpdc's passwd).</summary>
+    public static byte[] Secret(string text) =>
+        text.Length > 20 && text.Length % 2 == 0 && text.All(Uri.IsHexDigit) ? Convert.FromHexString(text) : Encoding.ASCII.GetBytes(text);
+
     private static bool Contiguous(SortedDictionary<int, byte[]> fragments, int end)
     {
         int next = 0;

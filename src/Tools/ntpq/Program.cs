@@ -116,9 +116,18 @@ public static class Program
             hosts = ["localhost"];
         }
 
-        if (session.KeyId is uint wanted && !LoadKey(session, keyFile, wanted))
+        if (session.KeyId is uint wanted)
         {
-            return 1;
+            try
+            {
+                (_, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(keyFile, wanted);
+                (session.KeyType, session.Password) = (type, secret);
+            }
+            catch (ControlException e)
+            {
+                Console.Error.WriteLine($"ntpq: {e.Message}");
+                return 1;
+            }
         }
 
         int status = 0;
@@ -304,7 +313,7 @@ public static class Program
                         return false;
                     }
 
-                    session.Password = Secret(rest[0]);
+                    session.Password = ControlClient.Secret(rest[0]);
                     session.Client!.Key = session.Key;
                     return true;
                 case ":config":
@@ -523,8 +532,34 @@ public static class Program
     /// </summary>
     private static void Display(Session session, ushort associationId, (string Name, string Label)[] rows, bool decodeStatus)
     {
-        ControlResponse response = session.Client!.ReadVariables(associationId, string.Join(',', rows.Select(r => r.Name)));
-        Dictionary<string, string> values = response.Values;
+        ControlResponse response;
+        Dictionary<string, string> values;
+        try
+        {
+            response = session.Client!.ReadVariables(associationId, string.Join(',', rows.Select(r => r.Name)));
+            values = response.Values;
+        }
+        catch (ControlException e) when (e.Error == ControlError.UnknownVariable)
+        {
+            // An older or other daemon lacks some of them: ask one at a time and show those it has, as ntpq does.
+            Console.Error.WriteLine("Unknown variable.  Trying one at a time.");
+            response = session.Client!.ReadVariables(associationId, "");
+            values = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach ((string name, _) in rows)
+            {
+                try
+                {
+                    foreach ((string key, string value) in session.Client.ReadVariables(associationId, name).Values)
+                    {
+                        values[key] = value;
+                    }
+                }
+                catch (ControlException one) when (one.Error == ControlError.UnknownVariable)
+                {
+                }
+            }
+        }
+
         if (session.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(values, JsonOptions));
@@ -534,7 +569,7 @@ public static class Program
         if (session.Raw)
         {
             Console.WriteLine(ControlFormat.StatusLine(associationId, response.Status, raw: true));
-            Console.Write(ControlFormat.Variables(response.Variables, raw: true));
+            Console.Write(ControlFormat.Variables(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)), raw: true));
             return;
         }
 
@@ -608,36 +643,6 @@ public static class Program
     {
         ControlResponse response = session.Client!.Query(ControlOpcode.Configure, 0, text, authenticate: true);
         Console.WriteLine(response.Text.TrimEnd('\0', '\r', '\n'));
-    }
-
-    /// <summary>A key as keys files write it: up to 20 characters itself, longer in hex.</summary>
-    private static byte[] Secret(string text) =>
-        text.Length > 20 && text.Length % 2 == 0 && text.All(Uri.IsHexDigit) ? Convert.FromHexString(text) : System.Text.Encoding.ASCII.GetBytes(text);
-
-    /// <summary>-a keyid -k keyfile: the key's type and secret, read as the daemon reads keys files.</summary>
-    private static bool LoadKey(Session session, string keyFile, uint wanted)
-    {
-        var problems = new List<Meridian.Config.ConfigDiagnostic>();
-        Meridian.Config.KeyRing keys;
-        try
-        {
-            keys = Meridian.Config.KeyRing.Parse(File.ReadAllText(keyFile), keyFile, problems);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"ntpq: cannot read {keyFile}: {e.Message}");
-            return false;
-        }
-
-        if (wanted > 65535 || keys[(int)wanted] is not Meridian.Config.SymmetricKey key)
-        {
-            Console.Error.WriteLine($"ntpq: key {wanted} is not in {keyFile}");
-            return false;
-        }
-
-        session.KeyType = key.Type;
-        session.Password = key.Secret.ToArray();
-        return true;
     }
 
     /// <summary>mrulist: a nonce, then the list (as ntpd 4.2.8's ntpq prints it, most recent first).</summary>

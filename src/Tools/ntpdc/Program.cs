@@ -1,0 +1,405 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Meridian.Host.Client;
+using Meridian.Host.CommandLine;
+using Meridian.Protocol;
+
+namespace Meridian.Tools.Ntpdc;
+
+/// <summary>
+/// <c>ntpdc</c>: ntpd 4.2.8's query and change tool with its commands and output (times in seconds), carried over
+/// mode 6 instead of mode 7 (which Meridian's daemon never answers). Changes go as authenticated <c>:config</c>
+/// text, so they need the daemon's control key.
+/// </summary>
+public static class Program
+{
+    public const string Version = "ntpdc Meridian 0.1.0 (over mode 6)";
+
+    private const string Usage = """
+        usage: ntpdc [-46dilnps] [-a keyid -k keyfile] [-c command]... [host...]
+          -4, -6        use IPv4 / IPv6 for host names
+          -a keyid      authenticate changes with this key of the keys file
+          -k keyfile    keys file for -a (default /etc/ntp.keys)
+          -c command    run command (repeatable); without -c, -l, -p or -s, read commands from standard input
+          -d            debugging output
+          -i            interactive
+          -l            listpeers
+          -n            numeric addresses, no name lookups
+          -p            peers
+          -s            showpeer for every association
+        """;
+
+    private static readonly string[] Commands =
+    [
+        "peers", "listpeers", "showpeer", "sysinfo", "sysstats", "loopinfo", "kerninfo", "iostats", "addserver", "addpeer",
+        "unconfig", "enable", "disable", "restrict", "unrestrict", "readkeys", "trustedkey", "keyid", "keytype", "passwd",
+        "host", "timeout", "version", "help", "quit", "exit",
+    ];
+
+    private sealed class Session
+    {
+        public ControlClient? Client { get; set; }
+
+        public bool Numeric { get; set; }
+
+        public AddressFamily? Family { get; set; }
+
+        public uint? KeyId { get; set; }
+
+        public MacAlgorithm KeyType { get; set; } = MacAlgorithm.Md5;
+
+        public byte[]? Password { get; set; }
+
+        public string Host { get; set; } = "localhost";
+
+        public void UpdateKey()
+        {
+            if (Client is not null)
+            {
+                Client.Key = KeyId is uint id && Password is byte[] secret ? (id, KeyType, secret) : null;
+            }
+        }
+
+        public Func<IPAddress, string>? Names => Numeric ? null : ControlResponse.NameOf;
+    }
+
+    public static int Main(string[] args)
+    {
+        if (!new GetOpt("46a:c:dik:lnps", new Dictionary<string, (string, bool)> { ["version"] = ("version", false), ["help"] = ("help", false) })
+            .TryParse(args, out var options, out var hosts, out string? error))
+        {
+            Console.Error.WriteLine($"ntpdc: {error}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var session = new Session();
+        var commands = new List<string>();
+        bool interactive = false;
+        string keyFile = "/etc/ntp.keys";
+        foreach (ParsedOption option in options)
+        {
+            switch (option.Name)
+            {
+                case "4": session.Family = AddressFamily.InterNetwork; break;
+                case "6": session.Family = AddressFamily.InterNetworkV6; break;
+                case "c": commands.Add(option.Value!); break;
+                case "l": commands.Add("listpeers"); break;
+                case "p": commands.Add("peers"); break;
+                case "s": commands.Add("showpeer"); break;
+                case "n": session.Numeric = true; break;
+                case "i": interactive = true; break;
+                case "d": break;
+                case "k": keyFile = option.Value!; break;
+                case "a":
+                    if (!uint.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint id))
+                    {
+                        Console.Error.WriteLine($"ntpdc: -a needs a key ID, not '{option.Value}'");
+                        return 2;
+                    }
+
+                    session.KeyId = id;
+                    break;
+                case "version": Console.WriteLine(Version); return 0;
+                case "help": Console.WriteLine(Usage); return 0;
+            }
+        }
+
+        if (session.KeyId is uint wanted)
+        {
+            try
+            {
+                (_, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(keyFile, wanted);
+                (session.KeyType, session.Password) = (type, secret);
+            }
+            catch (ControlException e)
+            {
+                Console.Error.WriteLine($"ntpdc: {e.Message}");
+                return 1;
+            }
+        }
+
+        int status = 0;
+        foreach (string host in hosts.Count == 0 ? ["localhost"] : hosts)
+        {
+            if (!Connect(session, host))
+            {
+                status = 1;
+                continue;
+            }
+
+            if (commands.Count == 0 || interactive)
+            {
+                while (true)
+                {
+                    Console.Write("ntpdc> ");
+                    string? line = Console.ReadLine();
+                    if (line is null || line.Trim() is "quit" or "exit" or "q")
+                    {
+                        break;
+                    }
+
+                    if (line.Trim().Length > 0)
+                    {
+                        Run(session, line);
+                    }
+                }
+
+                continue;
+            }
+
+            foreach (string command in commands)
+            {
+                if (!Run(session, command))
+                {
+                    status = 1;
+                }
+            }
+        }
+
+        return status;
+    }
+
+    private static bool Connect(Session session, string host)
+    {
+        try
+        {
+            session.Client?.Dispose();
+            session.Client = new ControlClient(ControlClient.Resolve(host, session.Family));
+            session.Host = host;
+            session.UpdateKey();
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or ControlException)
+        {
+            Console.Error.WriteLine(e is ControlException ? e.Message : $"***Can't find host {host}");
+            return false;
+        }
+    }
+
+    /// <summary>Runs one command; false when it failed.</summary>
+    private static bool Run(Session session, string line)
+    {
+        string[] words = line.Trim().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        string name = words[0];
+        string[] rest = words[1..];
+        var matches = Commands.Where(c => c.StartsWith(name, StringComparison.Ordinal)).ToList();
+        string? command = Commands.Contains(name) ? name : matches.Count == 1 ? matches[0] : name == "peer" ? "peers" : null;
+        if (command is null)
+        {
+            Console.Error.WriteLine(matches.Count > 1 ? $"***Command `{name}' ambiguous" : $"***Command `{name}' unknown");
+            return false;
+        }
+
+        ControlClient client = session.Client!;
+        try
+        {
+            switch (command)
+            {
+                case "peers":
+                    Console.WriteLine(NtpdcFormat.PeersHeader);
+                    Console.WriteLine(NtpdcFormat.PeersRule);
+                    foreach ((ushort id, bool systemPeer, Dictionary<string, string> v) in Associations(client))
+                    {
+                        Console.WriteLine(NtpdcFormat.PeerLine(systemPeer, v, session.Names));
+                    }
+
+                    return true;
+                case "listpeers":
+                    foreach ((_, _, Dictionary<string, string> v) in Associations(client))
+                    {
+                        Console.WriteLine(NtpdcFormat.ListPeerLine(v, session.Names));
+                    }
+
+                    return true;
+                case "showpeer":
+                    return ShowPeer(session, rest);
+                case "sysinfo":
+                    SystemInfo(session);
+                    return true;
+                case "sysstats":
+                    Console.Write(NtpdcFormat.SystemStatistics(Named(client, "ss_uptime,ss_reset,ss_received,ss_processed,ss_thisver,ss_oldver,ss_declined,ss_restricted,ss_badformat,ss_badauth,ss_limited")));
+                    return true;
+                case "loopinfo":
+                    Console.Write(NtpdcFormat.LoopInfo(Named(client, "offset,frequency,tc,watchdog")));
+                    return true;
+                case "kerninfo":
+                    Console.Write(NtpdcFormat.KernelInfo(Named(client, "koffset,kfreq,kmaxerr,kesterr,kstflags,ktimeconst,kprecis,kfreqtol")));
+                    return true;
+                case "iostats":
+                    Console.Write(NtpdcFormat.IoStatistics(Named(client, "iostats_reset,total_rbuf,free_rbuf,used_rbuf,rbuf_lowater,io_dropped,io_ignored,io_received,io_sent,io_sendfailed,io_wakeups,io_goodwakeups")));
+                    return true;
+                case "addserver" or "addpeer":
+                    return Change(session, NtpdcFormat.AssociationLine(command == "addserver" ? "server" : "peer", rest));
+                case "unconfig":
+                    return Change(session, string.Join('\n', rest.Select(a => "unpeer " + a)));
+                case "enable" or "disable":
+                    return Change(session, command + " " + string.Join(' ', rest));
+                case "restrict" or "unrestrict":
+                    return rest.Length < 2
+                        ? Fail($"***usage: {command} address mask flag [flag ...]")
+                        : Change(session, $"{command} {rest[0]} mask {string.Join(' ', rest[1..])}");
+                case "readkeys":
+                    return Change(session, "readkeys");
+                case "trustedkey":
+                    return Change(session, "trustedkey " + string.Join(' ', rest));
+                case "keyid":
+                    if (rest.Length > 0 && uint.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint keyId))
+                    {
+                        session.KeyId = keyId;
+                        session.UpdateKey();
+                    }
+
+                    Console.WriteLine(session.KeyId is null ? "no keyid defined" : $"keyid is {session.KeyId}");
+                    return true;
+                case "keytype":
+                    if (rest.Length > 0)
+                    {
+                        if (Mac.ParseName(rest[0]) is not MacAlgorithm type)
+                        {
+                            return Fail($"***Unknown key type {rest[0]}");
+                        }
+
+                        session.KeyType = type;
+                        session.UpdateKey();
+                    }
+
+                    Console.WriteLine($"keytype is {session.KeyType.ToString().ToUpperInvariant()}");
+                    return true;
+                case "passwd":
+                    if (rest.Length == 0)
+                    {
+                        return Fail("***passwd needs the password (key) as its argument here");
+                    }
+
+                    session.Password = ControlClient.Secret(rest[0]);
+                    session.UpdateKey();
+                    return true;
+                case "host":
+                    if (rest.Length == 0)
+                    {
+                        Console.WriteLine($"current host is {session.Host}");
+                        return true;
+                    }
+
+                    return Connect(session, rest[0]) && Say($"current host set to {rest[0]}");
+                case "timeout":
+                    if (rest.Length > 0 && int.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out int ms))
+                    {
+                        client.Timeout = TimeSpan.FromMilliseconds(ms);
+                    }
+
+                    Console.WriteLine($"primary timeout {(int)client.Timeout.TotalMilliseconds} ms");
+                    return true;
+                case "version":
+                    Console.WriteLine(Version);
+                    return true;
+                case "help":
+                    Console.WriteLine("ntpdc commands:\n" + string.Join('\n', Commands.Chunk(6).Select(c => "  " + string.Join(' ', c.Select(x => x.PadRight(12))).TrimEnd())));
+                    return true;
+                default:
+                    return true;
+            }
+        }
+        catch (ControlException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return false;
+        }
+    }
+
+    private static bool Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return false;
+    }
+
+    private static bool Say(string message)
+    {
+        Console.WriteLine(message);
+        return true;
+    }
+
+    private static Dictionary<string, string> Named(ControlClient client, string names) => client.ReadVariables(0, names).Values;
+
+    /// <summary>Every association with its peer variables and whether it is the system peer.</summary>
+    private static List<(ushort Id, bool SystemPeer, Dictionary<string, string> Variables)> Associations(ControlClient client)
+    {
+        (_, List<(ushort Id, ushort Status)> list) = client.ReadStatus();
+        return list.ConvertAll(a => (a.Id, ((a.Status >> 8) & 7) == 6, client.ReadVariables(a.Id).Values));
+    }
+
+    /// <summary>showpeer [address...]: the long form, for the named addresses or every association.</summary>
+    private static bool ShowPeer(Session session, string[] addresses)
+    {
+        var all = Associations(session.Client!);
+        var chosen = addresses.Length == 0 ? all : all.Where(a => addresses.Contains(a.Variables.GetValueOrDefault("srcadr"))).ToList();
+        if (chosen.Count == 0)
+        {
+            return Fail($"***No association for {string.Join(' ', addresses)}");
+        }
+
+        for (int i = 0; i < chosen.Count; i++)
+        {
+            if (i > 0)
+            {
+                Console.WriteLine();
+            }
+
+            (ushort id, bool systemPeer, _) = chosen[i];
+            Dictionary<string, string> v = session.Client!.ReadVariables(id).Values;
+            foreach ((string key, string value) in session.Client.ReadVariables(id, "timer").Values)
+            {
+                v[key] = value;
+            }
+
+            Console.Write(NtpdcFormat.ShowPeer(id, systemPeer, v, session.Names));
+        }
+
+        return true;
+    }
+
+    private static void SystemInfo(Session session)
+    {
+        ControlClient client = session.Client!;
+        Dictionary<string, string> v = client.ReadVariables().Values;
+        foreach ((string key, string value) in Named(client, "sys_flags,bcastdelay,authdelay"))
+        {
+            v[key] = value;
+        }
+
+        string peer = "0.0.0.0";
+        int mode = 0;
+        if (ushort.TryParse(v.GetValueOrDefault("peer"), NumberStyles.None, CultureInfo.InvariantCulture, out ushort id) && id != 0)
+        {
+            Dictionary<string, string> p = client.ReadVariables(id, "srcadr,hmode").Values;
+            peer = IPAddress.TryParse(p.GetValueOrDefault("srcadr"), out IPAddress? address) && session.Names is { } names
+                ? ControlFormat.RefclockName(address) ?? names(address)
+                : p.GetValueOrDefault("srcadr", peer);
+            mode = int.TryParse(p.GetValueOrDefault("hmode"), NumberStyles.None, CultureInfo.InvariantCulture, out int m) ? m : 0;
+        }
+
+        Console.Write(NtpdcFormat.SystemInfo(v, peer, mode));
+    }
+
+    /// <summary>Sends a change as authenticated <c>:config</c> text and prints ntpdc's "done!" when the daemon took it.</summary>
+    private static bool Change(Session session, string text)
+    {
+        ControlResponse response = session.Client!.Query(ControlOpcode.Configure, 0, text, authenticate: true);
+        string answer = response.Text.TrimEnd('\0', '\r', '\n');
+        if (answer.StartsWith("Config Succeeded", StringComparison.Ordinal))
+        {
+            Console.WriteLine("done!");
+            if (answer.Length > "Config Succeeded".Length)
+            {
+                Console.Error.WriteLine(answer["Config Succeeded; ".Length..]);
+            }
+
+            return true;
+        }
+
+        Console.Error.WriteLine(answer);
+        return false;
+    }
+}
