@@ -21,15 +21,15 @@ public sealed partial class ConfigParser
     /// <summary>Directives read and validated completely whose behaviour arrives with a later issue.</summary>
     private static readonly HashSet<string> ParsedOnly = new(StringComparer.Ordinal)
     {
-        "restrict", "unrestrict", "broadcast", "broadcastclient", "multicastclient", "manycastserver", "manycastclient",
+        "broadcast", "broadcastclient", "multicastclient", "manycastserver", "manycastclient",
         "broadcastdelay", "requestkey", "statistics", "statsdir", "filegen",
-        "leapfile", "logconfig", "discard", "mru",
+        "leapfile", "logconfig",
     };
 
     private static readonly string[] Directives =
     [
         "server", "pool", "peer", "fudge", "enable", "disable", "interface", "driftfile", "logfile", "includefile",
-        "tos", "tinker", "slewalways", "precision", "restrict", "unrestrict", "broadcast", "broadcastclient",
+        "tos", "tinker", "slewalways", "precision", "broadcast", "broadcastclient",
         "multicastclient", "manycastserver", "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen",
         "keys", "trustedkey", "requestkey", "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "setvar",
         "resolver", "refclock", "unpeer", .. Deferred,

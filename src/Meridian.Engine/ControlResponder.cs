@@ -47,7 +47,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
     }
 
     /// <summary>Answers one request; returns the response datagrams (none for anything that is not a request).</summary>
-    public List<byte[]> Respond(ReadOnlySpan<byte> request, double now, System.Net.IPEndPoint? from = null)
+    public List<byte[]> Respond(ReadOnlySpan<byte> request, double now, System.Net.IPEndPoint? from = null, bool mayModify = true)
     {
         if (!ControlHeader.TryRead(request, out ControlHeader header, out ReadOnlySpan<byte> data, out _) || header.IsResponse || header.IsError || header.More)
         {
@@ -56,7 +56,8 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
 
         var reply = header with { IsResponse = true, IsError = false, More = false, Offset = 0, Count = 0, Version = Math.Clamp(header.Version, (byte)1, (byte)4) };
         ControlKey? key = Key;
-        bool authenticated = Authenticated(key, request, header.Count);
+        // nomodify: writes and :config are refused however they are signed.
+        bool authenticated = mayModify && Authenticated(key, request, header.Count);
         List<byte[]> response = Answer(header, reply, data, now, from, authenticated);
         return authenticated ? response.ConvertAll(f => Sign(key!, f)) : response;
     }
@@ -305,8 +306,14 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             MruEntry e = entries[i];
             System.Net.IPEndPoint endPoint = e.Key.ToEndPoint();
             string address = e.Key.IPv6 ? $"[{endPoint.Address}]:{endPoint.Port}" : $"{endPoint.Address}:{endPoint.Port}";
+            AccessFlags flags = engine.Access.Lookup(e.Key) & ~(AccessFlags.Limited | AccessFlags.Kod);
+            if (e.Limited)
+            {
+                flags |= engine.Access.Lookup(e.Key) & (AccessFlags.Limited | AccessFlags.Kod);
+            }
+
             string item = string.Create(CultureInfo.InvariantCulture,
-                $", addr.{i}={address}, last.{i}={Hex(e.Last)}, first.{i}={Hex(e.First)}, ct.{i}={e.Count}, mv.{i}={e.ModeVersion}, rs.{i}=0x0");
+                $", addr.{i}={address}, last.{i}={Hex(e.Last)}, first.{i}={Hex(e.First)}, ct.{i}={e.Count}, mv.{i}={e.ModeVersion}, rs.{i}=0x{(int)flags:x}");
             if (text.Length + item.Length > budget)
             {
                 break;
@@ -375,11 +382,15 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             new("ss_ver1zero", N(c.Version1Zero)),
             new("ss_ver1symm", N(c.Version1Symmetric)),
             new("ss_badformat", N(c.Dropped(DropReason.BadLength) + c.Dropped(DropReason.BadVersion))),
-            new("ss_badauth", "0"),
+            new("ss_badauth", N(c.Dropped(DropReason.BadAuth))),
             new("ss_declined", N(c.Dropped(DropReason.Declined) + c.Dropped(DropReason.Mode7))),
             new("ss_restricted", N(c.Dropped(DropReason.Restricted))),
-            new("ss_limited", N(c.Dropped(DropReason.Busy))),
-            new("ss_kodsent", "0"),
+            new("ss_limited", N(c.Dropped(DropReason.Limited))),
+            new("ss_kodsent", N(c.Kisses)),
+            new("ss_badversion", N(c.Dropped(DropReason.BadVersion))),
+            new("ss_badlength", N(c.Dropped(DropReason.BadLength))),
+            new("ss_mode7", N(c.Dropped(DropReason.Mode7))),
+            new("ss_busy", N(c.Dropped(DropReason.Busy))),
             new("ss_processed", N(c.Answered)),
             new("ss_numctlreq", N(c.ControlQueries)),
             new("bcastdelay", Milliseconds(engine.Settings.BroadcastDelay, 3)),
@@ -417,14 +428,14 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             new("mru_depth", N(mru.Count)),
             new("mru_deepest", N(mru.Deepest)),
             new("mru_maxdepth", N(mru.Capacity)),
-            new("mru_mindepth", N(mru.Capacity)),
-            new("mru_maxage", "0"),
+            new("mru_mindepth", N(mru.Settings.MinDepth)),
+            new("mru_maxage", N((long)mru.Settings.MaxAge)),
             new("mru_minage", "0"),
             new("mru_mem", N(((long)mru.Count * MruList.EntrySize + 1023) / 1024)),
             new("mru_maxmem", N(((long)mru.Capacity * MruList.EntrySize + 1023) / 1024)),
             new("mru_exists", N(mru.Exists)),
             new("mru_new", N(mru.New)),
-            new("mru_recycleold", "0"),
+            new("mru_recycleold", N(mru.RecycledOld)),
             new("mru_recyclefull", N(mru.RecycledFull)),
             new("mru_none", "0"),
             new("mru_oldest_age", N(mru.Oldest is NtpTimestamp oldest ? (long)Math.Max(0, (clock.Now() - oldest).ToSeconds()) : 0)),

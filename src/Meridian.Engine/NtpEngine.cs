@@ -56,8 +56,8 @@ public sealed record EngineSettings
     /// <summary>The access list (<c>restrict</c>); by default loopback may query, other hosts may not.</summary>
     public RestrictList Access { get; init; } = RestrictList.Default;
 
-    /// <summary>Entries of the MRU list of remote addresses (<c>mru maxdepth</c>).</summary>
-    public int MruCapacity { get; init; } = MruList.DefaultCapacity;
+    /// <summary>Rate limits and MRU list bounds (<c>discard</c>, <c>mru</c>).</summary>
+    public DiscardSettings Discard { get; init; } = new();
 
     /// <summary><c>setvar</c>: extra system variables that mode 6 reads and an authenticated <c>writevar</c> changes.</summary>
     public IReadOnlyList<UserVariable> UserVariables { get; init; } = [];
@@ -150,6 +150,7 @@ public sealed class NtpEngine
     private int _feasibleStratum = NtpHeader.UnsynchronizedStratum;
     private double _lostSince = double.NaN;
     private bool _monitor = true;
+    private RestrictList _access = RestrictList.Default;
 
     public NtpEngine(EngineSettings settings, IClock clock, IClockControl control, INtpTransport transport, Random random)
     {
@@ -162,8 +163,8 @@ public sealed class NtpEngine
         Discipline = settings.Discipline == DisciplineKind.Classic
             ? new ClassicDiscipline(control, settings.Limits, _precisionSeconds, settings.KernelDiscipline)
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
-        Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision));
-        Mru = new MruList(settings.MruCapacity);
+        Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision)) { KissPoll = settings.Discard.Average };
+        Mru = new MruList(settings.Discard);
         Access = settings.Access;
         Io = new IoCounters { QueueCapacity = settings.QueueCapacity };
         Auth = new AuthCounters { StoredKeys = settings.StoredKeys };
@@ -183,8 +184,15 @@ public sealed class NtpEngine
     /// <summary>The host's socket counters, kept here so that mode 6 can report them.</summary>
     public IoCounters Io { get; }
 
-    /// <summary>The access list in effect: the configured one, replaced when <c>:config</c> changes a restrict line.</summary>
-    public RestrictList Access { get; set; }
+    /// <summary>
+    /// The access list in effect: the configured one, replaced when <c>:config</c> changes a restrict line. Read by
+    /// the receive threads; <c>restrict source</c> follows the associations as they come and go.
+    /// </summary>
+    public RestrictList Access
+    {
+        get => Volatile.Read(ref _access);
+        set => Volatile.Write(ref _access, value.WithSources(_associations.Where(a => !a.IsRefclock).Select(a => a.Address.Address)));
+    }
 
     /// <summary>Key lookups and MAC work.</summary>
     public AuthCounters Auth { get; }
@@ -253,6 +261,7 @@ public sealed class NtpEngine
         var association = new Association(_nextId++, settings, _now, _precisionSeconds);
         _associations.Add(association);
         Discipline.SetPollLimits(MinPoll(), MaxPoll());
+        Access = _access;
         return association;
     }
 
@@ -290,6 +299,17 @@ public sealed class NtpEngine
     }
 
     /// <summary>
+    /// The serving path for what the receive threads answer themselves (client requests, and what the responder
+    /// counts and drops): the sender's access flags, the MRU list's rate verdict, then the responder. Thread-safe
+    /// and allocation-free for a known client; returns the reply's length in <paramref name="reply"/>, or 0.
+    /// </summary>
+    public int Serve(ReadOnlySpan<byte> datagram, MruKey source, NtpTimestamp arrival, Span<byte> reply)
+    {
+        RateVerdict rate = Monitor && datagram.Length > 0 ? Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F)) : RateVerdict.Ok;
+        return Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate);
+    }
+
+    /// <summary>
     /// Handles a datagram received at <paramref name="arrival"/> (system clock) and monotonic <paramref name="now"/>,
     /// sent to our address <paramref name="local"/> (for the loop test; null if unknown).
     /// </summary>
@@ -301,14 +321,34 @@ public sealed class NtpEngine
             return;
         }
 
+        MruKey source = MruKey.From(from);
+        if (mode is NtpMode.Client or NtpMode.Private or NtpMode.Reserved)
+        {
+            Span<byte> reply = stackalloc byte[NtpHeader.Size];
+            int length = Serve(datagram, source, arrival, reply);
+            if (length > 0)
+            {
+                _transport.Send(from, reply[..length], clientRequest: false);
+            }
+
+            return;
+        }
+
         if (Monitor)
         {
-            Mru.Touch(MruKey.From(from), arrival, (byte)(datagram[0] & 0x3F));
+            Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F));
+        }
+
+        AccessFlags access = Access.Lookup(source);
+        if ((access & AccessFlags.Ignore) != 0)
+        {
+            Responder.Counters.CountRestricted();
+            return;
         }
 
         if (mode == NtpMode.Control)
         {
-            if ((Access.Lookup(from.Address) & (AccessFlags.Ignore | AccessFlags.NoQuery)) != 0)
+            if ((access & AccessFlags.NoQuery) != 0)
             {
                 // noquery: no answer at all, so mode 6 cannot be used for amplification.
                 Responder.Counters.CountRestricted();
@@ -316,21 +356,9 @@ public sealed class NtpEngine
             }
 
             Responder.Counters.CountControl();
-            foreach (byte[] fragment in Control.Respond(datagram, now, from))
+            foreach (byte[] fragment in Control.Respond(datagram, now, from, mayModify: (access & AccessFlags.NoModify) == 0))
             {
                 _transport.Send(from, fragment, clientRequest: false);
-            }
-
-            return;
-        }
-
-        if (mode is NtpMode.Client or NtpMode.Private or NtpMode.Reserved)
-        {
-            Span<byte> reply = stackalloc byte[NtpHeader.Size];
-            int length = Responder.Respond(datagram, arrival, reply);
-            if (length > 0)
-            {
-                _transport.Send(from, reply[..length], clientRequest: false);
             }
 
             return;
@@ -343,6 +371,12 @@ public sealed class NtpEngine
 
         NtpHeader header = packet.Header;
         Association? association = Find(from, mode);
+        if (association is null && mode == NtpMode.SymmetricActive && (access & (AccessFlags.NoPeer | AccessFlags.NoServe | AccessFlags.NoTrust)) != 0)
+        {
+            Responder.Counters.CountRestricted();
+            return;
+        }
+
         if (association is null && mode == NtpMode.SymmetricActive && _settings.AcceptPeers
             && _associations.Count(a => a.Mode == AssociationMode.SymmetricPassive) < MaxPassiveAssociations)
         {
@@ -425,6 +459,7 @@ public sealed class NtpEngine
     public void Remove(Association association)
     {
         _associations.Remove(association);
+        Access = _access;
         if (SystemPeer == association)
         {
             SystemPeer = null;

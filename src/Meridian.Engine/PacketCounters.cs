@@ -21,8 +21,14 @@ public enum DropReason
     /// <summary>Packets for the engine (replies, symmetric, mode 6) beyond what it has queued: a flood.</summary>
     Busy,
 
-    /// <summary>Refused by the access list (<c>restrict ... noquery</c>, <c>ignore</c>).</summary>
+    /// <summary>Refused by the access list (<c>ignore</c>, <c>noserve</c>, <c>noquery</c>, <c>notrust</c>, <c>version</c>, <c>nopeer</c>).</summary>
     Restricted,
+
+    /// <summary>Over the rate limit of a <c>limited</c> address.</summary>
+    Limited,
+
+    /// <summary>A MAC that did not verify, or a key that is not trusted.</summary>
+    BadAuth,
 }
 
 /// <summary>
@@ -34,6 +40,7 @@ public sealed class PacketCounters
     private long _received;
     private long _answered;
     private long _control;
+    private long _kisses;
     private long _currentVersion;
     private long _olderVersion;
     private long _version1;
@@ -59,6 +66,11 @@ public sealed class PacketCounters
     public long ControlQueries => Interlocked.Read(ref _control);
 
     public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Kiss-o'-death packets sent.</summary>
+    public long Kisses => Interlocked.Read(ref _kisses);
+
+    internal void CountKiss() => Interlocked.Increment(ref _kisses);
 
     public long Answered => Interlocked.Read(ref _answered);
 

@@ -19,6 +19,9 @@ public sealed class ServerResponder
 
     public PacketCounters Counters { get; } = new();
 
+    /// <summary>The least poll exponent a kiss-o'-death asks for: <c>discard average</c> (ntpd's default 3, 8 s).</summary>
+    public int KissPoll { get; init; } = 3;
+
     /// <summary>The state advertised in replies; replaced as a whole by the clock process.</summary>
     public SystemState State
     {
@@ -31,12 +34,28 @@ public sealed class ServerResponder
     /// <paramref name="reply"/>. Returns the reply's length, or 0 when the request is dropped. The transmit
     /// timestamp (T3) is read from the clock last, just before returning, so the caller should send at once.
     /// </summary>
-    public int Respond(ReadOnlySpan<byte> request, NtpTimestamp receiveTime, Span<byte> reply)
+    public int Respond(ReadOnlySpan<byte> request, NtpTimestamp receiveTime, Span<byte> reply) =>
+        Respond(request, receiveTime, reply, AccessFlags.None, RateVerdict.Ok);
+
+    /// <summary>
+    /// As above, for a sender with the access flags <paramref name="access"/> whose packet the MRU list judged
+    /// <paramref name="rate"/>: <c>ignore</c> drops everything; <c>noserve</c>, <c>notrust</c> (no MAC) and
+    /// <c>version</c> (not NTPv4) refuse time; <c>limited</c> refuses packets over the rate. A refusal is silent
+    /// unless the entry has <c>kod</c> and the MRU list allows a kiss now: then a kiss-o'-death (DENY for noserve,
+    /// RSTR for notrust and version, RATE for the rate) goes back, no larger than the request and carrying no time.
+    /// </summary>
+    public int Respond(ReadOnlySpan<byte> request, NtpTimestamp receiveTime, Span<byte> reply, AccessFlags access, RateVerdict rate)
     {
         Counters.CountReceived();
         if (!NtpHeader.TryPeekModeAndVersion(request, out NtpMode mode, out byte version))
         {
             Counters.CountDropped(DropReason.BadLength);
+            return 0;
+        }
+
+        if ((access & AccessFlags.Ignore) != 0)
+        {
+            Counters.CountDropped(DropReason.Restricted);
             return 0;
         }
 
@@ -86,8 +105,37 @@ public sealed class ServerResponder
             throw new ArgumentException("The reply buffer is shorter than an NTP header.", nameof(reply));
         }
 
-        SystemState state = State;
         NtpHeader header = packet.Header;
+        ReferenceId? refusal = null;
+        DropReason reason = DropReason.Restricted;
+        if ((access & AccessFlags.NoServe) != 0)
+        {
+            refusal = KissCode.Deny;
+        }
+        else if ((access & AccessFlags.NoTrust) != 0 || ((access & AccessFlags.Version) != 0 && version != 4))
+        {
+            // Until a request can carry a MAC this server checks, notrust refuses every request.
+            refusal = KissCode.Rstr;
+        }
+        else if ((access & AccessFlags.Limited) != 0 && rate != RateVerdict.Ok)
+        {
+            refusal = KissCode.Rate;
+            reason = DropReason.Limited;
+        }
+
+        if (refusal is ReferenceId kiss)
+        {
+            Counters.CountDropped(reason);
+            if ((access & AccessFlags.Kod) == 0 || rate == RateVerdict.Limited)
+            {
+                return 0;
+            }
+
+            Counters.CountKiss();
+            return WriteKiss(header, version, kiss, KissPoll, reply);
+        }
+
+        SystemState state = State;
         var response = new NtpHeader
         {
             Leap = state.Leap,
@@ -108,6 +156,29 @@ public sealed class ServerResponder
         response.TransmitTimestamp = transmit;
         response.Write(reply);
         Counters.CountAnswered();
+        return NtpHeader.Size;
+    }
+
+    /// <summary>
+    /// A kiss-o'-death: leap unsynchronized, stratum 0, the kiss code as reference ID, the poll at least the server's
+    /// rate limit (8 s), and all three timestamps the request's transmit timestamp, so that it tells no time.
+    /// </summary>
+    private static int WriteKiss(in NtpHeader request, byte version, ReferenceId code, int minimumPoll, Span<byte> reply)
+    {
+        var kiss = new NtpHeader
+        {
+            Leap = LeapIndicator.Unsynchronized,
+            Version = version,
+            Mode = NtpMode.Server,
+            Stratum = 0,
+            Poll = (sbyte)Math.Clamp(Math.Max((int)request.Poll, minimumPoll), 0, NtpConstants.MaxPoll),
+            Precision = request.Precision,
+            ReferenceId = code,
+            OriginTimestamp = request.TransmitTimestamp,
+            ReceiveTimestamp = request.TransmitTimestamp,
+            TransmitTimestamp = request.TransmitTimestamp,
+        };
+        kiss.Write(reply);
         return NtpHeader.Size;
     }
 

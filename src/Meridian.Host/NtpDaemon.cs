@@ -118,7 +118,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             {
                 Discipline = options.Discipline, Limits = limits, Selection = selection, Precision = precision, Host = DescribeHost(options.Version),
                 ControlKey = ControlKeyOf(config, config.Keys, config.TrustedKeys, log), Configure = text => ConfigureRemotely(text),
-                Access = AccessListOf(config.Restrictions), QueueCapacity = MaxPendingPackets, StoredKeys = config.Keys.Count, BroadcastDelay = config.BroadcastDelay,
+                Access = AccessListOf(config.Restrictions, log), Discard = DiscardOf(config), QueueCapacity = MaxPendingPackets, StoredKeys = config.Keys.Count, BroadcastDelay = config.BroadcastDelay,
                 UserVariables = config.SetVar.Select(v => new UserVariable(v.Key, v.Value, config.SetVarDefault.Contains(v.Key))).ToList(),
                 ReadKernel = () => KernelLoopOf(options.KernelClock), SystemFlags = () => SystemFlagsText,
             },
@@ -126,7 +126,8 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             _control,
             this,
             new Random());
-        Engine.Monitor = config.SystemFlags["monitor"];
+        // Rate limiting needs the MRU list: limited keeps monitoring on, as in ntpd.
+        Engine.Monitor = config.SystemFlags["monitor"] || config.Restrictions.Any(r => r.Flags.HasFlag(RestrictFlags.Limited) && !r.Remove);
     }
 
     /// <summary>The kernel's discipline state, read with <c>ntp_adjtime</c> in read-only mode; null when the call fails.</summary>
@@ -161,15 +162,24 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     public sbyte Precision { get; }
 
     /// <summary>
-    /// The restrict lines as the engine's access list, in order: <c>default</c> without -4/-6 covers both families,
-    /// <c>unrestrict</c> takes flags away from the entry it names (for <c>default</c>, from the built-in noquery).
-    /// <c>source</c> and host names are resolved with the access control of issue 6 and left out here.
+    /// The restrict lines as the engine's access list, in order: <c>default</c> without -4/-6 covers both families; a
+    /// second line for the same address and mask adds its flags (as ntpd); <c>unrestrict</c> takes flags away from
+    /// the entry it names (for <c>default</c>, from the built-in noquery); a host name stands for each of its
+    /// addresses (resolved now, as ntpd 4.2.8 does); <c>source</c> gives its flags to the associations' addresses.
     /// </summary>
-    private static RestrictList AccessListOf(IEnumerable<RestrictEntry> restrictions)
+    private static RestrictList AccessListOf(IEnumerable<RestrictEntry> restrictions, Log? log = null)
     {
-        var entries = new Dictionary<(IPAddress, IPAddress), AccessFlags>();
+        var entries = new Dictionary<(IPAddress, IPAddress, bool), AccessFlags>();
+        AccessFlags? source = null;
         foreach (RestrictEntry r in restrictions)
         {
+            AccessFlags flags = Map(r.Flags);
+            if (r.Target == RestrictTarget.Source)
+            {
+                source = r.Remove ? (source ?? AccessFlags.None) & ~flags : (source ?? AccessFlags.None) | flags;
+                continue;
+            }
+
             var targets = new List<(IPAddress Address, IPAddress Mask)>();
             if (r.Target == RestrictTarget.Default)
             {
@@ -187,10 +197,25 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             {
                 targets.Add((r.Address, r.Mask));
             }
-
-            AccessFlags flags = Map(r.Flags);
-            foreach ((IPAddress address, IPAddress mask) key in targets)
+            else if (r.Target == RestrictTarget.HostName && r.HostName is not null)
             {
+                try
+                {
+                    foreach (IPAddress address in System.Net.Dns.GetHostAddresses(r.HostName))
+                    {
+                        targets.Add((address, address.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Broadcast : new IPAddress(Enumerable.Repeat((byte)0xFF, 16).ToArray())));
+                    }
+                }
+                catch (SocketException e)
+                {
+                    log?.Warning($"restrict {r.HostName} (line {r.Line}): cannot resolve the name ({e.Message}); the line is left out");
+                }
+            }
+
+            bool ntpPort = r.Flags.HasFlag(RestrictFlags.NtpPort);
+            foreach ((IPAddress address, IPAddress mask) in targets)
+            {
+                var key = (address, mask, ntpPort);
                 if (r.Remove)
                 {
                     AccessFlags current = entries.TryGetValue(key, out AccessFlags existing) ? existing
@@ -199,19 +224,40 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 }
                 else
                 {
-                    // A second line for the same address and mask adds its flags, as in ntpd.
                     entries[key] = entries.TryGetValue(key, out AccessFlags earlier) ? earlier | flags : flags;
                 }
             }
         }
 
-        return new RestrictList(entries.Select(e => new AccessEntry(e.Key.Item1, e.Key.Item2, e.Value)));
+        return new RestrictList(entries.Select(e => new AccessEntry(e.Key.Item1, e.Key.Item2, e.Value, e.Key.Item3)), source);
 
         static AccessFlags Map(RestrictFlags f) =>
             (f.HasFlag(RestrictFlags.Ignore) ? AccessFlags.Ignore : 0) | (f.HasFlag(RestrictFlags.NoQuery) ? AccessFlags.NoQuery : 0)
             | (f.HasFlag(RestrictFlags.NoServe) ? AccessFlags.NoServe : 0) | (f.HasFlag(RestrictFlags.NoPeer) ? AccessFlags.NoPeer : 0)
             | (f.HasFlag(RestrictFlags.NoModify) ? AccessFlags.NoModify : 0) | (f.HasFlag(RestrictFlags.Kod) ? AccessFlags.Kod : 0)
-            | (f.HasFlag(RestrictFlags.Limited) ? AccessFlags.Limited : 0) | (f.HasFlag(RestrictFlags.NoTrust) ? AccessFlags.NoTrust : 0);
+            | (f.HasFlag(RestrictFlags.Limited) ? AccessFlags.Limited : 0) | (f.HasFlag(RestrictFlags.NoTrust) ? AccessFlags.NoTrust : 0)
+            | (f.HasFlag(RestrictFlags.Version) ? AccessFlags.Version : 0) | (f.HasFlag(RestrictFlags.NoTrap) ? AccessFlags.NoTrap : 0)
+            | (f.HasFlag(RestrictFlags.LowPriorityTrap) ? AccessFlags.LowPriorityTrap : 0);
+    }
+
+    /// <summary><c>discard</c> and <c>mru</c> as the engine's rate limits and MRU bounds (<c>maxmem</c> in KiB bounds the depth too).</summary>
+    private static DiscardSettings DiscardOf(NtpConfiguration config)
+    {
+        var defaults = new DiscardSettings();
+        int depth = (int)config.Mru.GetValueOrDefault("maxdepth", defaults.MaxDepth);
+        if (config.Mru.TryGetValue("maxmem", out double kib))
+        {
+            depth = Math.Min(depth, (int)Math.Max(1, kib * 1024 / MruList.EntrySize));
+        }
+
+        return new DiscardSettings
+        {
+            Average = (int)config.Discard.GetValueOrDefault("average", defaults.Average),
+            Minimum = config.Discard.GetValueOrDefault("minimum", defaults.Minimum),
+            MaxDepth = depth,
+            MinDepth = (int)config.Mru.GetValueOrDefault("mindepth", defaults.MinDepth),
+            MaxAge = config.Mru.GetValueOrDefault("maxage", defaults.MaxAge),
+        };
     }
 
     /// <summary>The <c>controlkey</c>, if it names a key of the keys file that is also trusted (as ntpd requires).</summary>
@@ -544,7 +590,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         if (remote.Restrictions.Count > 0)
         {
             _restrictions.AddRange(remote.Restrictions);
-            Engine.Access = AccessListOf(_restrictions);
+            Engine.Access = AccessListOf(_restrictions, _log);
         }
 
         foreach (string flag in remote.SystemFlagsWritten.Where(RuntimeFlags.Contains))
@@ -552,7 +598,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             _systemFlags[flag] = remote.SystemFlags[flag];
         }
 
-        Engine.Monitor = _systemFlags["monitor"];
+        Engine.Monitor = _systemFlags["monitor"] || _restrictions.Any(r => r.Flags.HasFlag(RestrictFlags.Limited) && !r.Remove);
         foreach ((string name, string value) in remote.SetVar)
         {
             Engine.Control.SetUserVariable(new UserVariable(name, value, remote.SetVarDefault.Contains(name)));
@@ -738,9 +784,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             : $"clock discipline: {Engine.Discipline.Name}");
         foreach (string directive in _config.NotYetInEffect)
         {
-            _log.Notice(directive is "restrict" or "unrestrict"
-                ? $"'{directive}': noquery and ignore apply to mode 6 queries; the other flags, source and host names are not available in this build yet"
-                : $"'{directive}' is read and checked, but its feature is not available in this build yet");
+            _log.Notice($"'{directive}' is read and checked, but its feature is not available in this build yet");
         }
 
         if (_config.Keys.Count > 0)
@@ -915,12 +959,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             }
 
             // Client requests (and everything else the responder counts and drops) are handled right here.
-            if (Engine.Monitor)
-            {
-                Engine.Mru.Touch(datagram.SourceKey, arrival, (byte)(datagram.Payload[0] & 0x3F));
-            }
-
-            int length = Responder.Respond(datagram.Payload, arrival, reply);
+            int length = Engine.Serve(datagram.Payload, datagram.SourceKey, arrival, reply);
             if (length > 0)
             {
                 if (socket.Reply(datagram, reply[..length]))

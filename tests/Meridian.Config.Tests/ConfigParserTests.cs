@@ -167,9 +167,9 @@ public sealed class ConfigParserTests
     [Fact]
     public void Directives_of_later_features_are_recorded_as_not_yet_in_effect()
     {
-        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\nleapfile /x\n", "ntp.conf");
         Assert.Empty(c.Diagnostics);
-        Assert.Equal(new[] { "restrict", "statistics" }, c.NotYetInEffect);
+        Assert.Equal(new[] { "statistics", "leapfile" }, c.NotYetInEffect);
     }
 
     [Fact]

@@ -237,7 +237,7 @@ public sealed class ControlResponderTests
         Assert.Equal("koffset=0.123, kfreq=-12.500, kstflags=pll nano, ktimeconst=7, kprecis=0.000001", Named(0, "koffset,kfreq,kstflags,ktimeconst,kprecis"));
         Assert.Equal("total_rbuf=64, used_rbuf=1, free_rbuf=63, io_received=1", Named(0, "total_rbuf,used_rbuf,free_rbuf,io_received"));
         Assert.Equal("authkeys=3, authklookups=0", Named(0, "authkeys,authklookups"));
-        Assert.Equal("mru_enabled=0x1, mru_maxdepth=1024", Named(0, "mru_enabled,mru_maxdepth"));
+        Assert.Equal("mru_enabled=0x1, mru_maxdepth=8192", Named(0, "mru_enabled,mru_maxdepth"));
         Assert.Matches(@"^ss_uptime=\d+, ss_uptime_r=\d+, ss_numctlreq=6$", Named(0, "ss_uptime,ss_uptime_r,ss_numctlreq"));
         Assert.Equal("sent=1, received=0, bogusorg=0, candidate=0", Named(1, "sent,received,bogusorg,candidate"));
     }

@@ -25,7 +25,7 @@ public sealed class MruListTests
 
         for (int i = 0; i < 10_000; i++)
         {
-            mru.Touch(MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.1.1"), 1000 + i)), T0 + NtpDuration.FromSeconds(10 + i), 0x23);
+            mru.Touch(MruKey.From(new IPEndPoint(new IPAddress(0xC6120000u + (uint)i), 1000 + i)), T0 + NtpDuration.FromSeconds(10 + i), 0x23);
         }
 
         mru.Touch(MruKey.From(d), T0 + NtpDuration.FromSeconds(20_000), 0x23);
@@ -46,5 +46,60 @@ public sealed class MruListTests
         }
 
         Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+
+    [Fact]
+    public void One_entry_per_address_whatever_the_port()
+    {
+        var mru = new MruList();
+        for (int port = 1000; port < 1100; port++)
+        {
+            mru.Touch(MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.0.9"), port)), T0 + NtpDuration.FromSeconds(port), 0x23);
+        }
+
+        MruEntry entry = Assert.Single(mru.Snapshot());
+        Assert.Equal(100, entry.Count);
+        Assert.Equal(1099, entry.Key.Port);
+    }
+
+    [Fact]
+    public void The_leaky_bucket_allows_a_burst_then_one_packet_per_average_interval()
+    {
+        var mru = new MruList(new DiscardSettings { Average = 3, Minimum = 2, KissInterval = 8 });
+        MruKey client = MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.0.2"), 123));
+        RateVerdict At(double seconds) => mru.Touch(client, T0 + NtpDuration.FromSeconds(seconds), 0x23);
+
+        // An iburst: eight packets two seconds apart, all within the limits.
+        Assert.All(Enumerable.Range(0, 8).Select(i => At(2 * i)), v => Assert.Equal(RateVerdict.Ok, v));
+        // Closer than the minimum: limited, and the first refusal may carry a kiss, the next ones within 8 s not.
+        Assert.Equal(RateVerdict.LimitedMayKiss, At(14.5));
+        Assert.Equal(RateVerdict.Limited, At(15));
+        Assert.True(mru.Snapshot()[0].Limited);
+
+        // A flood at 100 packets/s for 10 s after 5 s of quiet: the first packet passes, the rest are limited, with
+        // at most one kiss per 8 s.
+        var verdicts = Enumerable.Range(0, 1000).Select(i => At(20 + i * 0.01)).ToList();
+        Assert.Equal(RateVerdict.Ok, verdicts[0]);
+        Assert.Equal(1, verdicts.Count(v => v == RateVerdict.Ok));
+        Assert.InRange(verdicts.Count(v => v == RateVerdict.LimitedMayKiss), 1, 2);
+
+        // A polite client at one packet per 64 s is never limited.
+        MruKey polite = MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.0.3"), 123));
+        Assert.All(Enumerable.Range(0, 50).Select(i => mru.Touch(polite, T0 + NtpDuration.FromSeconds(64 * i), 0x23)), v => Assert.Equal(RateVerdict.Ok, v));
+    }
+
+    [Fact]
+    public void Above_mindepth_entries_older_than_maxage_are_reused()
+    {
+        var mru = new MruList(new DiscardSettings { MaxDepth = 100, MinDepth = 2, MaxAge = 60 });
+        for (int i = 0; i < 5; i++)
+        {
+            mru.Touch(MruKey.From(new IPEndPoint(new IPAddress(0xC6120100u + (uint)i), 123)), T0 + NtpDuration.FromSeconds(i), 0x23);
+        }
+
+        mru.Touch(MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.9.9"), 123)), T0 + NtpDuration.FromSeconds(100), 0x23);
+        Assert.Equal(5, mru.Count);
+        Assert.Equal(1, mru.RecycledOld);
+        Assert.Equal(5, mru.New);
     }
 }

@@ -40,4 +40,40 @@ public sealed class RestrictListTests
         Assert.Equal(AccessFlags.NoQuery, RestrictList.Default.Lookup(IPAddress.Parse("::ffff:198.18.0.2")));
         Assert.Equal(AccessFlags.NoQuery, RestrictList.Default.Lookup(IPAddress.Parse("fe80::1")));
     }
+
+    [Fact]
+    public void Ntpport_entries_match_only_port_123_and_source_covers_the_associations()
+    {
+        var list = new RestrictList(
+        [
+            Entry("0.0.0.0", "0.0.0.0", AccessFlags.Limited | AccessFlags.Kod),
+            new AccessEntry(IPAddress.Parse("198.18.0.0"), IPAddress.Parse("255.255.0.0"), AccessFlags.NoServe, NtpPortOnly: true),
+        ], sourceFlags: AccessFlags.NoQuery);
+
+        Assert.Equal(AccessFlags.NoServe, list.Lookup(new IPEndPoint(IPAddress.Parse("198.18.0.5"), 123)));
+        Assert.Equal(AccessFlags.Limited | AccessFlags.Kod, list.Lookup(new IPEndPoint(IPAddress.Parse("198.18.0.5"), 40000)));
+
+        RestrictList withSources = list.WithSources([IPAddress.Parse("192.0.2.7"), IPAddress.Parse("2001:db8::7")]);
+        Assert.Equal(AccessFlags.NoQuery, withSources.Lookup(IPAddress.Parse("192.0.2.7")));
+        Assert.Equal(AccessFlags.NoQuery, withSources.Lookup(IPAddress.Parse("::ffff:192.0.2.7")));
+        Assert.Equal(AccessFlags.NoQuery, withSources.Lookup(IPAddress.Parse("2001:db8::7")));
+        Assert.Equal(AccessFlags.Limited | AccessFlags.Kod, withSources.Lookup(IPAddress.Parse("192.0.2.8")));
+    }
+
+    [Fact]
+    public void A_lookup_on_the_serving_path_allocates_nothing()
+    {
+        var list = new RestrictList([Entry("0.0.0.0", "0.0.0.0", AccessFlags.Limited), Entry("10.0.0.0", "255.0.0.0", AccessFlags.None)]);
+        MruKey key = MruKey.From(new IPEndPoint(IPAddress.Parse("10.1.2.3"), 40000));
+        list.Lookup(key);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        AccessFlags flags = AccessFlags.None;
+        for (int i = 0; i < 1000; i++)
+        {
+            flags |= list.Lookup(key);
+        }
+
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        Assert.Equal(AccessFlags.None, flags);
+    }
 }

@@ -137,6 +137,53 @@ public sealed class ServerResponderTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Theory]
+    [InlineData(AccessFlags.Ignore, RateVerdict.Ok, null)]
+    [InlineData(AccessFlags.Ignore | AccessFlags.Kod, RateVerdict.LimitedMayKiss, null)]
+    [InlineData(AccessFlags.NoServe, RateVerdict.Ok, null)]
+    [InlineData(AccessFlags.NoServe | AccessFlags.Kod, RateVerdict.Ok, "DENY")]
+    [InlineData(AccessFlags.NoTrust | AccessFlags.Kod, RateVerdict.Ok, "RSTR")]
+    [InlineData(AccessFlags.Limited, RateVerdict.LimitedMayKiss, null)]
+    [InlineData(AccessFlags.Limited | AccessFlags.Kod, RateVerdict.Limited, null)]
+    [InlineData(AccessFlags.Limited | AccessFlags.Kod, RateVerdict.LimitedMayKiss, "RATE")]
+    public void Refused_requests_get_nothing_or_a_kiss_that_tells_no_time(AccessFlags access, RateVerdict rate, string? kiss)
+    {
+        (ServerResponder responder, _) = LocalClockServer();
+        var reply = new byte[48];
+        int length = responder.Respond(Request(4, NtpMode.Client, poll: 4), Received, reply, access, rate);
+
+        if (kiss is null)
+        {
+            Assert.Equal(0, length);
+            Assert.Equal(0, responder.Counters.Kisses);
+            return;
+        }
+
+        Assert.Equal(48, length);
+        Assert.True(NtpHeader.TryRead(reply, out NtpHeader h));
+        Assert.Equal(kiss, h.ReferenceId.ToAscii());
+        Assert.Equal((0, LeapIndicator.Unsynchronized, NtpMode.Server), (h.Stratum, h.Leap, h.Mode));
+        Assert.Equal(4, h.Poll);
+        var origin = new NtpTimestamp(0xDEADBEEF_01234567);
+        Assert.Equal((origin, origin, origin), (h.OriginTimestamp, h.ReceiveTimestamp, h.TransmitTimestamp));
+        Assert.Equal(1, responder.Counters.Kisses);
+        Assert.Equal(1, responder.Counters.Dropped(kiss == "RATE" ? DropReason.Limited : DropReason.Restricted));
+    }
+
+    [Fact]
+    public void Limited_addresses_within_the_rate_and_version_restrictions()
+    {
+        (ServerResponder responder, _) = LocalClockServer();
+        var reply = new byte[48];
+        Assert.Equal(48, responder.Respond(Request(4, NtpMode.Client), Received, reply, AccessFlags.Limited | AccessFlags.Kod, RateVerdict.Ok));
+        Assert.Equal(0, responder.Respond(Request(3, NtpMode.Client), Received, reply, AccessFlags.Version, RateVerdict.Ok));
+        Assert.Equal(48, responder.Respond(Request(4, NtpMode.Client), Received, reply, AccessFlags.Version, RateVerdict.Ok));
+        // A RATE kiss asks for at least the server's average interval (discard average, 2^3 s).
+        Assert.Equal(48, responder.Respond(Request(4, NtpMode.Client, poll: 0), Received, reply, AccessFlags.Limited | AccessFlags.Kod, RateVerdict.LimitedMayKiss));
+        Assert.True(NtpHeader.TryRead(reply, out NtpHeader h));
+        Assert.Equal(3, h.Poll);
+    }
 }
 
 public sealed class OnWireSampleTests

@@ -112,7 +112,7 @@ public sealed class ControlTests
         Assert.Matches(new Regex(@"^frequency tolerance:\s+500$", RegexOptions.Multiline), outputs["kerninfo"].Stdout);
         Assert.Matches(new Regex(@"^received packets:\s+[1-9]\d*", RegexOptions.Multiline), outputs["iostats"].Stdout);
         Assert.Matches(new Regex(@"^stored keys:\s+0$", RegexOptions.Multiline), outputs["authinfo"].Stdout);
-        Assert.Matches(new Regex(@"^maximum addresses:\s+1024$", RegexOptions.Multiline), outputs["monstats"].Stdout);
+        Assert.Matches(new Regex(@"^maximum addresses:\s+8192$", RegexOptions.Multiline), outputs["monstats"].Stdout);
         Assert.Matches(new Regex(@"^processed for time:\s+[1-9]\d*", RegexOptions.Multiline), outputs["sysstats"].Stdout);
         Assert.Matches(new Regex(@"^packets received:\s+[1-9]\d*$", RegexOptions.Multiline), outputs["pstats 1"].Stdout);
         Assert.Matches(new Regex(@"^device=""Undisciplined local clock"", timecode="""", poll=\d+, noreply=0,$", RegexOptions.Multiline), outputs["cv 1"].Stdout);

@@ -204,7 +204,7 @@ public static class ControlFormat
         long averageInterval = count > 0 ? (long)Math.Max(0, (last - first).ToSeconds()) / count : 0;
         TryUInt(entry.GetValueOrDefault("rs"), out ulong restrictions);
         TryUInt(entry.GetValueOrDefault("mv"), out ulong modeVersion);
-        char r = (restrictions & 0x0002) != 0 ? 'K' : (restrictions & 0x0004) != 0 ? 'L' : '.';
+        char r = (restrictions & 0x0400) != 0 ? 'K' : (restrictions & 0x0020) != 0 ? 'L' : '.';
         string address = entry.GetValueOrDefault("addr", "");
         int colon = address.LastIndexOf(':');
         string host = colon > 0 ? address[..colon].Trim('[', ']') : address;
