@@ -219,6 +219,20 @@ public sealed class Association
 
     public NtpTimestamp LastTransmit { get; private set; }
 
+    /// <summary>The last packet accepted carried a MAC of a trusted key that verified.</summary>
+    public bool Authentic { get; set; }
+
+    /// <summary>Packets refused for their MAC (a bad_auth event each), and whether a missing key was logged.</summary>
+    public long BadAuth { get; private set; }
+
+    public bool ReportedMissingKey { get; set; }
+
+    public void CountBadAuth()
+    {
+        BadAuth++;
+        RecordEvent(PeerEvent.BadAuthentication);
+    }
+
     /// <summary>Requests sent and packets received from the source (ntpq's <c>pstats</c>).</summary>
     public long Sent { get; private set; }
 

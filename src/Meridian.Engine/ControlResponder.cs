@@ -16,10 +16,10 @@ public sealed record HostDescription(string Version, string Processor, string Sy
 /// wants), REQ_NONCE and READ_MRU. Responses are split into fragments as ntpd does. <c>:config</c> needs a request
 /// authenticated with the control key; variable writes and traps are refused.
 /// </summary>
-public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host, Random random, ControlKey? controlKey = null, Func<string, string>? configure = null)
+public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescription host, Random random, AuthKey? controlKey = null, Func<string, string>? configure = null)
 {
     /// <summary>The key that authenticates writes and <c>:config</c>; the host replaces it when the keys file is read again.</summary>
-    public ControlKey? Key { get; set; } = controlKey;
+    public AuthKey? Key { get; set; } = controlKey;
 
     /// <summary>How long a nonce from REQ_NONCE stays good for READ_MRU, seconds (ntpd: 16).</summary>
     public const double NonceLifetime = 16;
@@ -55,7 +55,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
         }
 
         var reply = header with { IsResponse = true, IsError = false, More = false, Offset = 0, Count = 0, Version = Math.Clamp(header.Version, (byte)1, (byte)4) };
-        ControlKey? key = Key;
+        AuthKey? key = Key;
         // nomodify: writes and :config are refused however they are signed.
         bool authenticated = mayModify && Authenticated(key, request, header.Count);
         List<byte[]> response = Answer(header, reply, data, now, from, authenticated);
@@ -66,7 +66,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
     /// A request is authenticated when it ends in the control key's ID and a MAC of everything before them (ntpq pads
     /// the request to a multiple of 8 octets first).
     /// </summary>
-    private bool Authenticated(ControlKey? key, ReadOnlySpan<byte> request, int count)
+    private bool Authenticated(AuthKey? key, ReadOnlySpan<byte> request, int count)
     {
         if (key is null)
         {
@@ -93,7 +93,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
     }
 
     /// <summary>Responses to authenticated requests carry a MAC too, over the fragment padded to 8 octets.</summary>
-    private byte[] Sign(ControlKey key, byte[] fragment)
+    private byte[] Sign(AuthKey key, byte[] fragment)
     {
         var padded = new byte[(fragment.Length + 7) & ~7];
         fragment.CopyTo(padded, 0);
@@ -138,8 +138,8 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
     public static ushort PeerStatus(Association a) =>
         ControlStatus.Peer(
             configured: a.Mode != AssociationMode.SymmetricPassive,
-            authEnabled: false,
-            authentic: false,
+            authEnabled: a.Settings.Key is not null,
+            authentic: a.Authentic,
             reachable: a.Reach != 0,
             broadcast: false,
             Selection(a.Tally),
@@ -496,7 +496,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
         new("timereach", N(double.IsNaN(a.ReachChanged) ? 0 : (long)Math.Max(0, now - a.ReachChanged))),
         new("sent", N(a.Sent)),
         new("received", N(a.Received)),
-        new("badauth", "0"),
+        new("badauth", N(a.BadAuth)),
         new("bogusorg", N(a.BogusOrigin)),
         new("oldpkt", N(a.Duplicates)),
         new("seldisp", "0"),

@@ -13,8 +13,8 @@ public interface INtpTransport
     void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest);
 }
 
-/// <summary>A symmetric key for mode 6: its ID, MAC algorithm and secret.</summary>
-public sealed record ControlKey(uint Id, MacAlgorithm Algorithm, byte[] Secret)
+/// <summary>A symmetric key (keys file): its ID, MAC algorithm and secret; mode 6 and associations use it alike.</summary>
+public sealed record AuthKey(uint Id, MacAlgorithm Algorithm, byte[] Secret)
 {
     public override string ToString() => $"key {Id} ({Algorithm}, secret withheld)";
 }
@@ -48,7 +48,7 @@ public sealed record EngineSettings
     public HostDescription Host { get; init; } = HostDescription.Unknown;
 
     /// <summary>The key that authenticates mode 6 writes and <c>:config</c> (<c>controlkey</c>); null refuses them all.</summary>
-    public ControlKey? ControlKey { get; init; }
+    public AuthKey? ControlKey { get; init; }
 
     /// <summary>Applies authenticated <c>:config</c> text (ntp.conf lines) and returns the answer for ntpq; null refuses.</summary>
     public Func<string, string>? Configure { get; init; }
@@ -76,6 +76,15 @@ public sealed record EngineSettings
 
     /// <summary>Keys read from the keys file (ntpq's <c>authinfo</c>).</summary>
     public int StoredKeys { get; init; }
+
+    /// <summary>The keys <c>trustedkey</c> trusts: they sign and check association and client packets.</summary>
+    public IReadOnlyList<AuthKey> TrustedKeys { get; init; } = [];
+
+    /// <summary>
+    /// <c>enable auth</c> (ntpd's default): a symmetric active packet from an unknown peer mobilizes a passive
+    /// association only when it is authenticated; <c>disable auth</c> lets any peer in (seed 000).
+    /// </summary>
+    public bool RequirePeerAuthentication { get; init; }
 }
 
 /// <summary>A <c>setvar</c> variable; <c>default</c> ones are listed by a plain <c>ntpq rv</c>.</summary>
@@ -140,7 +149,7 @@ public sealed class NtpEngine
     private readonly Random _random;
     private readonly List<Association> _associations = new();
     private readonly List<Pool> _pools = new();
-    private readonly byte[] _buffer = new byte[NtpHeader.Size];
+    private readonly byte[] _buffer = new byte[ServerResponder.MaxReplyLength];
     private readonly byte[] _randomBytes = new byte[sizeof(ulong)];
     private readonly double _precisionSeconds;
     private double _lastClockUpdate = double.NegativeInfinity;
@@ -163,11 +172,13 @@ public sealed class NtpEngine
         Discipline = settings.Discipline == DisciplineKind.Classic
             ? new ClassicDiscipline(control, settings.Limits, _precisionSeconds, settings.KernelDiscipline)
             : new AdaptiveDiscipline(control, settings.Limits, _precisionSeconds);
-        Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision)) { KissPoll = settings.Discard.Average };
+        Auth = new AuthCounters { StoredKeys = settings.StoredKeys };
+        Keys = new KeyStore(Auth);
+        Keys.Replace(settings.TrustedKeys);
+        Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision)) { KissPoll = settings.Discard.Average, Keys = Keys };
         Mru = new MruList(settings.Discard);
         Access = settings.Access;
         Io = new IoCounters { QueueCapacity = settings.QueueCapacity };
-        Auth = new AuthCounters { StoredKeys = settings.StoredKeys };
         Control = new ControlResponder(this, clock, settings.Host, random, settings.ControlKey, settings.Configure);
         RecordSystemEvent(SystemEvent.Restart);
     }
@@ -193,6 +204,9 @@ public sealed class NtpEngine
         get => Volatile.Read(ref _access);
         set => Volatile.Write(ref _access, value.WithSources(_associations.Where(a => !a.IsRefclock).Select(a => a.Address.Address)));
     }
+
+    /// <summary>The trusted keys.</summary>
+    public KeyStore Keys { get; }
 
     /// <summary>Key lookups and MAC work.</summary>
     public AuthCounters Auth { get; }
@@ -299,6 +313,29 @@ public sealed class NtpEngine
     }
 
     /// <summary>
+    /// The MAC check for a packet of a known association: with <c>key N</c> configured, only packets signed with key
+    /// N count (a crypto-NAK or a bad MAC is a bad_auth event); without, a packet whose MAC fails is dropped too, and
+    /// <c>notrust</c> drops unauthenticated ones.
+    /// </summary>
+    private bool Authentic(Association association, AuthOutcome auth, AuthKey? key, AccessFlags access)
+    {
+        bool wanted = association.Settings.Key is uint id ? auth == AuthOutcome.Authentic && key!.Id == id
+            : auth != AuthOutcome.Bad && auth != AuthOutcome.CryptoNak && ((access & AccessFlags.NoTrust) == 0 || auth == AuthOutcome.Authentic);
+        association.Authentic = wanted && auth == AuthOutcome.Authentic;
+        if (!wanted)
+        {
+            Responder.Counters.CountDropped(DropReason.BadAuth);
+            association.CountBadAuth();
+            if (auth == AuthOutcome.CryptoNak)
+            {
+                Log($"{Describe(association)}: crypto-NAK: the server could not verify our MAC (key {association.Settings.Key})");
+            }
+        }
+
+        return wanted;
+    }
+
+    /// <summary>
     /// The serving path for what the receive threads answer themselves (client requests, and what the responder
     /// counts and drops): the sender's access flags, the MRU list's rate verdict, then the responder. Thread-safe
     /// and allocation-free for a known client; returns the reply's length in <paramref name="reply"/>, or 0.
@@ -324,7 +361,7 @@ public sealed class NtpEngine
         MruKey source = MruKey.From(from);
         if (mode is NtpMode.Client or NtpMode.Private or NtpMode.Reserved)
         {
-            Span<byte> reply = stackalloc byte[NtpHeader.Size];
+            Span<byte> reply = stackalloc byte[ServerResponder.MaxReplyLength];
             int length = Serve(datagram, source, arrival, reply);
             if (length > 0)
             {
@@ -371,16 +408,24 @@ public sealed class NtpEngine
 
         NtpHeader header = packet.Header;
         Association? association = Find(from, mode);
-        if (association is null && mode == NtpMode.SymmetricActive && (access & (AccessFlags.NoPeer | AccessFlags.NoServe | AccessFlags.NoTrust)) != 0)
+        AuthOutcome auth = Keys.Check(packet, out AuthKey? macKey);
+        if (association is null && mode == NtpMode.SymmetricActive
+            && ((access & (AccessFlags.NoPeer | AccessFlags.NoServe)) != 0 || (((access & AccessFlags.NoTrust) != 0 || _settings.RequirePeerAuthentication) && auth != AuthOutcome.Authentic)))
         {
             Responder.Counters.CountRestricted();
+            return;
+        }
+
+        if (association is not null && !Authentic(association, auth, macKey, access))
+        {
             return;
         }
 
         if (association is null && mode == NtpMode.SymmetricActive && _settings.AcceptPeers
             && _associations.Count(a => a.Mode == AssociationMode.SymmetricPassive) < MaxPassiveAssociations)
         {
-            association = Add(new AssociationSettings(from) { Mode = AssociationMode.SymmetricPassive });
+            association = Add(new AssociationSettings(from) { Mode = AssociationMode.SymmetricPassive, Key = macKey?.Id });
+            association.Authentic = auth == AuthOutcome.Authentic;
             Log($"{from.Address}: mobilized a passive association for a symmetric peer");
         }
 
@@ -443,8 +488,21 @@ public sealed class NtpEngine
             }
 
             _random.NextBytes(_randomBytes);
-            association.BuildRequest(_buffer, _clock.Now(), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_randomBytes), now, Discipline.PollExponent, State);
-            _transport.Send(association.Address, _buffer, association.Mode == AssociationMode.Client);
+            int length = association.BuildRequest(_buffer, _clock.Now(), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_randomBytes), now, Discipline.PollExponent, State);
+            if (association.Settings.Key is uint keyId)
+            {
+                if (Keys.Find(keyId) is AuthKey key)
+                {
+                    length = Keys.Sign(key, _buffer, length);
+                }
+                else if (!association.ReportedMissingKey)
+                {
+                    association.ReportedMissingKey = true;
+                    Log($"{Describe(association)}: key {keyId} is not a trusted key of the keys file; its replies cannot be authenticated");
+                }
+            }
+
+            _transport.Send(association.Address, _buffer.AsSpan(0, length), association.Mode == AssociationMode.Client);
         }
 
         if (news || now - _lastSelect >= 8)

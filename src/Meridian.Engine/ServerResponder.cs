@@ -19,6 +19,12 @@ public sealed class ServerResponder
 
     public PacketCounters Counters { get; } = new();
 
+    /// <summary>Trusted keys: a request with a MAC of one gets a reply signed with it; null checks no MAC.</summary>
+    public KeyStore? Keys { get; init; }
+
+    /// <summary>Room a reply may need: the header and the longest MAC trailer.</summary>
+    public const int MaxReplyLength = NtpHeader.Size + NtpPacket.Mac20Length;
+
     /// <summary>The least poll exponent a kiss-o'-death asks for: <c>discard average</c> (ntpd's default 3, 8 s).</summary>
     public int KissPoll { get; init; } = 3;
 
@@ -100,21 +106,29 @@ public sealed class ServerResponder
             return 0;
         }
 
-        if (reply.Length < NtpHeader.Size)
+        if (reply.Length < MaxReplyLength)
         {
-            throw new ArgumentException("The reply buffer is shorter than an NTP header.", nameof(reply));
+            throw new ArgumentException("The reply buffer is shorter than a header with a MAC.", nameof(reply));
         }
 
         NtpHeader header = packet.Header;
+        AuthKey? key = null;
+        AuthOutcome auth = packet.IsCryptoNak ? AuthOutcome.None : Keys is not null ? Keys.Check(packet, out key) : packet.HasMac ? AuthOutcome.Bad : AuthOutcome.None;
+        bool cryptoNak = false;
         ReferenceId? refusal = null;
         DropReason reason = DropReason.Restricted;
         if ((access & AccessFlags.NoServe) != 0)
         {
             refusal = KissCode.Deny;
         }
-        else if ((access & AccessFlags.NoTrust) != 0 || ((access & AccessFlags.Version) != 0 && version != 4))
+        else if (auth == AuthOutcome.Bad)
         {
-            // Until a request can carry a MAC this server checks, notrust refuses every request.
+            // A MAC that fails (or an untrusted key): the answer says so with a crypto-NAK, as ntpd does.
+            Counters.CountDropped(DropReason.BadAuth);
+            cryptoNak = true;
+        }
+        else if (((access & AccessFlags.NoTrust) != 0 && auth != AuthOutcome.Authentic) || ((access & AccessFlags.Version) != 0 && version != 4))
+        {
             refusal = KissCode.Rstr;
         }
         else if ((access & AccessFlags.Limited) != 0 && rate != RateVerdict.Ok)
@@ -155,8 +169,13 @@ public sealed class ServerResponder
         response.RootDispersion = NtpShort.FromSeconds(RootDispersionAt(state, transmit));
         response.TransmitTimestamp = transmit;
         response.Write(reply);
+        if (cryptoNak)
+        {
+            return KeyStore.CryptoNak(reply, NtpHeader.Size);
+        }
+
         Counters.CountAnswered();
-        return NtpHeader.Size;
+        return key is null ? NtpHeader.Size : Keys!.Sign(key, reply, NtpHeader.Size);
     }
 
     /// <summary>

@@ -121,6 +121,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
                 Access = AccessListOf(config.Restrictions, log), Discard = DiscardOf(config), QueueCapacity = MaxPendingPackets, StoredKeys = config.Keys.Count, BroadcastDelay = config.BroadcastDelay,
                 UserVariables = config.SetVar.Select(v => new UserVariable(v.Key, v.Value, config.SetVarDefault.Contains(v.Key))).ToList(),
                 ReadKernel = () => KernelLoopOf(options.KernelClock), SystemFlags = () => SystemFlagsText,
+                TrustedKeys = TrustedKeysOf(config.Keys, config.TrustedKeys), RequirePeerAuthentication = config.SystemFlags["auth"],
             },
             clock,
             _control,
@@ -260,8 +261,12 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         };
     }
 
+    /// <summary>The keys of the keys file that <c>trustedkey</c> names (a trusted ID without a key is ignored, as in ntpd).</summary>
+    private static List<AuthKey> TrustedKeysOf(KeyRing keys, HashSet<int> trusted) =>
+        trusted.Where(id => id > 0).Select(id => keys[id]).OfType<SymmetricKey>().Select(k => new AuthKey((uint)k.Id, k.Type, k.Secret.ToArray())).ToList();
+
     /// <summary>The <c>controlkey</c>, if it names a key of the keys file that is also trusted (as ntpd requires).</summary>
-    private static ControlKey? ControlKeyOf(NtpConfiguration config, KeyRing keys, HashSet<int> trusted, Log log)
+    private static AuthKey? ControlKeyOf(NtpConfiguration config, KeyRing keys, HashSet<int> trusted, Log log)
     {
         if (config.ControlKey is not int id)
         {
@@ -280,7 +285,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
             return null;
         }
 
-        return new ControlKey((uint)id, key.Type, key.Secret.ToArray());
+        return new AuthKey((uint)id, key.Type, key.Secret.ToArray());
     }
 
     /// <summary>version, processor and system as ntpd reports them (system is uname's sysname/release).</summary>
@@ -623,6 +628,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
         if (readKeys || remote.TrustedKeys.Count > 0)
         {
             Engine.Control.Key = ControlKeyOf(_config, _keys, _trustedKeys, _log);
+            Engine.Keys.Replace(TrustedKeysOf(_keys, _trustedKeys));
         }
 
         _log.Notice($"remote configuration: {string.Join("; ", lines.Where(l => l.Length > 0))}");
@@ -789,7 +795,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
 
         if (_config.Keys.Count > 0)
         {
-            _log.Notice($"{_config.Keys.Count} symmetric keys read; they authenticate ntpq's :config (controlkey); MACs on associations (key N) are not available in this build yet");
+            _log.Notice($"{_config.Keys.Count} symmetric keys read, {Engine.Keys.Trusted.Count} trusted");
         }
     }
 
@@ -914,7 +920,7 @@ public sealed class NtpDaemon : IDisposable, INtpTransport
     private void ServeLoop(NtpSocket socket)
     {
         using var datagram = new Datagram();
-        Span<byte> reply = stackalloc byte[NtpHeader.Size];
+        Span<byte> reply = stackalloc byte[ServerResponder.MaxReplyLength];
         while (!_stop.IsCancellationRequested)
         {
             ReceiveResult result = socket.Receive(datagram, 500);

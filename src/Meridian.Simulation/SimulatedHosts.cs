@@ -49,11 +49,12 @@ public sealed class ReferenceServer : ISimulatedHost
             return;
         }
 
-        var reply = new byte[NtpHeader.Size];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         NtpTimestamp arrival = SimulatedClock.Epoch + NtpDuration.FromSeconds(_time.Now + Offset);
-        if (_responder.Respond(datagram, arrival, reply) > 0)
+        int length = _responder.Respond(datagram, arrival, reply);
+        if (length > 0)
         {
-            _network.Send(new IPEndPoint(Address, 123), from, reply);
+            _network.Send(new IPEndPoint(Address, 123), from, reply[..length]);
         }
     }
 

@@ -122,7 +122,7 @@ public sealed class ControlResponderTests
         var received = new List<string>();
         var transport = new RecordingTransport();
         var engine = new NtpEngine(
-            new EngineSettings { ControlKey = new ControlKey(7, algorithm, secret), Configure = text => { received.Add(text); return "Config Succeeded"; } },
+            new EngineSettings { ControlKey = new AuthKey(7, algorithm, secret), Configure = text => { received.Add(text); return "Config Succeeded"; } },
             new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
 
         byte[] Request(uint keyId, byte[] key) => Signed(ControlOpcode.Configure, 0, "server 127.127.1.1", algorithm, keyId, key);
@@ -248,7 +248,7 @@ public sealed class ControlResponderTests
         byte[] secret = "writer"u8.ToArray();
         var transport = new RecordingTransport();
         var engine = new NtpEngine(
-            new EngineSettings { ControlKey = new ControlKey(3, MacAlgorithm.Sha1, secret), UserVariables = [new("rack", "row 4", Default: true), new("owner", "ops", Default: false)] },
+            new EngineSettings { ControlKey = new AuthKey(3, MacAlgorithm.Sha1, secret), UserVariables = [new("rack", "row 4", Default: true), new("owner", "ops", Default: false)] },
             new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
 
         string system = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables).Select(r => r.Data));

@@ -120,4 +120,42 @@ public sealed class NtpEngineTests
 
         Assert.InRange(engine.Associations.Count, 1, 1 + NtpEngine.MaxPassiveAssociations);
     }
+
+    [Fact]
+    public void An_association_with_a_key_signs_its_requests_and_takes_only_signed_replies()
+    {
+        byte[] secret = "sesame"u8.ToArray();
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings { TrustedKeys = [new AuthKey(5, MacAlgorithm.Sha1, secret)] }, new FixedClock(Start), NoClockControl.Instance, transport, new Random(3));
+        var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
+        Association association = engine.Add(new AssociationSettings(server) { Key = 5 });
+        engine.Tick(1);
+
+        byte[] sent = transport.Sent[0].Packet;
+        Assert.Equal(72, sent.Length);
+        Assert.Equal(PacketStatus.Ok, NtpPacket.TryParse(sent, out NtpPacket request));
+        Assert.Equal(5u, request.KeyId);
+        Assert.True(Mac.Verify(MacAlgorithm.Sha1, secret, request.Authenticated, request.Digest));
+
+        var header = new NtpHeader
+        {
+            Version = 4, Mode = NtpMode.Server, Stratum = 1, ReferenceId = ReferenceId.FromAscii("GPS"),
+            OriginTimestamp = request.Header.TransmitTimestamp,
+            ReceiveTimestamp = Start + NtpDuration.FromSeconds(0.011),
+            TransmitTimestamp = Start + NtpDuration.FromSeconds(0.0111),
+        };
+        var plain = new byte[48];
+        header.Write(plain);
+
+        engine.Receive(plain, server, Start + NtpDuration.FromSeconds(0.0002), 1.2);
+        Assert.Equal(0, association.Filter.Count);
+        Assert.Equal(1, association.BadAuth);
+        Assert.Equal(PeerEvent.BadAuthentication, association.LastEvent);
+        Assert.Equal(1, engine.Responder.Counters.Dropped(DropReason.BadAuth));
+
+        engine.Receive(Mac.Append(MacAlgorithm.Sha1, 5, secret, plain), server, Start + NtpDuration.FromSeconds(0.0003), 1.3);
+        Assert.Equal(1, association.Filter.Count);
+        Assert.True(association.Authentic);
+        Assert.Equal(0x1E, ControlResponder.PeerStatus(association) >> 11); // configured, authenb, auth, reachable
+    }
 }

@@ -39,7 +39,7 @@ public sealed class ServerResponderTests
     public void Client_requests_get_server_replies_in_their_version(byte version)
     {
         (ServerResponder responder, _) = LocalClockServer();
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
 
         int length = responder.Respond(Request(version, NtpMode.Client), Received, reply);
 
@@ -65,7 +65,7 @@ public sealed class ServerResponderTests
     public void An_ntpv1_request_with_mode_zero_is_a_client_request()
     {
         (ServerResponder responder, _) = LocalClockServer();
-        Assert.Equal(48, responder.Respond(Request(1, NtpMode.Reserved), Received, new byte[48]));
+        Assert.Equal(48, responder.Respond(Request(1, NtpMode.Reserved), Received, new byte[ServerResponder.MaxReplyLength]));
     }
 
     [Theory]
@@ -77,7 +77,7 @@ public sealed class ServerResponderTests
     public void Poll_is_echoed_within_the_protocol_limits(sbyte requested, sbyte echoed)
     {
         (ServerResponder responder, _) = LocalClockServer();
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         responder.Respond(Request(4, NtpMode.Client, requested), Received, reply);
         Assert.Equal(echoed, (sbyte)reply[2]);
     }
@@ -86,7 +86,7 @@ public sealed class ServerResponderTests
     public void An_unsynchronized_server_says_leap_3_and_stratum_0_on_the_wire()
     {
         var responder = new ServerResponder(new FixedClock(Transmit), SystemState.Unsynchronized(-20));
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         responder.Respond(Request(4, NtpMode.Client), Received, reply);
         NtpHeader.TryRead(reply, out NtpHeader h);
         Assert.Equal(LeapIndicator.Unsynchronized, h.Leap);
@@ -98,7 +98,7 @@ public sealed class ServerResponderTests
     public void Everything_else_is_dropped_and_counted_by_reason()
     {
         (ServerResponder responder, _) = LocalClockServer();
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         byte[] badVersion = Request(4, NtpMode.Client);
         badVersion[0] = 0x3B; // version 7
 
@@ -127,7 +127,7 @@ public sealed class ServerResponderTests
     {
         (ServerResponder responder, _) = LocalClockServer();
         byte[] request = Request(4, NtpMode.Client);
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         responder.Respond(request, Received, reply);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
@@ -136,6 +136,38 @@ public sealed class ServerResponderTests
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [InlineData(MacAlgorithm.Md5, 68)]
+    [InlineData(MacAlgorithm.Sha1, 72)]
+    [InlineData(MacAlgorithm.Aes128Cmac, 68)]
+    public void A_request_signed_with_a_trusted_key_gets_a_signed_reply_and_a_bad_one_a_crypto_nak(MacAlgorithm algorithm, int signedLength)
+    {
+        var keys = new KeyStore(new AuthCounters());
+        byte[] secret = Convert.FromHexString("00112233445566778899aabbccddeeff");
+        keys.Replace([new AuthKey(9, algorithm, secret)]);
+        var clock = new FixedClock(Transmit);
+        var state = new SystemState(LeapIndicator.NoWarning, 2, -23, 0, 0.001, ReferenceId.FromAscii("GPS"), RefTime);
+        var responder = new ServerResponder(clock, state) { Keys = keys };
+        var reply = new byte[ServerResponder.MaxReplyLength];
+
+        byte[] signed = Mac.Append(algorithm, 9, secret, Request(4, NtpMode.Client));
+        int length = responder.Respond(signed, Received, reply, AccessFlags.NoTrust, RateVerdict.Ok);
+        Assert.Equal(signedLength, length);
+        Assert.Equal(PacketStatus.Ok, NtpPacket.TryParse(reply.AsSpan(0, length), out NtpPacket packet));
+        Assert.Equal(9u, packet.KeyId);
+        Assert.True(Mac.Verify(algorithm, secret, packet.Authenticated, packet.Digest));
+
+        byte[] forged = Mac.Append(algorithm, 9, "wrong key 012345"u8, Request(4, NtpMode.Client));
+        Assert.Equal(52, responder.Respond(forged, Received, reply, AccessFlags.None, RateVerdict.Ok));
+        Assert.Equal(PacketStatus.Ok, NtpPacket.TryParse(reply.AsSpan(0, 52), out NtpPacket nak));
+        Assert.True(nak.IsCryptoNak);
+        Assert.Equal(1, responder.Counters.Dropped(DropReason.BadAuth));
+        Assert.Equal(1, keys.Counters.DigestFails + keys.Counters.CmacFails);
+
+        // notrust: an unsigned request gets nothing.
+        Assert.Equal(0, responder.Respond(Request(4, NtpMode.Client), Received, reply, AccessFlags.NoTrust, RateVerdict.Ok));
     }
 
     [Theory]
@@ -150,7 +182,7 @@ public sealed class ServerResponderTests
     public void Refused_requests_get_nothing_or_a_kiss_that_tells_no_time(AccessFlags access, RateVerdict rate, string? kiss)
     {
         (ServerResponder responder, _) = LocalClockServer();
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         int length = responder.Respond(Request(4, NtpMode.Client, poll: 4), Received, reply, access, rate);
 
         if (kiss is null)
@@ -175,7 +207,7 @@ public sealed class ServerResponderTests
     public void Limited_addresses_within_the_rate_and_version_restrictions()
     {
         (ServerResponder responder, _) = LocalClockServer();
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         Assert.Equal(48, responder.Respond(Request(4, NtpMode.Client), Received, reply, AccessFlags.Limited | AccessFlags.Kod, RateVerdict.Ok));
         Assert.Equal(0, responder.Respond(Request(3, NtpMode.Client), Received, reply, AccessFlags.Version, RateVerdict.Ok));
         Assert.Equal(48, responder.Respond(Request(4, NtpMode.Client), Received, reply, AccessFlags.Version, RateVerdict.Ok));
@@ -282,7 +314,7 @@ public sealed class ReplyCheckTests
 
     private static byte[] Reply(NtpMode mode, NtpTimestamp origin)
     {
-        var reply = new byte[48];
+        var reply = new byte[ServerResponder.MaxReplyLength];
         new NtpHeader { Version = 4, Mode = mode, Stratum = 2, OriginTimestamp = origin }.Write(reply);
         return reply;
     }
