@@ -170,13 +170,7 @@ public sealed class MruList
 
                 slot.Leak = leak;
                 slot.Limited = true;
-                if ((now - slot.LastKiss).ToSeconds() >= Settings.KissInterval || slot.LastKiss.IsZero)
-                {
-                    slot.LastKiss = now;
-                    return RateVerdict.LimitedMayKiss;
-                }
-
-                return RateVerdict.Limited;
+                return slot.LastKiss.IsZero || (now - slot.LastKiss).ToSeconds() >= Settings.KissInterval ? RateVerdict.LimitedMayKiss : RateVerdict.Limited;
             }
 
             LinkedListNode<Slot>? oldest = _order.Last;
@@ -207,6 +201,18 @@ public sealed class MruList
             _index[address] = node;
             Deepest = Math.Max(Deepest, _order.Count);
             return RateVerdict.Ok;
+        }
+    }
+
+    /// <summary>Notes that a kiss-o'-death went to <paramref name="key"/>'s address: the next is due no sooner than the kiss interval.</summary>
+    public void Kissed(MruKey key, NtpTimestamp now)
+    {
+        lock (_lock)
+        {
+            if (_index.TryGetValue(key with { Port = 0 }, out LinkedListNode<Slot>? node))
+            {
+                node.Value.LastKiss = now;
+            }
         }
     }
 

@@ -343,7 +343,14 @@ public sealed class NtpEngine
     public int Serve(ReadOnlySpan<byte> datagram, MruKey source, NtpTimestamp arrival, Span<byte> reply)
     {
         RateVerdict rate = Monitor && datagram.Length > 0 ? Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F)) : RateVerdict.Ok;
-        return Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate);
+        int length = Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate);
+        if (length > 0 && reply[1] == 0 && Monitor)
+        {
+            // Stratum 0 from this server is a kiss-o'-death: the next one to this address waits.
+            Mru.Kissed(source, arrival);
+        }
+
+        return length;
     }
 
     /// <summary>

@@ -73,12 +73,23 @@ public sealed class MruListTests
         Assert.All(Enumerable.Range(0, 8).Select(i => At(2 * i)), v => Assert.Equal(RateVerdict.Ok, v));
         // Closer than the minimum: limited, and the first refusal may carry a kiss, the next ones within 8 s not.
         Assert.Equal(RateVerdict.LimitedMayKiss, At(14.5));
+        Assert.Equal(RateVerdict.LimitedMayKiss, At(14.6));
+        mru.Kissed(client, T0 + NtpDuration.FromSeconds(14.6));
         Assert.Equal(RateVerdict.Limited, At(15));
         Assert.True(mru.Snapshot()[0].Limited);
 
         // A flood at 100 packets/s for 10 s after 5 s of quiet: the first packet passes, the rest are limited, with
         // at most one kiss per 8 s.
-        var verdicts = Enumerable.Range(0, 1000).Select(i => At(20 + i * 0.01)).ToList();
+        var verdicts = Enumerable.Range(0, 1000).Select(i =>
+        {
+            RateVerdict v = At(20 + i * 0.01);
+            if (v == RateVerdict.LimitedMayKiss)
+            {
+                mru.Kissed(client, T0 + NtpDuration.FromSeconds(20 + i * 0.01));
+            }
+
+            return v;
+        }).ToList();
         Assert.Equal(RateVerdict.Ok, verdicts[0]);
         Assert.Equal(1, verdicts.Count(v => v == RateVerdict.Ok));
         Assert.InRange(verdicts.Count(v => v == RateVerdict.LimitedMayKiss), 1, 2);

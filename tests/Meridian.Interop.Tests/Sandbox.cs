@@ -69,6 +69,18 @@ internal static class Sandbox
 /// A test that runs real daemons. Where the machine cannot (no root, tools not installed) it is skipped, unless
 /// MERIDIAN_REQUIRE_INTEROP=1 (set by ./test.sh), where a missing prerequisite is a failure.
 /// </summary>
+internal sealed class InteropTheoryAttribute : TheoryAttribute
+{
+    public InteropTheoryAttribute()
+    {
+        string? missing = Sandbox.MissingPrerequisite();
+        if (missing is not null && Environment.GetEnvironmentVariable("MERIDIAN_REQUIRE_INTEROP") != "1")
+        {
+            Skip = missing;
+        }
+    }
+}
+
 internal sealed class InteropFactAttribute : FactAttribute
 {
     public InteropFactAttribute()
