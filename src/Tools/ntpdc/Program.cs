@@ -37,33 +37,6 @@ public static class Program
         "host", "timeout", "version", "help", "quit", "exit",
     ];
 
-    private sealed class Session
-    {
-        public ControlClient? Client { get; set; }
-
-        public bool Numeric { get; set; }
-
-        public AddressFamily? Family { get; set; }
-
-        public uint? KeyId { get; set; }
-
-        public MacAlgorithm KeyType { get; set; } = MacAlgorithm.Md5;
-
-        public byte[]? Password { get; set; }
-
-        public string Host { get; set; } = "localhost";
-
-        public void UpdateKey()
-        {
-            if (Client is not null)
-            {
-                Client.Key = KeyId is uint id && Password is byte[] secret ? (id, KeyType, secret) : null;
-            }
-        }
-
-        public Func<IPAddress, string>? Names => Numeric ? null : ControlResponse.NameOf;
-    }
-
     public static int Main(string[] args)
     {
         if (!new GetOpt("46a:c:dik:lnps", new Dictionary<string, (string, bool)> { ["version"] = ("version", false), ["help"] = ("help", false) })
@@ -74,10 +47,11 @@ public static class Program
             return 2;
         }
 
-        var session = new Session();
+        var session = new ControlSession("ntpdc");
         var commands = new List<string>();
         bool interactive = false;
         string keyFile = "/etc/ntp.keys";
+        uint? keyId = null;
         foreach (ParsedOption option in options)
         {
             switch (option.Name)
@@ -99,31 +73,22 @@ public static class Program
                         return 2;
                     }
 
-                    session.KeyId = id;
+                    keyId = id;
                     break;
                 case "version": Console.WriteLine(Version); return 0;
                 case "help": Console.WriteLine(Usage); return 0;
             }
         }
 
-        if (session.KeyId is uint wanted)
+        if (keyId is uint wanted && !session.LoadKey(keyFile, wanted))
         {
-            try
-            {
-                (_, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(keyFile, wanted);
-                (session.KeyType, session.Password) = (type, secret);
-            }
-            catch (ControlException e)
-            {
-                Console.Error.WriteLine($"ntpdc: {e.Message}");
-                return 1;
-            }
+            return 1;
         }
 
         int status = 0;
         foreach (string host in hosts.Count == 0 ? ["localhost"] : hosts)
         {
-            if (!Connect(session, host))
+            if (!session.Connect(host))
             {
                 status = 1;
                 continue;
@@ -131,21 +96,7 @@ public static class Program
 
             if (commands.Count == 0 || interactive)
             {
-                while (true)
-                {
-                    Console.Write("ntpdc> ");
-                    string? line = Console.ReadLine();
-                    if (line is null || line.Trim() is "quit" or "exit" or "q")
-                    {
-                        break;
-                    }
-
-                    if (line.Trim().Length > 0)
-                    {
-                        Run(session, line);
-                    }
-                }
-
+                ControlSession.Prompt("ntpdc> ", line => Run(session, line));
                 continue;
             }
 
@@ -161,25 +112,8 @@ public static class Program
         return status;
     }
 
-    private static bool Connect(Session session, string host)
-    {
-        try
-        {
-            session.Client?.Dispose();
-            session.Client = new ControlClient(ControlClient.Resolve(host, session.Family));
-            session.Host = host;
-            session.UpdateKey();
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or ControlException)
-        {
-            Console.Error.WriteLine(e is ControlException ? e.Message : $"***Can't find host {host}");
-            return false;
-        }
-    }
-
     /// <summary>Runs one command; false when it failed.</summary>
-    private static bool Run(Session session, string line)
+    private static bool Run(ControlSession session, string line)
     {
         string[] words = line.Trim().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         string name = words[0];
@@ -190,6 +124,11 @@ public static class Program
         {
             Console.Error.WriteLine(matches.Count > 1 ? $"***Command `{name}' ambiguous" : $"***Command `{name}' unknown");
             return false;
+        }
+
+        if (session.RunCommon(command, rest) is bool common)
+        {
+            return common;
         }
 
         ControlClient client = session.Client!;
@@ -244,54 +183,6 @@ public static class Program
                     return Change(session, "readkeys");
                 case "trustedkey":
                     return Change(session, "trustedkey " + string.Join(' ', rest));
-                case "keyid":
-                    if (rest.Length > 0 && uint.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint keyId))
-                    {
-                        session.KeyId = keyId;
-                        session.UpdateKey();
-                    }
-
-                    Console.WriteLine(session.KeyId is null ? "no keyid defined" : $"keyid is {session.KeyId}");
-                    return true;
-                case "keytype":
-                    if (rest.Length > 0)
-                    {
-                        if (Mac.ParseName(rest[0]) is not MacAlgorithm type)
-                        {
-                            return Fail($"***Unknown key type {rest[0]}");
-                        }
-
-                        session.KeyType = type;
-                        session.UpdateKey();
-                    }
-
-                    Console.WriteLine($"keytype is {session.KeyType.ToString().ToUpperInvariant()}");
-                    return true;
-                case "passwd":
-                    if (rest.Length == 0)
-                    {
-                        return Fail("***passwd needs the password (key) as its argument here");
-                    }
-
-                    session.Password = ControlClient.Secret(rest[0]);
-                    session.UpdateKey();
-                    return true;
-                case "host":
-                    if (rest.Length == 0)
-                    {
-                        Console.WriteLine($"current host is {session.Host}");
-                        return true;
-                    }
-
-                    return Connect(session, rest[0]) && Say($"current host set to {rest[0]}");
-                case "timeout":
-                    if (rest.Length > 0 && int.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out int ms))
-                    {
-                        client.Timeout = TimeSpan.FromMilliseconds(ms);
-                    }
-
-                    Console.WriteLine($"primary timeout {(int)client.Timeout.TotalMilliseconds} ms");
-                    return true;
                 case "version":
                     Console.WriteLine(Version);
                     return true;
@@ -315,12 +206,6 @@ public static class Program
         return false;
     }
 
-    private static bool Say(string message)
-    {
-        Console.WriteLine(message);
-        return true;
-    }
-
     private static Dictionary<string, string> Named(ControlClient client, string names) => client.ReadVariables(0, names).Values;
 
     /// <summary>Every association with its peer variables and whether it is the system peer.</summary>
@@ -331,7 +216,7 @@ public static class Program
     }
 
     /// <summary>showpeer [address...]: the long form, for the named addresses or every association.</summary>
-    private static bool ShowPeer(Session session, string[] addresses)
+    private static bool ShowPeer(ControlSession session, string[] addresses)
     {
         var all = Associations(session.Client!);
         var chosen = addresses.Length == 0 ? all : all.Where(a => addresses.Contains(a.Variables.GetValueOrDefault("srcadr"))).ToList();
@@ -360,7 +245,7 @@ public static class Program
         return true;
     }
 
-    private static void SystemInfo(Session session)
+    private static void SystemInfo(ControlSession session)
     {
         ControlClient client = session.Client!;
         Dictionary<string, string> v = client.ReadVariables().Values;
@@ -384,7 +269,7 @@ public static class Program
     }
 
     /// <summary>Sends a change as authenticated <c>:config</c> text and prints ntpdc's "done!" when the daemon took it.</summary>
-    private static bool Change(Session session, string text)
+    private static bool Change(ControlSession session, string text)
     {
         ControlResponse response = session.Client!.Query(ControlOpcode.Configure, 0, text, authenticate: true);
         string answer = response.Text.TrimEnd('\0', '\r', '\n');

@@ -41,29 +41,22 @@ public static class Program
 
     private sealed class Session
     {
-        public bool Numeric { get; set; }
+        /// <summary>The daemon asked, name display and the key: shared with ntpdc.</summary>
+        public ControlSession Control { get; } = new("ntpq");
+
+        public ControlClient? Client => Control.Client;
+
+        public bool Numeric
+        {
+            get => Control.Numeric;
+            set => Control.Numeric = value;
+        }
 
         public bool Raw { get; set; }
 
         public bool Json { get; set; }
 
         public bool Wide { get; set; }
-
-        public AddressFamily? Family { get; set; }
-
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
-
-        public ControlClient? Client { get; set; }
-
-        public uint? KeyId { get; set; }
-
-        public MacAlgorithm KeyType { get; set; } = MacAlgorithm.Md5;
-
-        public byte[]? Password { get; set; }
-
-        public (uint, MacAlgorithm, byte[])? Key => KeyId is uint id && Password is byte[] secret ? (id, KeyType, secret) : null;
-
-        public string Host { get; set; } = "localhost";
 
         /// <summary>Association IDs of the last listing, for the &N references of readvar.</summary>
         public List<ushort> LastAssociations { get; } = new();
@@ -83,12 +76,13 @@ public static class Program
         var commands = new List<string>();
         bool interactive = false;
         string keyFile = "/etc/ntp.keys";
+        uint? wantedKey = null;
         foreach (ParsedOption option in options)
         {
             switch (option.Name)
             {
-                case "4": session.Family = AddressFamily.InterNetwork; break;
-                case "6": session.Family = AddressFamily.InterNetworkV6; break;
+                case "4": session.Control.Family = AddressFamily.InterNetwork; break;
+                case "6": session.Control.Family = AddressFamily.InterNetworkV6; break;
                 case "c": commands.Add(option.Value!); break;
                 case "p": commands.Add("peers"); break;
                 case "n": session.Numeric = true; break;
@@ -102,7 +96,7 @@ public static class Program
                         return 2;
                     }
 
-                    session.KeyId = keyId;
+                    wantedKey = keyId;
                     break;
                 case "k": keyFile = option.Value!; break;
                 case "json": session.Json = true; break;
@@ -116,24 +110,15 @@ public static class Program
             hosts = ["localhost"];
         }
 
-        if (session.KeyId is uint wanted)
+        if (wantedKey is uint wanted && !session.Control.LoadKey(keyFile, wanted))
         {
-            try
-            {
-                (_, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(keyFile, wanted);
-                (session.KeyType, session.Password) = (type, secret);
-            }
-            catch (ControlException e)
-            {
-                Console.Error.WriteLine($"ntpq: {e.Message}");
-                return 1;
-            }
+            return 1;
         }
 
         int status = 0;
         foreach (string host in hosts)
         {
-            if (!Connect(session, host))
+            if (!session.Control.Connect(host))
             {
                 status = 1;
                 continue;
@@ -141,7 +126,7 @@ public static class Program
 
             if (commands.Count == 0 || interactive)
             {
-                Interactive(session);
+                ControlSession.Prompt("ntpq> ", line => Run(session, line));
                 continue;
             }
 
@@ -160,40 +145,6 @@ public static class Program
         }
 
         return status;
-    }
-
-    private static bool Connect(Session session, string host)
-    {
-        try
-        {
-            session.Client?.Dispose();
-            session.Client = new ControlClient(ControlClient.Resolve(host, session.Family)) { Timeout = session.Timeout, Key = session.Key };
-            session.Host = host;
-            return true;
-        }
-        catch (Exception e) when (e is SocketException or ControlException)
-        {
-            Console.Error.WriteLine(e is ControlException ? e.Message : $"***Can't find host {host}");
-            return false;
-        }
-    }
-
-    private static void Interactive(Session session)
-    {
-        while (true)
-        {
-            Console.Write("ntpq> ");
-            string? line = Console.ReadLine();
-            if (line is null || line.Trim() is "quit" or "exit" or "q")
-            {
-                return;
-            }
-
-            if (line.Trim().Length > 0)
-            {
-                Run(session, line);
-            }
-        }
     }
 
     /// <summary>Runs one command; false when it failed.</summary>
@@ -215,6 +166,11 @@ public static class Program
             return false;
         }
 
+        if (session.Control.RunCommon(command, rest) is bool common)
+        {
+            return common;
+        }
+
         try
         {
             switch (command)
@@ -231,20 +187,6 @@ public static class Program
                 case "sysinfo":
                     ReadVar(session, ["0", "peer,stratum,refid,leap,precision,rootdelay,rootdisp,reftime,offset,sys_jitter,clk_jitter,frequency,clk_wander"]);
                     return true;
-                case "host":
-                    if (rest.Length == 0)
-                    {
-                        Console.WriteLine($"current host is {session.Host}");
-                        return true;
-                    }
-
-                    if (Connect(session, rest[0]))
-                    {
-                        Console.WriteLine($"current host set to {rest[0]}");
-                        return true;
-                    }
-
-                    return false;
                 case "hostnames":
                     if (rest.Length > 0)
                     {
@@ -252,15 +194,6 @@ public static class Program
                     }
 
                     Console.WriteLine(session.Numeric ? "hostnames not being written" : "hostnames being written");
-                    return true;
-                case "timeout":
-                    if (rest.Length > 0 && int.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out int ms))
-                    {
-                        session.Timeout = TimeSpan.FromMilliseconds(ms);
-                        session.Client!.Timeout = session.Timeout;
-                    }
-
-                    Console.WriteLine($"primary timeout {(int)session.Timeout.TotalMilliseconds} ms");
                     return true;
                 case "raw":
                     session.Raw = true;
@@ -280,41 +213,6 @@ public static class Program
                     return true;
                 case "mrulist":
                     MruList(session);
-                    return true;
-                case "keyid":
-                    if (rest.Length > 0 && uint.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint id))
-                    {
-                        session.KeyId = id;
-                    }
-
-                    Console.WriteLine(session.KeyId is null ? "no keyid defined" : $"keyid is {session.KeyId}");
-                    session.Client!.Key = session.Key;
-                    return true;
-                case "keytype":
-                    if (rest.Length > 0)
-                    {
-                        MacAlgorithm? type = Mac.ParseName(rest[0]);
-                        if (type is null)
-                        {
-                            Console.Error.WriteLine($"***Unknown key type {rest[0]}");
-                            return false;
-                        }
-
-                        session.KeyType = type.Value;
-                    }
-
-                    Console.WriteLine($"keytype is {session.KeyType.ToString().ToUpperInvariant()}");
-                    session.Client!.Key = session.Key;
-                    return true;
-                case "passwd":
-                    if (rest.Length == 0)
-                    {
-                        Console.Error.WriteLine("***passwd needs the password (key) as its argument here");
-                        return false;
-                    }
-
-                    session.Password = ControlClient.Secret(rest[0]);
-                    session.Client!.Key = session.Key;
                     return true;
                 case ":config":
                     Configure(session, line.Trim()[name.Length..].Trim());
