@@ -343,10 +343,10 @@ public sealed class NtpEngine
     public int Serve(ReadOnlySpan<byte> datagram, MruKey source, NtpTimestamp arrival, Span<byte> reply)
     {
         RateVerdict rate = Monitor && datagram.Length > 0 ? Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F)) : RateVerdict.Ok;
-        int length = Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate);
-        if (length > 0 && reply[1] == 0 && Monitor)
+        int length = Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate, out bool kissed);
+        if (kissed && Monitor)
         {
-            // Stratum 0 from this server is a kiss-o'-death: the next one to this address waits.
+            // The next kiss to this address waits for the kiss interval.
             Mru.Kissed(source, arrival);
         }
 

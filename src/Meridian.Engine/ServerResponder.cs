@@ -50,8 +50,13 @@ public sealed class ServerResponder
     /// unless the entry has <c>kod</c> and the MRU list allows a kiss now: then a kiss-o'-death (DENY for noserve,
     /// RSTR for notrust and version, RATE for the rate) goes back, no larger than the request and carrying no time.
     /// </summary>
-    public int Respond(ReadOnlySpan<byte> request, NtpTimestamp receiveTime, Span<byte> reply, AccessFlags access, RateVerdict rate)
+    public int Respond(ReadOnlySpan<byte> request, NtpTimestamp receiveTime, Span<byte> reply, AccessFlags access, RateVerdict rate) =>
+        Respond(request, receiveTime, reply, access, rate, out _);
+
+    /// <summary>As above; <paramref name="kissed"/> says whether the reply is a kiss-o'-death.</summary>
+    public int Respond(ReadOnlySpan<byte> request, NtpTimestamp receiveTime, Span<byte> reply, AccessFlags access, RateVerdict rate, out bool kissed)
     {
+        kissed = false;
         Counters.CountReceived();
         if (!NtpHeader.TryPeekModeAndVersion(request, out NtpMode mode, out byte version))
         {
@@ -146,6 +151,7 @@ public sealed class ServerResponder
             }
 
             Counters.CountKiss();
+            kissed = true;
             return WriteKiss(header, version, kiss, KissPoll, reply);
         }
 
