@@ -214,3 +214,24 @@ public sealed class ConfigParserTests
         }
     }
 }
+
+public sealed class KeysFileWriterTests
+{
+    [Fact]
+    public void A_generated_keys_file_reads_back_as_ten_MD5_and_ten_SHA1_keys()
+    {
+        for (int run = 0; run < 200; run++)
+        {
+            string text = KeysFileWriter.Generate("host", new DateTime(2026, 11, 22, 8, 0, 14, DateTimeKind.Utc));
+            var problems = new List<ConfigDiagnostic>();
+            KeyRing keys = KeyRing.Parse(text, "ntp.keys", problems);
+
+            Assert.Empty(problems);
+            Assert.Equal(Enumerable.Range(1, 20), keys.Ids.Order());
+            Assert.All(Enumerable.Range(1, 10), id => Assert.True(keys[id] is { Type: Meridian.Protocol.MacAlgorithm.Md5 } k && k.Secret.Length == 20));
+            Assert.All(Enumerable.Range(11, 10), id => Assert.True(keys[id] is { Type: Meridian.Protocol.MacAlgorithm.Sha1 } k && k.Secret.Length == 20));
+        }
+
+        Assert.Equal("ntpkey_MD5key_host.4004323214", KeysFileWriter.FileName("host", new DateTime(2026, 11, 22, 8, 0, 14, DateTimeKind.Utc)));
+    }
+}

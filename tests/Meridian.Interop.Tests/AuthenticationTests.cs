@@ -88,4 +88,47 @@ public sealed class AuthenticationTests
         Assert.Matches(new Regex(@"^KoD responses:\s+[1-9]", RegexOptions.Multiline), counters.Stdout);
         Assert.Matches(new Regex(@"^encryptions:\s+[1-9]", RegexOptions.Multiline), counters.Stdout);
     }
+
+    [InteropFact]
+    public void Ntpkeygen_keys_authenticate_our_ntpdate_and_ntpdig_and_NTPsec_ntpdig()
+    {
+        using var server = new NetworkNamespace();
+        using var client = new NetworkNamespace();
+        server.LinkTo(client, "198.18.0.1", "198.18.0.2");
+        CommandResult keygen = server.RunIn(server.Directory, Short, Sandbox.Out("ntpkeygen"), "-M");
+        string keys = Path.Combine(server.Directory, "ntp.keys");
+        Assert.True(keygen.ExitCode == 0 && File.Exists(keys), keygen.ToString());
+        string target = Path.Combine(server.Directory, new FileInfo(keys).LinkTarget!);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(target));
+        }
+
+        Assert.Matches(@"^# ntpkey_MD5key_\S+\.\d+\n# .+\n\n 1 MD5 \S{20}  # MD5 key\n", File.ReadAllText(target));
+
+        server.Start(Sandbox.Out("ntpd"), "-n", "-c", server.WriteFile("ntp.conf", $"""
+            server 127.127.1.0
+            fudge 127.127.1.0 stratum 10
+            disable ntp
+            keys {keys}
+            trustedkey 1 11
+            restrict default notrust
+            """));
+        server.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), Short, "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
+        string wrong = client.WriteFile("wrong.keys", "1 MD5 not-the-key\n");
+
+        CommandResult ntpdate = client.Run(Short, Sandbox.Out("ntpdate"), "-q", "-a", "1", "-k", keys, "198.18.0.1");
+        CommandResult ntpdig = client.Run(Short, Sandbox.Out("ntpdig"), "-t", "2", "-a", "11", "-k", keys, "198.18.0.1");
+        CommandResult theirs = client.Run(Short, "/usr/bin/ntpdig", "-t", "2", "-a", "1", "-k", keys, "198.18.0.1");
+        CommandResult unsigned = client.Run(Short, Sandbox.Out("ntpdate"), "-q", "198.18.0.1");
+        CommandResult wrongKey = client.Run(Short, Sandbox.Out("ntpdig"), "-d", "-d", "-t", "2", "-a", "1", "-k", wrong, "198.18.0.1");
+
+        Assert.True(ntpdate.ExitCode == 0, ntpdate.ToString());
+        Assert.Contains("server 198.18.0.1, stratum 11,", ntpdate.Stdout, StringComparison.Ordinal);
+        Assert.True(ntpdig.ExitCode == 0 && ntpdig.Stdout.Contains(" s11 ", StringComparison.Ordinal), ntpdig.ToString());
+        Assert.True(theirs.ExitCode == 0 && theirs.Stdout.Contains(" s11 ", StringComparison.Ordinal), theirs.ToString());
+        Assert.Contains("no server suitable for synchronization found", unsigned.Stdout + unsigned.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, wrongKey.ExitCode);
+        Assert.Contains("crypto-NAK", wrongKey.Stdout + wrongKey.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -192,6 +192,14 @@ internal sealed class NetworkNamespace : IDisposable
     /// <summary>Runs a program in the namespace to completion (killed after <paramref name="timeout"/>).</summary>
     public CommandResult Run(TimeSpan timeout, string program, params string[] args) => Execute(InNamespace(program, args), timeout);
 
+    /// <summary>Runs a program in the namespace with <paramref name="directory"/> as its working directory.</summary>
+    public CommandResult RunIn(string directory, TimeSpan timeout, string program, params string[] args)
+    {
+        ProcessStartInfo info = InNamespace(program, args);
+        info.WorkingDirectory = directory;
+        return Execute(info, timeout);
+    }
+
     /// <summary>Runs again until <paramref name="done"/> holds or <paramref name="within"/> has passed; returns the last result.</summary>
     public CommandResult RunUntil(Func<CommandResult, bool> done, TimeSpan within, string program, params string[] args)
     {

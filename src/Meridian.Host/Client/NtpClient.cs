@@ -76,13 +76,19 @@ public sealed class NtpClient : IDisposable
         return new NtpClient(clock, v4, v6);
     }
 
+    /// <summary>
+    /// The key requests are signed with (ntpdate's and ntpdig's <c>-a keyid -k keyfile</c>); with a key, only replies
+    /// signed with it are taken.
+    /// </summary>
+    public AuthKey? Key { get; set; }
+
     /// <summary>Sends a client request to <paramref name="server"/> and returns its transmit timestamp (T1).</summary>
     public NtpTimestamp SendRequest(IPEndPoint server, byte version, sbyte poll = 6)
     {
         ArgumentNullException.ThrowIfNull(server);
         NtpSocket socket = (server.AddressFamily == AddressFamily.InterNetworkV6 ? _v6 : _v4)
             ?? throw new InvalidOperationException($"no socket for {server.AddressFamily}");
-        Span<byte> request = stackalloc byte[NtpHeader.Size];
+        Span<byte> request = stackalloc byte[ServerResponder.MaxReplyLength];
         var header = new NtpHeader
         {
             Leap = LeapIndicator.Unsynchronized,
@@ -98,7 +104,16 @@ public sealed class NtpClient : IDisposable
         // T1 is read last, so that as little as possible lies between it and the datagram leaving.
         NtpTimestamp t1 = _clock.Now();
         NtpHeader.PatchTransmitTimestamp(request, t1);
-        socket.SendTo(request, server);
+        int length = NtpHeader.Size;
+        if (Key is AuthKey key)
+        {
+            byte[] digest = Mac.Compute(key.Algorithm, key.Secret, request[..length]);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(request[length..], key.Id);
+            digest.CopyTo(request[(length + 4)..]);
+            length += 4 + digest.Length;
+        }
+
+        socket.SendTo(request[..length], server);
         _outstanding[Normalize(server)] = t1;
         return t1;
     }
@@ -150,10 +165,37 @@ public sealed class NtpClient : IDisposable
                     continue;
                 }
 
+                if (Key is AuthKey expected && Unauthentic(_datagram.Payload, expected) is string why)
+                {
+                    trace?.Invoke($"receive: {why} ({from.Address})");
+                    continue;
+                }
+
                 _outstanding.Remove(from);
                 return new NtpResponse(from, header, t1, t4);
             }
         }
+    }
+
+    /// <summary>Why a reply does not carry a valid MAC of <paramref name="key"/>, or null when it does.</summary>
+    private static string? Unauthentic(ReadOnlySpan<byte> payload, AuthKey key)
+    {
+        if (NtpPacket.TryParse(payload, out NtpPacket packet) != PacketStatus.Ok)
+        {
+            return "malformed packet";
+        }
+
+        if (packet.IsCryptoNak)
+        {
+            return "crypto-NAK: the server could not verify our MAC";
+        }
+
+        if (!packet.HasMac || packet.KeyId != key.Id)
+        {
+            return $"reply not signed with key {key.Id}";
+        }
+
+        return Mac.Verify(key.Algorithm, key.Secret, packet.Authenticated, packet.Digest) ? null : "authentication failed";
     }
 
     public void Dispose()

@@ -79,6 +79,11 @@ public static class Program
 
         public double Timeout { get; private set; } = 1.0;
 
+        /// <summary>-a: the key requests are signed with; -k: the keys file it is read from.</summary>
+        public uint? KeyId { get; private set; }
+
+        public string KeyFile { get; private set; } = "/etc/ntp.keys";
+
         public bool Apply(ParsedOption option, out string? problem)
         {
             problem = null;
@@ -129,9 +134,18 @@ public static class Program
                     }
 
                     break;
-                case "a" or "k":
-                    problem = "authentication (-a, -k) is not available in this build yet";
-                    return false;
+                case "a":
+                    if (!uint.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint keyId) || keyId is 0 or > 65535)
+                    {
+                        problem = $"key number ({option.Value}) is invalid, must be 1 through 65535";
+                        return false;
+                    }
+
+                    KeyId = keyId;
+                    break;
+                case "k":
+                    KeyFile = option.Value!;
+                    break;
             }
 
             return true;
@@ -191,6 +205,20 @@ public static class Program
                 // ntpdate binds the NTP port unless told otherwise; -q and -d only report, and use any port.
                 int port = settings.UnprivilegedPort || simulate ? 0 : 123;
                 client = NtpClient.Open(LinuxClock.Instance, servers.Select(s => s.EndPoint.Address), port);
+                if (settings.KeyId is uint keyId)
+                {
+                    try
+                    {
+                        (uint id, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(settings.KeyFile, keyId);
+                        client.Key = new AuthKey(id, type, secret);
+                    }
+                    catch (ControlException e)
+                    {
+                        client.Dispose();
+                        log.Error($"authentication key {keyId} unknown: {e.Message}");
+                        return 1;
+                    }
+                }
             }
             catch (NtpSocketException e) when (e.AddressInUse)
             {

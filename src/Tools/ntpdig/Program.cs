@@ -76,9 +76,18 @@ public static class Program
                 case "V":
                     Console.WriteLine(Version);
                     return 0;
-                case "a" or "k":
-                    Console.Error.WriteLine("ntpdig: authentication (-a, -k) is not available in this build yet");
-                    return 1;
+                case "a":
+                    if (!uint.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint keyId) || keyId is 0 or > 65535)
+                    {
+                        Console.Error.Write($"Error: -a parameter '{option.Value}' not a key number\n");
+                        return 1;
+                    }
+
+                    run.KeyId = keyId;
+                    break;
+                case "k":
+                    run.KeyFile = option.Value!;
+                    break;
                 case "l":
                     try
                     {
@@ -161,10 +170,31 @@ public static class Program
 
         public double Timeout { get; set; } = 5;
 
+        /// <summary>-a: the key requests are signed with; -k: the keys file it is read from.</summary>
+        public uint? KeyId { get; set; }
+
+        public string KeyFile { get; set; } = "/etc/ntp.keys";
+
+        private AuthKey? key;
+
         public Action<string> Log { get; set; } = _ => { };
 
         public int Execute(IReadOnlyList<string> hosts, TextWriter output)
         {
+            if (KeyId is uint keyId)
+            {
+                try
+                {
+                    (uint id, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(KeyFile, keyId);
+                    key = new AuthKey(id, type, secret);
+                }
+                catch (ControlException e)
+                {
+                    Log($"authentication key {keyId}: {e.Message}");
+                    return 1;
+                }
+            }
+
             var answers = new List<Answer>();
             for (int sample = 0; sample < Samples; sample++)
             {
@@ -253,6 +283,7 @@ public static class Program
 
                 var endPoint = new IPEndPoint(address, 123);
                 using NtpClient client = NtpClient.Open(LinuxClock.Instance, [address], 0);
+                client.Key = key;
                 client.SendRequest(endPoint, 4);
                 NtpResponse? response = client.Receive(DateTime.UtcNow.AddSeconds(Timeout), Debug > 1 ? Log : null);
                 if (response is not null)
