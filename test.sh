@@ -57,7 +57,7 @@ if [ -n "$leftover" ]; then
 fi
 
 if [ -f TestResults/figures.txt ]; then
-  say "figures measured by the end-to-end tests:"
+  say "figures measured by the tests:"
   sed 's/^/  /' TestResults/figures.txt
 fi
 

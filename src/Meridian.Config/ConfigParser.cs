@@ -529,6 +529,12 @@ public sealed partial class ConfigParser
         }
 
         line.WarnRest();
+        if (file.Value.Text.Contains('\0', StringComparison.Ordinal))
+        {
+            line.Error(file.Value, "the file name contains a NUL character");
+            return;
+        }
+
         string baseDirectory = Path.GetDirectoryName(_includeStack.Peek()) ?? ".";
         string path = Path.GetFullPath(Path.Combine(baseDirectory, file.Value.Text));
         if (_includeStack.Count > MaxIncludeDepth)

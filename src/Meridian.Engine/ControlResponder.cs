@@ -287,7 +287,13 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
     /// </summary>
     private List<byte[]> ReadMru(ControlHeader reply, ReadOnlySpan<byte> request, double now, System.Net.IPEndPoint? from)
     {
-        var parameters = ControlVariables.Parse(request).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        // A name given twice counts once (the last), as ntpd reads them.
+        var parameters = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach ((string name, string? value) in ControlVariables.Parse(request))
+        {
+            parameters[name] = value;
+        }
+
         string? nonce = parameters.GetValueOrDefault("nonce");
         System.Net.IPAddress client = from?.Address ?? System.Net.IPAddress.None;
         if (nonce is null || !_nonces.Any(n => n.Nonce == nonce && n.Client.Equals(client) && now - n.Time <= NonceLifetime))
