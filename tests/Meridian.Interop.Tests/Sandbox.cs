@@ -140,7 +140,8 @@ internal sealed class NetworkNamespace : IDisposable
     /// Joins this namespace to <paramref name="other"/> with a veth pair, this end <paramref name="address"/>, the
     /// other <paramref name="otherAddress"/> (both /24 from 198.18.0.0/15). The pair goes with the namespaces.
     /// </summary>
-    public void LinkTo(NetworkNamespace other, string address, string otherAddress)
+    /// <summary>A veth pair between this namespace and <paramref name="other"/>; returns the other side's interface name.</summary>
+    public string LinkTo(NetworkNamespace other, string address, string otherAddress)
     {
         int n = Interlocked.Increment(ref s_counter);
         string a = $"mv{Environment.ProcessId % 100000}x{n}a";
@@ -152,6 +153,7 @@ internal sealed class NetworkNamespace : IDisposable
         Check(Host("ip", "-n", other.Name, "addr", "add", otherAddress + "/24", "dev", b));
         Check(Host("ip", "-n", Name, "link", "set", a, "up"));
         Check(Host("ip", "-n", other.Name, "link", "set", b, "up"));
+        return b;
     }
 
     /// <summary>

@@ -1,0 +1,202 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Meridian.Protocol;
+
+namespace Meridian.Bench.Flood;
+
+/// <summary>
+/// The flood benchmark: one source sends client requests at a fixed rate (default 50 000/s for 10 s) at a server
+/// while well-behaved clients on other addresses poll it every few seconds. Prints what each side got back: normal
+/// replies, kiss-o'-death packets, unanswered requests, and (with --server-pid) the server's resident memory before and
+/// after. Run it where the addresses exist (a network namespace: see tests/Meridian.Interop.Tests/FloodTests.cs).
+/// Bounded: it stops after --seconds and sends at most rate × seconds packets.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var o = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["server"] = "198.18.0.1", ["flooder"] = "198.18.0.2", ["clients"] = "", ["rate"] = "50000", ["seconds"] = "10",
+            ["interval"] = "2", ["server-pid"] = "0",
+        };
+        for (int i = 0; i + 1 < args.Length; i += 2)
+        {
+            o[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        var server = new IPEndPoint(IPAddress.Parse(o["server"]), 123);
+        int rate = int.Parse(o["rate"], CultureInfo.InvariantCulture);
+        double seconds = double.Parse(o["seconds"], CultureInfo.InvariantCulture);
+        double interval = double.Parse(o["interval"], CultureInfo.InvariantCulture);
+        int pid = int.Parse(o["server-pid"], CultureInfo.InvariantCulture);
+        IPAddress[] clients = o["clients"].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(IPAddress.Parse).ToArray();
+
+        long memoryBefore = ResidentKilobytes(pid);
+        var flood = new Counts();
+        var polite = new Counts();
+        using var flooder = Bind(IPAddress.Parse(o["flooder"]));
+        var stop = new CancellationTokenSource();
+        var floodReader = new Thread(() => Read(flooder, flood, stop.Token)) { IsBackground = true };
+        floodReader.Start();
+        var politeThread = new Thread(() => Poll(clients, server, interval, polite, stop.Token)) { IsBackground = true };
+        politeThread.Start();
+
+        var clock = Stopwatch.StartNew();
+        var request = new byte[NtpHeader.Size];
+        long limit = (long)(rate * seconds);
+        long memoryPeak = memoryBefore;
+        while (flood.Sent < limit && clock.Elapsed.TotalSeconds < seconds + 1)
+        {
+            long due = (long)(clock.Elapsed.TotalSeconds * rate);
+            while (flood.Sent < Math.Min(due, limit))
+            {
+                Request(request, (ulong)flood.Sent);
+                flooder.SendTo(request, server);
+                flood.Sent++;
+            }
+
+            if (flood.Sent % 50_000 < 50)
+            {
+                memoryPeak = Math.Max(memoryPeak, ResidentKilobytes(pid));
+            }
+
+            Thread.SpinWait(50);
+        }
+
+        double elapsed = clock.Elapsed.TotalSeconds;
+        Thread.Sleep(TimeSpan.FromSeconds(Math.Max(1.5, interval)));
+        stop.Cancel();
+        politeThread.Join();
+        long memoryAfter = ResidentKilobytes(pid);
+        memoryPeak = Math.Max(memoryPeak, memoryAfter);
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood: sent {flood.Sent} requests in {elapsed:0.0} s ({flood.Sent / elapsed:0} per s); got {flood.Replies} normal replies and {flood.Kisses} kiss-o'-death ({flood.RateKisses} RATE)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clients: {clients.Length} clients sent {polite.Sent} requests, {polite.Replies} answered, {polite.Kisses} kissed, {polite.Sent - polite.Replies - polite.Kisses} unanswered"));
+        if (pid > 0)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"server memory (VmRSS): {memoryBefore} kB before, {memoryPeak} kB peak, {memoryAfter} kB after"));
+        }
+
+        return 0;
+    }
+
+    private sealed class Counts
+    {
+        public long Sent;
+        public long Replies;
+        public long Kisses;
+        public long RateKisses;
+    }
+
+    private static Socket Bind(IPAddress address)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(address, 0));
+        socket.ReceiveBufferSize = 1 << 20;
+        return socket;
+    }
+
+    private static void Request(byte[] buffer, ulong serial)
+    {
+        new NtpHeader { Version = 4, Mode = NtpMode.Client, Poll = 6, TransmitTimestamp = new NtpTimestamp(0x1234_5678_0000_0000UL | serial) }.Write(buffer);
+    }
+
+    private static void Read(Socket socket, Counts counts, CancellationToken stop)
+    {
+        var buffer = new byte[512];
+        socket.ReceiveTimeout = 200;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                int length = socket.Receive(buffer);
+                Classify(buffer.AsSpan(0, length), counts);
+            }
+            catch (SocketException)
+            {
+            }
+        }
+    }
+
+    private static void Classify(ReadOnlySpan<byte> reply, Counts counts)
+    {
+        if (!NtpHeader.TryRead(reply, out NtpHeader header))
+        {
+            return;
+        }
+
+        if (header.Stratum == 0)
+        {
+            Interlocked.Increment(ref counts.Kisses);
+            if (header.ReferenceId.ToAscii() == "RATE")
+            {
+                Interlocked.Increment(ref counts.RateKisses);
+            }
+        }
+        else
+        {
+            Interlocked.Increment(ref counts.Replies);
+        }
+    }
+
+    /// <summary>Each client sends one request every interval seconds and waits up to a second for its answer.</summary>
+    private static void Poll(IPAddress[] clients, IPEndPoint server, double interval, Counts counts, CancellationToken stop)
+    {
+        Socket[] sockets = clients.Select(Bind).ToArray();
+        var request = new byte[NtpHeader.Size];
+        var buffer = new byte[512];
+        var clock = Stopwatch.StartNew();
+        while (!stop.IsCancellationRequested && clock.Elapsed.TotalSeconds < 3600)
+        {
+            double start = clock.Elapsed.TotalSeconds;
+            for (int i = 0; i < sockets.Length; i++)
+            {
+                Request(request, (ulong)(i << 20) + (ulong)counts.Sent);
+                sockets[i].SendTo(request, server);
+                counts.Sent++;
+                sockets[i].ReceiveTimeout = 1000;
+                try
+                {
+                    int length = sockets[i].Receive(buffer);
+                    Classify(buffer.AsSpan(0, length), counts);
+                }
+                catch (SocketException)
+                {
+                }
+            }
+
+            double rest = interval - (clock.Elapsed.TotalSeconds - start);
+            if (rest > 0)
+            {
+                stop.WaitHandle.WaitOne(TimeSpan.FromSeconds(rest));
+            }
+        }
+
+        foreach (Socket socket in sockets)
+        {
+            socket.Dispose();
+        }
+    }
+
+    private static long ResidentKilobytes(int pid)
+    {
+        if (pid <= 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
