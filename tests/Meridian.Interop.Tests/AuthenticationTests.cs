@@ -47,6 +47,31 @@ public sealed class AuthenticationTests
         Assert.Matches(new Regex(@"^packets sent:\s+[1-9]", RegexOptions.Multiline), refused.Stdout);
     }
 
+    [InteropTheory]
+    [InlineData("MD5", "meridian-md5")]
+    [InlineData("SHA1", "00112233445566778899aabbccddeeff00112233")]
+    public void Our_client_authenticates_with_NTPsec_ntpd_and_a_wrong_key_is_rejected(string type, string secret)
+    {
+        using var upstream = new NetworkNamespace();
+        using var good = new NetworkNamespace();
+        using var bad = new NetworkNamespace();
+        upstream.LinkTo(good, "198.18.0.1", "198.18.0.2");
+        upstream.LinkTo(bad, "198.18.1.1", "198.18.1.2");
+        string keys = upstream.WriteFile("ntp.keys", $"7 {type} {secret}\n");
+        upstream.Start("/usr/sbin/ntpd", "-n", "-c", upstream.WriteFile("ntp.conf",
+            $"keys {keys}\ntrustedkey 7\ndisable ntp\nunrestrict default noquery limited\ndriftfile {upstream.Directory}/drift\n"));
+
+        Daemon ours = StartClient(good, "198.18.0.1", type, type == "SHA1" ? secret : Convert.ToHexStringLower(System.Text.Encoding.ASCII.GetBytes(secret)));
+        StartClient(bad, "198.18.1.1", type, new string('e', 40));
+
+        // NTPsec's daemon is unsynchronized here (disable ntp), but it answers, and signs its answers.
+        CommandResult authentic = good.RunUntil(r => Regex.IsMatch(r.Stdout, @"\s+yes\s+yes\s+ok\s"), Short, Sandbox.Out("ntpq"), "-n", "-c", "as", "127.0.0.1");
+        Assert.Matches(new Regex(@"^\s+1\s+\d+\s+\w{4}\s+yes\s+yes\s+ok\s", RegexOptions.Multiline), authentic.Stdout + ours.Output);
+        Thread.Sleep(TimeSpan.FromSeconds(4));
+        CommandResult refused = bad.Run(Short, Sandbox.Out("ntpq"), "-n", "-c", "as", "127.0.0.1");
+        Assert.Matches(new Regex(@"^\s+1\s+\d+\s+\w{4}\s+yes\s+no\s+bad\s", RegexOptions.Multiline), refused.Stdout);
+    }
+
     private static Daemon StartClient(NetworkNamespace ns, string server, string type, string hexSecret)
     {
         string keys = ns.WriteFile("ntp.keys", $"7 {type} {hexSecret}\n");
