@@ -278,6 +278,9 @@ public sealed class Association
     /// <summary>The last kiss code received, shown by ntpq in place of the refid.</summary>
     public ReferenceId? LastKiss { get; private set; }
 
+    /// <summary>The last packet from the source was a kiss-o'-death (ntpq then shows its code as the refid).</summary>
+    public bool Kissed { get; private set; }
+
     public bool IsRefclock => Mode == AssociationMode.Refclock;
 
     /// <summary>The undisciplined local clock: a fallback, whatever reference ID it was fudged to.</summary>
@@ -457,6 +460,7 @@ public sealed class Association
         PeerPoll = header.Poll;
 
         Unsuitability unsuitable = ServerReply.Judge(header);
+        Kissed = unsuitable == Unsuitability.KissOfDeath;
         if (unsuitable == Unsuitability.KissOfDeath)
         {
             LastKiss = header.ReferenceId;

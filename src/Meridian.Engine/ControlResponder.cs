@@ -569,7 +569,8 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             new("precision", a.Precision.ToString(CultureInfo.InvariantCulture)),
             new("rootdelay", Milliseconds(a.RootDelay, 3)),
             new("rootdisp", Milliseconds(a.RootDispersion, 3)),
-            new("refid", a.IsRefclock || a.Stratum <= 1 || a.Stratum >= NtpHeader.UnsynchronizedStratum ? a.ReferenceId.ToAscii() : a.ReferenceId.ToDottedQuad()),
+            new("refid", a.Kissed && a.LastKiss is ReferenceId kiss ? kiss.ToAscii()
+                : a.IsRefclock || a.Stratum <= 1 || a.Stratum >= NtpHeader.UnsynchronizedStratum ? a.ReferenceId.ToAscii() : a.ReferenceId.ToDottedQuad()),
             new("reftime", Hex(a.ReferenceTime)),
             new("rec", Hex(a.LastReceivedAt)),
             new("org", Hex(a.LastOrigin)),

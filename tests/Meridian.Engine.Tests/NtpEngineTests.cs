@@ -158,4 +158,49 @@ public sealed class NtpEngineTests
         Assert.True(association.Authentic);
         Assert.Equal(0x1E, ControlResponder.PeerStatus(association) >> 11); // configured, authenb, auth, reachable
     }
+
+    [Fact]
+    public void A_RATE_kiss_slows_the_association_and_DENY_stops_it()
+    {
+        var (engine, transport, _) = Create();
+        var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
+        Association association = engine.Add(new AssociationSettings(server) { MaxPoll = 12 });
+        engine.Tick(1);
+
+        byte[] Kiss(string code, sbyte poll)
+        {
+            NtpHeader.TryRead(transport.Sent[^1].Packet, out NtpHeader request);
+            var kiss = new byte[48];
+            new NtpHeader
+            {
+                Leap = LeapIndicator.Unsynchronized, Version = 4, Mode = NtpMode.Server, Stratum = 0, Poll = poll, ReferenceId = ReferenceId.FromAscii(code),
+                OriginTimestamp = request.TransmitTimestamp, ReceiveTimestamp = request.TransmitTimestamp, TransmitTimestamp = request.TransmitTimestamp,
+            }.Write(kiss);
+            return kiss;
+        }
+
+        engine.Receive(Kiss("RATE", 10), server, Start + NtpDuration.FromSeconds(1.01), 1.01);
+        Assert.Equal(10, association.HostPoll);
+        Assert.InRange(association.NextPoll, 1.01 + 1024 * 0.96, 1.01 + 1024);
+        Assert.Equal(0, association.Filter.Count);
+        Assert.Contains(engine.Events, e => e.Message.Contains("kiss code RATE", StringComparison.Ordinal));
+        // ntpq shows the kiss code in place of the refid.
+        byte[] answer = engine.Control.Respond(ControlRequest(association.Id, "refid"), 2)[0];
+        Assert.Equal("refid=RATE", System.Text.Encoding.ASCII.GetString(answer, 12, answer.Length - 12).TrimEnd('\0'));
+
+        double due = association.NextPoll + 0.5;
+        engine.Tick(due);
+        engine.Receive(Kiss("DENY", 6), server, Start + NtpDuration.FromSeconds(due + 0.01), due + 0.01);
+        Assert.True(association.Stopped);
+        Assert.False(association.IsDue(1e9));
+        Assert.Contains(engine.Events, e => e.Message.Contains("kiss code DENY", StringComparison.Ordinal));
+    }
+
+    private static byte[] ControlRequest(int association, string names)
+    {
+        byte[] data = System.Text.Encoding.ASCII.GetBytes(names);
+        var request = new byte[(12 + data.Length + 3) & ~3];
+        new ControlHeader { Version = 2, Opcode = ControlOpcode.ReadVariables, Sequence = 1, AssociationId = (ushort)association }.Write(request, data);
+        return request;
+    }
 }
