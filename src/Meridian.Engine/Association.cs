@@ -278,6 +278,9 @@ public sealed class Association
     /// <summary>The last kiss code received, shown by ntpq in place of the refid.</summary>
     public ReferenceId? LastKiss { get; private set; }
 
+    /// <summary>Kiss-o'-death packets received from the source.</summary>
+    public int KissCount { get; private set; }
+
     /// <summary>The last packet from the source was a kiss-o'-death (ntpq then shows its code as the refid).</summary>
     public bool Kissed { get; private set; }
 
@@ -463,6 +466,7 @@ public sealed class Association
         Kissed = unsuitable == Unsuitability.KissOfDeath;
         if (unsuitable == Unsuitability.KissOfDeath)
         {
+            KissCount++;
             LastKiss = header.ReferenceId;
             if (KissCode.MeansStop(header.ReferenceId))
             {

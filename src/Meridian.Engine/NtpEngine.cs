@@ -455,6 +455,12 @@ public sealed class NtpEngine
                     : KissCode.MeansSlowDown(header.ReferenceId) ? $"poll raised to {Math.Pow(2, association.HostPoll)} s"
                     : "ignored";
                 Log($"{from.Address}: kiss code {code} ({KissCode.Describe(header.ReferenceId)}); {what}");
+                if (association.KissCount == 2)
+                {
+                    // Seed 003: a second kiss means the server is rate limiting us; say so once, for later troubleshooting.
+                    Log($"{from.Address}: more than one kiss-o'-death from this server: it is rate limiting this client");
+                }
+
                 break;
             case ReplyOutcome.NewSample:
                 Select(now, association);

@@ -194,6 +194,8 @@ public sealed class NtpEngineTests
         Assert.True(association.Stopped);
         Assert.False(association.IsDue(1e9));
         Assert.Contains(engine.Events, e => e.Message.Contains("kiss code DENY", StringComparison.Ordinal));
+        // Seed 003: the second kiss from the same server is logged as rate limiting.
+        Assert.Single(engine.Events, e => e.Message.Contains("it is rate limiting this client", StringComparison.Ordinal));
     }
 
     private static byte[] ControlRequest(int association, string names)
