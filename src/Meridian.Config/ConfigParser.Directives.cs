@@ -285,12 +285,6 @@ public sealed partial class ConfigParser
         }
 
         line.WarnRest();
-        if (file.Value.Text.Contains('\0', StringComparison.Ordinal))
-        {
-            line.Error(file.Value, "the file name contains a NUL character");
-            return;
-        }
-
         string path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(_includeStack.Peek()) ?? ".", file.Value.Text));
         _config.KeysFile = path;
         try

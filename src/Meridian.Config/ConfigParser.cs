@@ -93,7 +93,15 @@ public sealed partial class ConfigParser
         _includeStack.Push(Path.GetFullPath(fileName));
         foreach (IReadOnlyList<ConfigToken> line in ConfigLexer.Lines(text))
         {
-            ParseLine(new LineReader(line, fileName, _config.Diagnostics));
+            var reader = new LineReader(line, fileName, _config.Diagnostics);
+            // A NUL byte is never part of ntp.conf: the line is refused whole, so no name or path carries one further.
+            if (line.FirstOrDefault(t => t.Text.Contains('\0', StringComparison.Ordinal)) is { Text: not null } bad)
+            {
+                reader.Error(bad, "the line contains a NUL character");
+                continue;
+            }
+
+            ParseLine(reader);
         }
 
         _includeStack.Pop();
@@ -529,12 +537,6 @@ public sealed partial class ConfigParser
         }
 
         line.WarnRest();
-        if (file.Value.Text.Contains('\0', StringComparison.Ordinal))
-        {
-            line.Error(file.Value, "the file name contains a NUL character");
-            return;
-        }
-
         string baseDirectory = Path.GetDirectoryName(_includeStack.Peek()) ?? ".";
         string path = Path.GetFullPath(Path.Combine(baseDirectory, file.Value.Text));
         if (_includeStack.Count > MaxIncludeDepth)

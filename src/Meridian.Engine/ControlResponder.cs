@@ -312,10 +312,11 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
             MruEntry e = entries[i];
             System.Net.IPEndPoint endPoint = e.Key.ToEndPoint();
             string address = e.Key.IPv6 ? $"[{endPoint.Address}]:{endPoint.Port}" : $"{endPoint.Address}:{endPoint.Port}";
-            AccessFlags flags = engine.Access.Lookup(e.Key) & ~(AccessFlags.Limited | AccessFlags.Kod);
-            if (e.Limited)
+            // The address's restrict flags; limited and kod only while it is over its limit (ntpq's L and K).
+            AccessFlags flags = engine.Access.Lookup(e.Key);
+            if (!e.Limited)
             {
-                flags |= engine.Access.Lookup(e.Key) & (AccessFlags.Limited | AccessFlags.Kod);
+                flags &= ~(AccessFlags.Limited | AccessFlags.Kod);
             }
 
             string item = string.Create(CultureInfo.InvariantCulture,
@@ -483,7 +484,7 @@ public sealed class ControlResponder(NtpEngine engine, IClock clock, HostDescrip
     }
 
     /// <summary>The kernel status bits in ntpd's words (<c>pll nano</c>).</summary>
-    public static string KernelFlags(int status)
+    private static string KernelFlags(int status)
     {
         (int Bit, string Name)[] names =
         [

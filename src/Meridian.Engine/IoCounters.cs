@@ -27,7 +27,7 @@ public sealed class IoCounters
     /// <summary>Datagrams the queue had no room for.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Datagrams on a socket that was not accepting (<c>interface ignore</c>), or of zero length.</summary>
+    /// <summary>Datagrams of zero length: nothing to judge.</summary>
     public long Ignored => Interlocked.Read(ref _ignored);
 
     /// <summary>Returns from the receive wait, and those that brought a datagram.</summary>

@@ -73,11 +73,8 @@ public sealed class KeyStore(AuthCounters counters)
     /// <summary>Appends key ID and MAC of <paramref name="length"/> octets of <paramref name="buffer"/>; returns the new length.</summary>
     public int Sign(AuthKey key, Span<byte> buffer, int length)
     {
-        byte[] digest = Mac.Compute(key.Algorithm, key.Secret, buffer[..length]);
-        BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], key.Id);
-        digest.CopyTo(buffer[(length + 4)..]);
         Counters.CountEncrypt(key.Algorithm);
-        return length + 4 + digest.Length;
+        return Mac.Sign(key.Algorithm, key.Id, key.Secret, buffer, length);
     }
 
     /// <summary>A crypto-NAK after the header: the key ID 0 alone.</summary>

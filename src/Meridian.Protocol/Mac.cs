@@ -67,12 +67,22 @@ public static class Mac
     /// <summary>Appends key ID and MAC to <paramref name="message"/> (already padded as the protocol wants).</summary>
     public static byte[] Append(MacAlgorithm algorithm, uint keyId, ReadOnlySpan<byte> key, ReadOnlySpan<byte> message)
     {
-        byte[] digest = Compute(algorithm, key, message);
-        var result = new byte[message.Length + 4 + digest.Length];
+        var result = new byte[message.Length + 4 + DigestLength(algorithm)];
         message.CopyTo(result);
-        BinaryPrimitives.WriteUInt32BigEndian(result.AsSpan(message.Length), keyId);
-        digest.CopyTo(result, message.Length + 4);
+        Sign(algorithm, keyId, key, result, message.Length);
         return result;
+    }
+
+    /// <summary>
+    /// Writes key ID and MAC of the first <paramref name="length"/> octets of <paramref name="buffer"/> right after
+    /// them, in place; returns the new length. The buffer must have room for 4 + <see cref="DigestLength"/> more.
+    /// </summary>
+    public static int Sign(MacAlgorithm algorithm, uint keyId, ReadOnlySpan<byte> key, Span<byte> buffer, int length)
+    {
+        byte[] digest = Compute(algorithm, key, buffer[..length]);
+        BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], keyId);
+        digest.CopyTo(buffer[(length + 4)..]);
+        return length + 4 + digest.Length;
     }
 
     /// <summary>AES-CMAC (RFC 4493) with a 128-bit key.</summary>

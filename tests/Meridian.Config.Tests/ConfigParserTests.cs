@@ -215,6 +215,20 @@ public sealed class ConfigParserTests
     }
 }
 
+public sealed class NulCharacterTests
+{
+    [Fact]
+    public void A_line_with_a_NUL_byte_is_refused_where_it_stands()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1\nincludefile /etc/ntp\0.conf\nkeys /etc/\0keys\n", "ntp.conf");
+
+        Assert.Equal(["ntp.conf:2:13: error: the line contains a NUL character", "ntp.conf:3:6: error: the line contains a NUL character"],
+            c.Diagnostics.Select(d => d.ToString()));
+        Assert.Null(c.KeysFile);
+        Assert.Single(c.Associations);
+    }
+}
+
 public sealed class KeysFileWriterTests
 {
     [Fact]

@@ -113,4 +113,21 @@ public sealed class MruListTests
         Assert.Equal(1, mru.RecycledOld);
         Assert.Equal(5, mru.New);
     }
+
+    [Fact]
+    public void An_entry_takes_no_more_than_the_size_monstats_reports()
+    {
+        // Measured: the node, slot and index share of one new entry (the index pre-sized, as the list does).
+        var mru = new MruList(new DiscardSettings { MaxDepth = 4096 });
+        mru.Touch(MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123)), T0, 0x23);
+        MruKey[] keys = Enumerable.Range(0, 4000).Select(i => MruKey.From(new IPEndPoint(new IPAddress(0xC6130000u + (uint)i), 123))).ToArray();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (MruKey key in keys)
+        {
+            mru.Touch(key, T0, 0x23);
+        }
+
+        double perEntry = (GC.GetAllocatedBytesForCurrentThread() - before) / 4000.0;
+        Assert.InRange(perEntry, MruList.EntrySize / 2.0, MruList.EntrySize);
+    }
 }

@@ -28,6 +28,8 @@ public sealed class NtpClient : IDisposable
     private readonly NtpSocket? _v6;
     private readonly Datagram _datagram = new();
     private readonly Dictionary<IPEndPoint, NtpTimestamp> _outstanding = new();
+    private readonly KeyStore _keys = new(new AuthCounters());
+    private AuthKey? _key;
 
     private NtpClient(IClock clock, NtpSocket? v4, NtpSocket? v6)
     {
@@ -78,9 +80,17 @@ public sealed class NtpClient : IDisposable
 
     /// <summary>
     /// The key requests are signed with (ntpdate's and ntpdig's <c>-a keyid -k keyfile</c>); with a key, only replies
-    /// signed with it are taken.
+    /// signed with it are taken, judged by the daemon's <see cref="KeyStore"/>.
     /// </summary>
-    public AuthKey? Key { get; set; }
+    public AuthKey? Key
+    {
+        get => _key;
+        set
+        {
+            _key = value;
+            _keys.Replace(value is null ? [] : [value]);
+        }
+    }
 
     /// <summary>Sends a client request to <paramref name="server"/> and returns its transmit timestamp (T1).</summary>
     public NtpTimestamp SendRequest(IPEndPoint server, byte version, sbyte poll = 6)
@@ -104,14 +114,7 @@ public sealed class NtpClient : IDisposable
         // T1 is read last, so that as little as possible lies between it and the datagram leaving.
         NtpTimestamp t1 = _clock.Now();
         NtpHeader.PatchTransmitTimestamp(request, t1);
-        int length = NtpHeader.Size;
-        if (Key is AuthKey key)
-        {
-            byte[] digest = Mac.Compute(key.Algorithm, key.Secret, request[..length]);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(request[length..], key.Id);
-            digest.CopyTo(request[(length + 4)..]);
-            length += 4 + digest.Length;
-        }
+        int length = _key is AuthKey key ? _keys.Sign(key, request, NtpHeader.Size) : NtpHeader.Size;
 
         socket.SendTo(request[..length], server);
         _outstanding[Normalize(server)] = t1;
@@ -178,24 +181,20 @@ public sealed class NtpClient : IDisposable
     }
 
     /// <summary>Why a reply does not carry a valid MAC of <paramref name="key"/>, or null when it does.</summary>
-    private static string? Unauthentic(ReadOnlySpan<byte> payload, AuthKey key)
+    private string? Unauthentic(ReadOnlySpan<byte> payload, AuthKey key)
     {
         if (NtpPacket.TryParse(payload, out NtpPacket packet) != PacketStatus.Ok)
         {
             return "malformed packet";
         }
 
-        if (packet.IsCryptoNak)
+        return _keys.Check(packet, out AuthKey? signer) switch
         {
-            return "crypto-NAK: the server could not verify our MAC";
-        }
-
-        if (!packet.HasMac || packet.KeyId != key.Id)
-        {
-            return $"reply not signed with key {key.Id}";
-        }
-
-        return Mac.Verify(key.Algorithm, key.Secret, packet.Authenticated, packet.Digest) ? null : "authentication failed";
+            AuthOutcome.Authentic when signer!.Id == key.Id => null,
+            AuthOutcome.CryptoNak => "crypto-NAK: the server could not verify our MAC",
+            AuthOutcome.None => $"reply not signed with key {key.Id}",
+            _ => "authentication failed",
+        };
     }
 
     public void Dispose()

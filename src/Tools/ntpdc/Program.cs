@@ -232,9 +232,9 @@ public static class Program
                 Console.WriteLine();
             }
 
-            (ushort id, bool systemPeer, _) = chosen[i];
-            Dictionary<string, string> v = session.Client!.ReadVariables(id).Values;
-            foreach ((string key, string value) in session.Client.ReadVariables(id, "timer").Values)
+            // The listing already holds the peer variables; the poll timer is answered only when named.
+            (ushort id, bool systemPeer, Dictionary<string, string> v) = chosen[i];
+            foreach ((string key, string value) in session.Client!.ReadVariables(id, "timer").Values)
             {
                 v[key] = value;
             }

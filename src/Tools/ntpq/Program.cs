@@ -226,20 +226,8 @@ public static class Program
 
                     Configure(session, File.ReadAllText(rest[0]));
                     return true;
-                case "sysstats":
-                    Display(session, 0, SysStatsRows, decodeStatus: false);
-                    return true;
-                case "iostats":
-                    Display(session, 0, IoStatsRows, decodeStatus: false);
-                    return true;
-                case "kerninfo":
-                    Display(session, 0, KernInfoRows, decodeStatus: true);
-                    return true;
-                case "authinfo":
-                    Display(session, 0, AuthInfoRows, decodeStatus: false);
-                    return true;
-                case "monstats":
-                    Display(session, 0, MonStatsRows, decodeStatus: false);
+                case "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats":
+                    Display(session, 0, SystemDisplays[command].Rows, SystemDisplays[command].DecodeStatus);
                     return true;
                 case "pstats":
                     if (rest.Length == 0)
@@ -326,37 +314,8 @@ public static class Program
 
     private static void ReadVar(Session session, string[] args)
     {
-        ushort id = 0;
-        string names = "";
-        if (args.Length > 0)
-        {
-            string first = args[0];
-            if (first.StartsWith('&') && int.TryParse(first.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
-            {
-                if (session.LastAssociations.Count == 0)
-                {
-                    session.LastAssociations.AddRange(session.Client!.ReadStatus().Associations.Select(a => a.Id));
-                }
-
-                if (index < 1 || index > session.LastAssociations.Count)
-                {
-                    throw new ControlException($"No such association as {index}.");
-                }
-
-                id = session.LastAssociations[index - 1];
-                names = string.Join(',', args.Skip(1));
-            }
-            else if (ushort.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out ushort number))
-            {
-                id = number;
-                names = string.Join(',', args.Skip(1));
-            }
-            else
-            {
-                names = string.Join(',', args);
-            }
-        }
-
+        (ushort id, string[] rest) = LeadingAssociation(session, args);
+        string names = string.Join(',', rest);
         ControlResponse response = session.Client!.ReadVariables(id, names);
         List<KeyValuePair<string, string?>> variables = response.Variables;
         if (session.Json)
@@ -414,6 +373,16 @@ public static class Program
         ("mru_maxdepth", "maximum addresses:"), ("mru_mindepth", "reclaim above count:"), ("mru_maxage", "reclaim older than:"),
         ("mru_mem", "kilobytes:"), ("mru_maxmem", "maximum kilobytes:"),
     ];
+
+    /// <summary>The labelled displays of system variables, and whether each starts with the decoded status line.</summary>
+    private static readonly Dictionary<string, ((string Name, string Label)[] Rows, bool DecodeStatus)> SystemDisplays = new(StringComparer.Ordinal)
+    {
+        ["sysstats"] = (SysStatsRows, false),
+        ["iostats"] = (IoStatsRows, false),
+        ["kerninfo"] = (KernInfoRows, true),
+        ["authinfo"] = (AuthInfoRows, false),
+        ["monstats"] = (MonStatsRows, false),
+    };
 
     private static readonly (string Name, string Label)[] PeerStatsRows =
     [
@@ -495,17 +464,15 @@ public static class Program
         return ushort.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ushort id) ? id : throw new ControlException($"***Invalid association ID {text}");
     }
 
+    /// <summary>An optional association (a number or &amp;N) before the variable names; 0 when there is none.</summary>
+    private static (ushort Id, string[] Names) LeadingAssociation(Session session, string[] args) =>
+        args.Length > 0 && (args[0].StartsWith('&') || char.IsAsciiDigit(args[0][0])) ? (AssociationOf(session, args[0]), args[1..]) : ((ushort)0, args);
+
     /// <summary>clockvar [assocID] [name,...]: a reference clock's variables (READCLOCK).</summary>
     private static void ClockVar(Session session, string[] args)
     {
-        ushort id = 0;
-        if (args.Length > 0 && (args[0].StartsWith('&') || char.IsAsciiDigit(args[0][0])))
-        {
-            id = AssociationOf(session, args[0]);
-            args = args[1..];
-        }
-
-        ControlResponse response = session.Client!.Query(ControlOpcode.ReadClock, id, string.Join(',', args));
+        (ushort id, string[] names) = LeadingAssociation(session, args);
+        ControlResponse response = session.Client!.Query(ControlOpcode.ReadClock, id, string.Join(',', names));
         if (session.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(response.Values, JsonOptions));
