@@ -8,6 +8,7 @@ namespace Meridian.Interop.Tests;
 /// well-behaved clients poll every 2 s: every polite request is answered, the flooder gets rate-limited kisses and
 /// nothing else after its first packet, and the server's memory stays bounded. The figures go to test.sh's summary.
 /// </summary>
+[Collection(FloodCollection.Name)]
 public sealed class FloodTests
 {
     [InteropFact]
@@ -52,7 +53,7 @@ public sealed class FloodTests
 
         long politeSent = long.Parse(polite.Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(politeSent >= 100, run.Stdout);
-        Assert.Equal(politeSent, long.Parse(polite.Groups[2].Value, CultureInfo.InvariantCulture));
+        Assert.True(politeSent == long.Parse(polite.Groups[2].Value, CultureInfo.InvariantCulture), run.Stdout);
 
         long before = long.Parse(memory.Groups[1].Value, CultureInfo.InvariantCulture);
         long peak = long.Parse(memory.Groups[2].Value, CultureInfo.InvariantCulture);
@@ -64,4 +65,14 @@ public sealed class FloodTests
             Figures.Record(line);
         }
     }
+}
+
+/// <summary>
+/// The flood test runs alone: on the 2-core machine another test's daemons running beside it take the CPU the server
+/// needs, its socket buffer overflows, and polite requests are lost for reasons that are not the server's rate limiting.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FloodCollection
+{
+    public const string Name = "flood";
 }
