@@ -21,7 +21,7 @@ public static class Program
         var o = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["server"] = "198.18.0.1", ["flooder"] = "198.18.0.2", ["clients"] = "", ["rate"] = "50000", ["seconds"] = "10",
-            ["interval"] = "2", ["server-pid"] = "0",
+            ["interval"] = "2", ["server-pid"] = "0", ["mode6"] = "0",
         };
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -29,6 +29,11 @@ public static class Program
         }
 
         var server = new IPEndPoint(IPAddress.Parse(o["server"]), 123);
+        if (int.Parse(o["mode6"], CultureInfo.InvariantCulture) is int readvars and > 0)
+        {
+            return Mode6(server, IPAddress.Parse(o["flooder"]), readvars);
+        }
+
         int rate = int.Parse(o["rate"], CultureInfo.InvariantCulture);
         double seconds = double.Parse(o["seconds"], CultureInfo.InvariantCulture);
         double interval = double.Parse(o["interval"], CultureInfo.InvariantCulture);
@@ -81,6 +86,55 @@ public static class Program
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"server memory (VmRSS): {memoryBefore} kB before, {memoryPeak} kB peak, {memoryAfter} kB after"));
         }
 
+        return 0;
+    }
+
+    /// <summary>
+    /// --mode6 N: N mode 6 READVAR requests (12 octets each, as ntpq's plain "rv" sends) spread over one second from
+    /// one address, then two seconds to collect the answers: how many octets came back for the octets sent, the
+    /// amplification a spoofed flood would get.
+    /// </summary>
+    private static int Mode6(IPEndPoint server, IPAddress from, int count)
+    {
+        using Socket socket = Bind(from);
+        var request = new byte[ControlHeader.Size];
+        long answered = 0;
+        long answers = 0;
+        var reader = new Thread(() =>
+        {
+            var buffer = new byte[2048];
+            socket.ReceiveTimeout = 200;
+            var quiet = Stopwatch.StartNew();
+            while (quiet.Elapsed.TotalSeconds < 5)
+            {
+                try
+                {
+                    answered += socket.Receive(buffer);
+                    answers++;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+        }) { IsBackground = true };
+        reader.Start();
+
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            while (clock.Elapsed.TotalSeconds < i / (double)count)
+            {
+                Thread.SpinWait(20);
+            }
+
+            new ControlHeader { Version = 2, Opcode = ControlOpcode.ReadVariables, Sequence = (ushort)(i + 1) }.Write(request, []);
+            socket.SendTo(request, server);
+        }
+
+        double elapsed = clock.Elapsed.TotalSeconds;
+        reader.Join();
+        long sent = (long)count * request.Length;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mode6: sent {count} READVAR requests ({sent} octets) in {elapsed:0.0} s; got {answers} answers ({answered} octets): {answered / (double)sent:0.00} octets out per octet in"));
         return 0;
     }
 

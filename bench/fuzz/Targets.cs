@@ -62,7 +62,13 @@ public static class Targets
         return new FuzzTarget("mode6", PacketCorpus().Where(p => (p[0] & 7) == 6).ToList(), input =>
         {
             now += 0.001;
-            foreach (byte[] fragment in engine.Control.Respond(input, now, Loopback))
+            ControlAnswer answer = engine.Control.Respond(input, engine.Snapshot(now), Loopback);
+            if (answer.Configuration is { } configuration)
+            {
+                answer = answer with { Fragments = engine.Control.AnswerConfiguration(configuration, "Config Succeeded", engine.Snapshot(now)) };
+            }
+
+            foreach (byte[] fragment in answer.Fragments)
             {
                 if (!ControlHeader.TryRead(fragment, out ControlHeader header, out ReadOnlySpan<byte> data, out _) || !header.IsResponse || data.Length > ControlHeader.MaxFragmentData)
                 {
@@ -119,13 +125,11 @@ public static class Targets
         var transport = new Transport();
         var settings = new EngineSettings
         {
-            TrustedKeys = [new AuthKey(1, MacAlgorithm.Md5, Md5Secret), new AuthKey(2, MacAlgorithm.Aes128Cmac, AesSecret)],
-            ControlKey = new AuthKey(1, MacAlgorithm.Md5, Md5Secret),
-            Configure = _ => "Config Succeeded",
-            RequirePeerAuthentication = true,
+            TrustedKeys = [new SymmetricKey(1, MacAlgorithm.Md5, Md5Secret), new SymmetricKey(2, MacAlgorithm.Aes128Cmac, AesSecret)],
+            ControlKey = new SymmetricKey(1, MacAlgorithm.Md5, Md5Secret),
             UserVariables = [new UserVariable("rack", "row 4", Default: true)],
         };
-        var engine = new NtpEngine(settings, new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        var engine = new NtpEngine(settings, new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
         engine.Add(new AssociationSettings(Server) { Key = 1 });
         engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("127.127.1.0"), 123))
         {
@@ -190,7 +194,7 @@ public static class Targets
     {
         public long Octets { get; set; }
 
-        public void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest) => Octets += destination.Equals(Stranger) ? packet.Length : 0;
+        public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest) => Octets += destination.Equals(Stranger) ? packet.Length : 0;
     }
 
     private sealed class FixedClock(NtpTimestamp now) : IClock

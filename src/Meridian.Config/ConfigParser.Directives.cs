@@ -16,16 +16,123 @@ public sealed partial class ConfigParser
         ["nomrulist"] = RestrictFlags.NoMruList, ["noepeer"] = RestrictFlags.NoEphemeralPeer, ["mssntp"] = RestrictFlags.MsSntp,
     };
 
-    private static readonly Dictionary<string, (double Min, double Max)> DiscardOptions = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, (double Min, double Max)> DiscardRanges = new(StringComparer.Ordinal)
     {
         ["average"] = (0, 16), ["minimum"] = (0, 16), ["monitor"] = (0, 1e6),
     };
 
-    private static readonly Dictionary<string, (double Min, double Max)> MruOptions = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, (double Min, double Max)> MruRanges = new(StringComparer.Ordinal)
     {
         ["maxdepth"] = (0, 1e8), ["maxmem"] = (0, 1e8), ["mindepth"] = (0, 1e8), ["maxage"] = (0, 1e8),
         ["minage"] = (0, 1e8), ["initalloc"] = (0, 1e8), ["initmem"] = (0, 1e8), ["incalloc"] = (0, 1e8), ["incmem"] = (0, 1e8),
     };
+
+    /// <summary><c>rlimit memlock N stacksize N filenum N</c> (MB, 4 KiB pages, descriptors; -1 for memlock: none).</summary>
+    private static readonly Dictionary<string, (double Min, double Max)> RlimitRanges = new(StringComparer.Ordinal)
+    {
+        ["memlock"] = (-1, 1e6), ["stacksize"] = (0, 1e6), ["filenum"] = (0, 1e7),
+    };
+
+    private void ApplyDiscard(LineReader line, ConfigToken option, double value)
+    {
+        string word = option.Text.ToLowerInvariant();
+        if (word == "monitor")
+        {
+            line.NotInEffect(option, "discard monitor", "the MRU list reuses its least recent entries instead");
+        }
+
+        _config.Discard = word switch
+        {
+            "average" => _config.Discard with { Average = (int)value },
+            "minimum" => _config.Discard with { Minimum = value },
+            _ => _config.Discard with { Monitor = value },
+        };
+    }
+
+    private void ApplyMru(LineReader line, ConfigToken option, double value)
+    {
+        string word = option.Text.ToLowerInvariant();
+        MruOptions m = _config.Mru;
+        switch (word)
+        {
+            case "maxdepth": _config.Mru = m with { MaxDepth = (int)Math.Min(value, int.MaxValue) }; return;
+            case "maxmem": _config.Mru = m with { MaxMemory = value }; return;
+            case "mindepth": _config.Mru = m with { MinDepth = (int)Math.Min(value, int.MaxValue) }; return;
+            case "maxage": _config.Mru = m with { MaxAge = value }; return;
+        }
+
+        line.NotInEffect(option, $"mru {word}", word == "minage" ? "entries are reused by maxage and mindepth" : "the MRU list allocates as it grows");
+        _config.Mru = word switch
+        {
+            "minage" => m with { MinAge = value },
+            "initalloc" or "initmem" => m with { InitialAllocation = value },
+            _ => m with { IncrementAllocation = value },
+        };
+    }
+
+    /// <summary>ntpd 4.2.8's <c>device 127.127.t.u timedata PATH [ppsdata PATH]</c>: a reference clock's device paths.</summary>
+    private void ParseDevice(LineReader line)
+    {
+        ConfigToken? address = line.RequireWord("a reference clock address (127.127.t.u)");
+        if (address is null)
+        {
+            return;
+        }
+
+        if (!RefclockAddress.TryParse(address.Value.Text, out _))
+        {
+            line.Error(address.Value, $"'{address.Value.Text}' is not a reference clock address (127.127.t.u)");
+            return;
+        }
+
+        bool any = false;
+        while (line.Next() is ConfigToken kind)
+        {
+            any = true;
+            if (kind.Text.ToLowerInvariant() is not ("timedata" or "ppsdata"))
+            {
+                line.Error(kind, $"expected timedata or ppsdata, not '{kind.Text}'");
+                return;
+            }
+
+            if (line.RequireWord("a device path") is null)
+            {
+                return;
+            }
+        }
+
+        if (!any)
+        {
+            line.ErrorAtEnd("expected timedata PATH or ppsdata PATH");
+        }
+    }
+
+    /// <summary><c>pollskewlist [POLL E|L] ... [default E|L]</c>: how early and late polls of each interval may be.</summary>
+    private static void ParsePollSkewList(LineReader line)
+    {
+        while (line.Next() is ConfigToken poll)
+        {
+            bool isDefault = string.Equals(poll.Text, "default", StringComparison.OrdinalIgnoreCase);
+            if (!isDefault && !(int.TryParse(poll.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int exponent) && exponent is >= 3 and <= 17))
+            {
+                line.Error(poll, $"pollskewlist takes a poll exponent from 3 to 17 or 'default', not '{poll.Text}'");
+                return;
+            }
+
+            ConfigToken? skew = line.RequireWord("EARLY|LATE (seconds)");
+            if (skew is null)
+            {
+                return;
+            }
+
+            string[] parts = skew.Value.Text.Split('|');
+            if (parts.Length != 2 || !parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+            {
+                line.Error(skew.Value, $"pollskewlist skews are written EARLY|LATE in seconds, such as 6|6, not '{skew.Value.Text}'");
+                return;
+            }
+        }
+    }
 
     private static readonly string[] StatisticsNames = ["loopstats", "peerstats", "clockstats", "rawstats", "sysstats", "protostats", "cryptostats", "timingstats", "usestats", "ntsstats", "ntskestats"];
 
@@ -510,8 +617,14 @@ public sealed partial class ConfigParser
                 case "time1": fudge = fudge with { Time1 = line.Real(option) }; break;
                 case "time2": fudge = fudge with { Time2 = line.Real(option) }; break;
                 case "flag1" or "flag2" or "flag3" or "flag4": flags[word[4] - '0'] = true; break;
-                case "mode" or "baud" or "subtype" or "holdover": line.Integer(option, 0, int.MaxValue); break;
-                case "path" or "ppspath": line.RequireWord("a device path"); break;
+                case "mode" or "baud" or "subtype" or "holdover":
+                    line.NotInEffect(option, $"refclock {word}", ReferenceClocks);
+                    line.Integer(option, 0, int.MaxValue);
+                    break;
+                case "path" or "ppspath":
+                    line.NotInEffect(option, $"refclock {word}", ReferenceClocks);
+                    line.RequireWord("a device path");
+                    break;
                 default:
                     line.Error(option, Unknown("unknown refclock option ", option.Text, word, ["unit", "prefer", "noselect", "minpoll", "maxpoll", "stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4", "mode", "path", "ppspath", "baud", "subtype", "holdover"]));
                     return;
@@ -519,6 +632,11 @@ public sealed partial class ConfigParser
         }
 
         var clock = new RefclockAddress(type, unit);
+        if (type != 1)
+        {
+            line.NotInEffect(driver.Value, $"refclock {driver.Value.Text}", $"driver type {type} is not available in this build yet; the association is not used");
+        }
+
         _config.Associations.Add(association with { Address = clock.ToString() });
         _config.Fudges[clock] = fudge with { Clock = clock, Flags = flags };
     }

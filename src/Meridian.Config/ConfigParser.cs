@@ -12,50 +12,88 @@ public sealed partial class ConfigParser
     /// <summary>How deep <c>includefile</c> may nest.</summary>
     public const int MaxIncludeDepth = 5;
 
-    /// <summary>Directives of ntpd's grammar that this build reads but whose feature arrives later.</summary>
-    private static readonly HashSet<string> Deferred = new(StringComparer.Ordinal)
+    /// <summary>
+    /// Directives read and checked completely whose feature this build does not have yet, with the reason the
+    /// warning gives: each line draws a warning that names it, in <c>--configtest</c> and in the start-up log.
+    /// </summary>
+    private static readonly Dictionary<string, string> NotInEffectDirectives = new(StringComparer.Ordinal)
     {
-        "phone", "nonvolatile", "saveconfigdir", "nts", "revoke", "automax", "ttl", "trap", "reset", "pidfile",
+        ["broadcast"] = Broadcasting, ["broadcastclient"] = Broadcasting, ["multicastclient"] = Broadcasting,
+        ["manycastserver"] = Broadcasting, ["manycastclient"] = Broadcasting, ["broadcastdelay"] = Broadcasting, ["ttl"] = Broadcasting,
+        ["statistics"] = Statistics, ["statsdir"] = Statistics, ["filegen"] = Statistics,
+        ["leapfile"] = LeapSeconds, ["leapsmearinterval"] = LeapSeconds,
+        ["device"] = ReferenceClocks,
+        ["requestkey"] = "mode 7 is never answered; ntpdc here speaks mode 6 and authenticates with the controlkey",
+        ["logconfig"] = "log classes cannot be chosen in this build: every message at info level and above is logged",
+        ["phone"] = "modem reference clocks are not supported", ["calldelay"] = "modem reference clocks are not supported",
+        ["nonvolatile"] = "the drift file is written every hour while the clock is disciplined, whatever the change",
+        ["saveconfigdir"] = "ntpq's saveconfig is not supported",
+        ["nts"] = "NTS (RFC 8915) is not available in this build yet",
+        ["revoke"] = Autokey, ["automax"] = Autokey, ["keysdir"] = Autokey,
+        ["trap"] = "mode 6 traps are not supported",
+        ["reset"] = "counters are not reset in this build",
+        ["rlimit"] = "resource limits are left to the operating system (and the service manager)",
+        ["mdnstries"] = "mDNS registration is not supported",
+        ["pollskewlist"] = "the poll skew is fixed (up to 3 % early) in this build",
     };
 
-    /// <summary>Directives read and validated completely whose behaviour arrives with a later issue.</summary>
-    private static readonly HashSet<string> ParsedOnly = new(StringComparer.Ordinal)
-    {
-        "broadcast", "broadcastclient", "multicastclient", "manycastserver", "manycastclient",
-        "broadcastdelay", "requestkey", "statistics", "statsdir", "filegen",
-        "leapfile", "logconfig",
-    };
+    private const string Broadcasting = "broadcast, multicast and manycast modes are not available in this build yet";
+    private const string Statistics = "statistics files are not written by this build yet";
+    private const string LeapSeconds = "leap second files and smearing are not available in this build yet";
+    private const string ReferenceClocks = "reference clock devices are not available in this build yet";
+    private const string Autokey = "Autokey (RFC 5906) is not supported";
 
     private static readonly string[] Directives =
     [
-        "server", "pool", "peer", "fudge", "enable", "disable", "interface", "driftfile", "logfile", "includefile",
-        "tos", "tinker", "slewalways", "precision", "broadcast", "broadcastclient",
-        "multicastclient", "manycastserver", "manycastclient", "broadcastdelay", "statistics", "statsdir", "filegen",
-        "keys", "trustedkey", "requestkey", "controlkey", "crypto", "leapfile", "logconfig", "discard", "mru", "setvar",
-        "resolver", "refclock", "unpeer", .. Deferred,
+        "server", "pool", "peer", "fudge", "enable", "disable", "interface", "nic", "driftfile", "logfile", "includefile",
+        "tos", "tinker", "slewalways", "precision", "keys", "trustedkey", "controlkey", "crypto", "discard", "mru",
+        "setvar", "resolver", "refclock", "unpeer", "unconfig", "restrict", "unrestrict", "dscp", "pidfile",
+        .. NotInEffectDirectives.Keys,
     ];
 
     private static readonly string[] AssociationFlags = ["iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "nts", "noval"];
 
-    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay"];
-
-    /// <summary><c>tos</c> options and their ranges (ntpd 4.2.8 and NTPsec).</summary>
-    private static readonly Dictionary<string, (double Min, double Max)> TosOptions = new(StringComparer.Ordinal)
+    /// <summary>Association options that are read and checked but not in effect yet, with the reason.</summary>
+    private static readonly Dictionary<string, string> AssociationOptionsNotInEffect = new(StringComparer.Ordinal)
     {
-        ["minclock"] = (1, 100), ["maxclock"] = (1, 100), ["minsane"] = (1, 100), ["orphan"] = (1, 16),
-        ["orphanwait"] = (0, 86400), ["mindist"] = (0, 10), ["maxdist"] = (0.001, 16), ["beacon"] = (1, 1 << 20),
-        ["ceiling"] = (1, 16), ["floor"] = (0, 16), ["cohort"] = (0, 1), ["bcpollbstep"] = (0, 4), ["maxhop"] = (1, 255),
+        ["preempt"] = "a preemptable association is not replaced in this build",
+        ["xleave"] = "interleaved mode (RFC 9769) is not available in this build yet",
+        ["autokey"] = Autokey + "; use symmetric keys (key N)",
+        ["noval"] = "it has no meaning without Autokey",
+        ["ttl"] = Broadcasting,
+        ["mode"] = ReferenceClocks,
+        ["bias"] = "a fixed offset per association is not applied in this build",
+        ["maxdelay"] = "samples are not discarded by delay in this build",
     };
 
-    /// <summary><c>tinker</c> options (seconds, or PPM for <c>freq</c>).</summary>
-    private static readonly Dictionary<string, (double Min, double Max)> TinkerOptions = new(StringComparer.Ordinal)
+    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay"];
+
+    /// <summary><c>tos</c> options and their ranges (ntpd 4.2.8 and NTPsec); <c>basedate</c> takes a date.</summary>
+    private static readonly Dictionary<string, (double Min, double Max)> TosRanges = new(StringComparer.Ordinal)
+    {
+        ["minclock"] = (1, 100), ["maxclock"] = (1, 100), ["minsane"] = (0, 100), ["orphan"] = (1, 16),
+        ["orphanwait"] = (0, 86400), ["mindist"] = (0, 10), ["maxdist"] = (0.001, 16), ["beacon"] = (1, 1 << 20),
+        ["ceiling"] = (1, 16), ["floor"] = (0, 16), ["cohort"] = (0, 1), ["bcpollbstep"] = (0, 4), ["maxdisp"] = (0, 16),
+        ["basedate"] = (0, 0),
+    };
+
+    /// <summary>The <c>tos</c> options in effect; the others are read and warned about.</summary>
+    private static readonly HashSet<string> TosInEffect = new(StringComparer.Ordinal) { "minclock", "maxclock", "minsane", "orphan", "orphanwait" };
+
+    /// <summary><c>tinker</c> options (seconds; PPM for <c>freq</c> and <c>dispersion</c>; log2 s for <c>allan</c>).</summary>
+    private static readonly Dictionary<string, (double Min, double Max)> TinkerRanges = new(StringComparer.Ordinal)
     {
         ["step"] = (0, 1e9), ["stepout"] = (0, 1e9), ["stepback"] = (0, 1e9), ["stepfwd"] = (0, 1e9),
-        ["panic"] = (0, 1e9), ["allan"] = (1, 1e9), ["dispersion"] = (0, 1), ["freq"] = (-500, 500),
+        ["panic"] = (0, 1e9), ["allan"] = (1, 30), ["dispersion"] = (0, 1000), ["freq"] = (-500, 500),
         ["huffpuff"] = (0, 1e9), ["tick"] = (0, 1),
     };
 
+    private static readonly HashSet<string> TinkerInEffect = new(StringComparer.Ordinal) { "step", "stepout", "panic", "freq" };
+
     private static readonly string[] SystemFlagNames = ["auth", "bclient", "calibrate", "kernel", "monitor", "ntp", "stats", "mode7", "pps", "peer_clear_digest_early", "unpeer_crypto_early", "unpeer_crypto_nak_early", "unpeer_digest_early"];
+
+    /// <summary>The system flags in effect; the others are read and warned about when a line names them.</summary>
+    private static readonly HashSet<string> SystemFlagsInEffect = new(StringComparer.Ordinal) { "auth", "kernel", "monitor", "ntp" };
 
     private readonly NtpConfiguration _config = new();
     private readonly Stack<string> _includeStack = new();
@@ -111,9 +149,9 @@ public sealed partial class ConfigParser
     {
         ConfigToken keyword = line.Next()!.Value;
         string name = keyword.Text.ToLowerInvariant();
-        if (ParsedOnly.Contains(name) && !_config.NotYetInEffect.Contains(name))
+        if (NotInEffectDirectives.TryGetValue(name, out string? reason))
         {
-            _config.NotYetInEffect.Add(name);
+            line.NotInEffect(keyword, name, reason);
         }
 
         switch (name)
@@ -134,7 +172,7 @@ public sealed partial class ConfigParser
             case "disable":
                 ParseSystemFlags(line, name == "enable");
                 break;
-            case "interface":
+            case "interface" or "nic":
                 ParseInterface(line);
                 break;
             case "driftfile":
@@ -143,6 +181,10 @@ public sealed partial class ConfigParser
                 break;
             case "logfile":
                 _config.LogFile = line.RequireWord("a file name")?.Text;
+                line.WarnRest();
+                break;
+            case "pidfile":
+                _config.PidFile = line.RequireWord("a file name")?.Text;
                 line.WarnRest();
                 break;
             case "includefile":
@@ -161,7 +203,10 @@ public sealed partial class ConfigParser
                 ParseSlewAlways(line);
                 break;
             case "tos":
-                ParseNumericOptions(line, TosOptions, _config.Tos, "tos");
+                ParseTos(line);
+                break;
+            case "tinker":
+                ParseTinker(line);
                 break;
             case "restrict" or "unrestrict":
                 ParseRestrict(line, name == "unrestrict");
@@ -205,17 +250,17 @@ public sealed partial class ConfigParser
                 line.WarnRest();
                 break;
             case "crypto":
-                line.Warn(keyword, "crypto (Autokey, RFC 5906) is not supported: its security was broken and ntpd itself no longer recommends it; use symmetric keys (keys, trustedkey, key N) or NTS; the line is ignored");
+                line.Warn(keyword, "crypto (Autokey, RFC 5906) is not supported: its security was broken and ntpd itself no longer recommends it; use symmetric keys (keys, trustedkey, key N); the line is ignored");
                 line.SkipRest();
                 break;
-            case "leapfile" or "statsdir":
+            case "leapfile" or "statsdir" or "keysdir" or "saveconfigdir":
                 if (line.RequireWord("a file name") is ConfigToken path)
                 {
                     if (name == "leapfile")
                     {
                         _config.LeapFile = path.Text;
                     }
-                    else
+                    else if (name == "statsdir")
                     {
                         _config.StatsDirectory = path.Text;
                     }
@@ -237,10 +282,10 @@ public sealed partial class ConfigParser
 
                 break;
             case "discard":
-                ParseNumericOptions(line, DiscardOptions, _config.Discard, "discard");
+                ParseNumericOptions(line, DiscardRanges, "discard", (option, value) => ApplyDiscard(line, option, value));
                 break;
             case "mru":
-                ParseNumericOptions(line, MruOptions, _config.Mru, "mru");
+                ParseNumericOptions(line, MruRanges, "mru", (option, value) => ApplyMru(line, option, value));
                 break;
             case "setvar":
                 ParseSetVar(line);
@@ -250,7 +295,7 @@ public sealed partial class ConfigParser
                 line.RequireWord("a program path");
                 line.WarnRest();
                 break;
-            case "unpeer":
+            case "unpeer" or "unconfig":
                 if (line.RequireWord("an address or association ID") is ConfigToken unpeer)
                 {
                     _config.Unpeer.Add(unpeer.Text);
@@ -261,16 +306,32 @@ public sealed partial class ConfigParser
             case "refclock":
                 ParseRefclock(line);
                 break;
-            case "tinker":
-                ParseNumericOptions(line, TinkerOptions, _config.Tinker, "tinker");
+            case "dscp":
+                if (line.Integer(keyword, 0, 63) is int dscp)
+                {
+                    _config.Dscp = dscp;
+                }
+
+                line.WarnRest();
+                break;
+            case "leapsmearinterval" or "mdnstries" or "calldelay" or "revoke" or "automax" or "nonvolatile":
+                line.Real(keyword);
+                line.WarnRest();
+                break;
+            case "rlimit":
+                ParseNumericOptions(line, RlimitRanges, "rlimit", (_, _) => { });
+                break;
+            case "device":
+                ParseDevice(line);
+                break;
+            case "pollskewlist":
+                ParsePollSkewList(line);
                 break;
             default:
-                if (Deferred.Contains(name))
+                if (NotInEffectDirectives.ContainsKey(name))
                 {
-                    if (!_config.NotYetInEffect.Contains(name))
-                    {
-                        _config.NotYetInEffect.Add(name);
-                    }
+                    // Read as a whole: their arguments have no further meaning here.
+                    line.SkipRest();
                 }
                 else
                 {
@@ -306,7 +367,11 @@ public sealed partial class ConfigParser
                 case "prefer": association = association with { Prefer = true }; break;
                 case "noselect": association = association with { NoSelect = true }; break;
                 case "true": association = association with { True = true }; break;
-                case "preempt" or "xleave" or "autokey" or "nts" or "noval":
+                case "nts":
+                    line.Error(option, "NTS (RFC 8915) is not available in this build yet; without it this association would run unauthenticated, so the line is refused (remove 'nts', or use 'key N' with a keys file)");
+                    return;
+                case "preempt" or "xleave" or "autokey" or "noval":
+                    line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
                     break;
                 case "minpoll":
                     if (line.Integer(option, 3, 17) is int minPoll)
@@ -337,15 +402,22 @@ public sealed partial class ConfigParser
 
                     break;
                 case "ttl" or "mode":
+                    line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
                     line.Integer(option, 0, 255);
                     break;
                 case "bias" or "maxdelay":
+                    line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
                     line.Real(option);
                     break;
                 default:
                     line.Error(option, Unknown("unknown option ", option.Text, word, [.. AssociationFlags, .. AssociationValues]));
                     return;
             }
+        }
+
+        if (association.Refclock is { Type: not 1 } clock)
+        {
+            line.NotInEffect(address.Value, $"reference clock {clock}", $"driver type {clock.Type} is not available in this build yet; the association is not used");
         }
 
         if (association.MinPoll > association.MaxPoll)
@@ -372,14 +444,30 @@ public sealed partial class ConfigParser
         line.WarnRest();
     }
 
-    /// <summary><c>tos</c> and <c>tinker</c>: name–number pairs, each checked against its range.</summary>
-    private static void ParseNumericOptions(LineReader line, Dictionary<string, (double Min, double Max)> known, Dictionary<string, double> into, string directive)
+    /// <summary>Name–number pairs (<c>tos</c>, <c>tinker</c>, <c>discard</c>, <c>mru</c>, <c>rlimit</c>), each checked against its range.</summary>
+    private static void ParseNumericOptions(
+        LineReader line,
+        Dictionary<string, (double Min, double Max)> known,
+        string directive,
+        Action<ConfigToken, double> apply,
+        (string Name, Action<LineReader, ConfigToken, ConfigToken> Parse)? dateOption = null)
     {
         bool any = false;
         while (line.Next() is ConfigToken option)
         {
             any = true;
             string word = option.Text.ToLowerInvariant();
+            if (dateOption is { } date && word == date.Name)
+            {
+                if (line.RequireWord("a date YYYY-MM-DD") is not ConfigToken text)
+                {
+                    return;
+                }
+
+                date.Parse(line, option, text);
+                continue;
+            }
+
             if (!known.TryGetValue(word, out (double Min, double Max) range))
             {
                 line.Error(option, Unknown($"unknown {directive} option ", option.Text, word, known.Keys));
@@ -397,7 +485,7 @@ public sealed partial class ConfigParser
                 continue;
             }
 
-            into[word] = value;
+            apply(option, value);
         }
 
         if (!any)
@@ -405,6 +493,83 @@ public sealed partial class ConfigParser
             line.ErrorAtEnd($"expected one or more of: {string.Join(' ', known.Keys)}");
         }
     }
+
+    /// <summary><c>tos</c>: the mitigation limits, and <c>basedate YYYY-MM-DD</c> (or days since 1900-01-01).</summary>
+    private void ParseTos(LineReader line) =>
+        ParseNumericOptions(line, TosRanges, "tos", (option, value) => ApplyTos(line, option, value), dateOption: ("basedate", ParseBaseDate));
+
+    private void ParseBaseDate(LineReader line, ConfigToken option, ConfigToken date)
+    {
+        bool isDate = DateOnly.TryParseExact(date.Text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out DateOnly day);
+        if (!isDate && int.TryParse(date.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int days) && days is >= 25568 and < 100_000)
+        {
+            day = DateOnly.FromDateTime(new DateTime(1900, 1, 1).AddDays(days));
+            isDate = true;
+        }
+
+        if (!isDate || day < new DateOnly(1970, 1, 2))
+        {
+            line.Error(date, $"tos basedate is a date YYYY-MM-DD from 1970-01-02 on (or days since 1900-01-01), not '{date.Text}'");
+            return;
+        }
+
+        _config.Tos = _config.Tos with { BaseDate = day };
+        line.NotInEffect(option, "tos basedate", "timestamps are placed in the era nearest the clock's reading");
+    }
+
+    private void ApplyTos(LineReader line, ConfigToken option, double value)
+    {
+        string word = option.Text.ToLowerInvariant();
+        if (!TosInEffect.Contains(word))
+        {
+            line.NotInEffect(option, $"tos {word}", "only minclock, maxclock, minsane, orphan and orphanwait are in effect in this build");
+        }
+
+        TosOptions t = _config.Tos;
+        _config.Tos = word switch
+        {
+            "minclock" => t with { MinClock = (int)value },
+            "maxclock" => t with { MaxClock = (int)value },
+            "minsane" => t with { MinSane = (int)value },
+            "orphan" => t with { Orphan = (int)value },
+            "orphanwait" => t with { OrphanWait = value },
+            "mindist" => t with { MinDistance = value },
+            "maxdist" => t with { MaxDistance = value },
+            "beacon" => t with { Beacon = (int)value },
+            "ceiling" => t with { Ceiling = (int)value },
+            "floor" => t with { Floor = (int)value },
+            "cohort" => t with { Cohort = value != 0 },
+            "bcpollbstep" => t with { BroadcastPollBackStep = (int)value },
+            "maxdisp" => t with { MaxDispersion = value },
+            _ => t,
+        };
+    }
+
+    private void ParseTinker(LineReader line) =>
+        ParseNumericOptions(line, TinkerRanges, "tinker", (option, value) =>
+        {
+            string word = option.Text.ToLowerInvariant();
+            if (!TinkerInEffect.Contains(word))
+            {
+                line.NotInEffect(option, $"tinker {word}", "only step, stepout, panic and freq are in effect in this build");
+            }
+
+            TinkerOptions t = _config.Tinker;
+            _config.Tinker = word switch
+            {
+                "step" => t with { Step = value },
+                "stepout" => t with { StepOut = value },
+                "panic" => t with { Panic = value },
+                "allan" => t with { Allan = value },
+                "dispersion" => t with { Dispersion = value },
+                "freq" => t with { Frequency = value },
+                "huffpuff" => t with { HuffPuff = value },
+                "stepback" => t with { StepBack = value },
+                "stepfwd" => t with { StepForward = value },
+                "tick" => t with { Tick = value },
+                _ => t,
+            };
+        });
 
     private void ParseFudge(LineReader line)
     {
@@ -481,7 +646,19 @@ public sealed partial class ConfigParser
                 continue;
             }
 
-            _config.SystemFlags[word] = enable;
+            if (!SystemFlagsInEffect.Contains(word))
+            {
+                line.NotInEffect(flag, $"{(enable ? "enable" : "disable")} {word}", word switch
+                {
+                    "bclient" => Broadcasting,
+                    "stats" => Statistics,
+                    "mode7" => "mode 7 is never answered, so that monlist amplification cannot exist",
+                    "pps" => ReferenceClocks,
+                    _ => "this flag is not in effect in this build",
+                });
+            }
+
+            _config.SystemFlags = _config.SystemFlags.With(word, enable);
             _config.SystemFlagsWritten.Add(word);
         }
 
@@ -491,6 +668,7 @@ public sealed partial class ConfigParser
         }
     }
 
+    /// <summary><c>interface|nic listen|ignore|drop all|ipv4|ipv6|wildcard|NAME|ADDR[/LEN]</c>.</summary>
     private void ParseInterface(LineReader line)
     {
         ConfigToken? action = line.RequireWord("listen, ignore or drop");
@@ -499,8 +677,14 @@ public sealed partial class ConfigParser
             return;
         }
 
-        string verb = action.Value.Text.ToLowerInvariant();
-        if (verb is not ("listen" or "ignore" or "drop"))
+        InterfaceAction? verb = action.Value.Text.ToLowerInvariant() switch
+        {
+            "listen" => InterfaceAction.Listen,
+            "ignore" => InterfaceAction.Ignore,
+            "drop" => InterfaceAction.Drop,
+            _ => null,
+        };
+        if (verb is null)
         {
             line.Error(action.Value, $"expected listen, ignore or drop, not '{action.Value.Text}'");
             return;
@@ -514,17 +698,26 @@ public sealed partial class ConfigParser
 
         string text = target.Value.Text;
         int slash = text.IndexOf('/');
-        string addressPart = slash < 0 ? text : text[..slash];
-        _config.InterfaceRules.Add((verb, text));
-        if (verb == "listen" && IPAddress.TryParse(addressPart, out IPAddress? address))
+        var rule = new InterfaceRule(verb.Value, text, target.Value.Line);
+        if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out IPAddress? address))
         {
-            _config.ListenAddresses.Add(address);
+            int bits = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
+            int prefix = bits;
+            if (slash >= 0 && (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits))
+            {
+                line.Error(target.Value, $"'{text}': the prefix length after '/' is 0 to {bits}");
+                return;
+            }
+
+            rule = rule with { Address = address, PrefixLength = prefix };
         }
-        else if (!_config.NotYetInEffect.Contains("interface " + verb + " " + text))
+        else if (slash >= 0)
         {
-            _config.NotYetInEffect.Add("interface " + verb + " " + text);
+            line.Error(target.Value, $"'{text}' is neither an address with a prefix length nor an interface name");
+            return;
         }
 
+        _config.InterfaceRules.Add(rule);
         line.WarnRest();
     }
 
@@ -725,6 +918,10 @@ public sealed partial class ConfigParser
 
         public void Warn(ConfigToken at, string message) =>
             diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, file, at.Line, at.Column, message));
+
+        /// <summary>A warning that <paramref name="what"/> is read and checked but not in effect in this build.</summary>
+        public void NotInEffect(ConfigToken at, string what, string reason) =>
+            diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, file, at.Line, at.Column, $"'{what}' is read and checked but not in effect: {reason}") { NotInEffect = true });
 
         public void Error(ConfigToken at, string message) =>
             diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, file, at.Line, at.Column, message));

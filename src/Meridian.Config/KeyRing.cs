@@ -3,41 +3,40 @@ using Meridian.Protocol;
 
 namespace Meridian.Config;
 
-/// <summary>
-/// A symmetric key. Its secret never leaves through <see cref="ToString"/>, so a key cannot end up in a log line or an
-/// error message by accident.
-/// </summary>
-public sealed class SymmetricKey(int id, MacAlgorithm type, byte[] secret)
-{
-    public int Id { get; } = id;
-
-    public MacAlgorithm Type { get; } = type;
-
-    /// <summary>The secret itself: for the MAC code only.</summary>
-    public ReadOnlySpan<byte> Secret => secret;
-
-    public override string ToString() => $"key {Id} ({Type}, secret withheld)";
-}
-
-/// <summary>The keys of a keys file, by ID.</summary>
+/// <summary>The keys of a keys file, by ID: the one reader of keys files, for the daemon and every tool.</summary>
 public sealed class KeyRing
 {
-    public static KeyRing Empty { get; } = new(new Dictionary<int, SymmetricKey>());
+    public static KeyRing Empty { get; } = new(new Dictionary<uint, SymmetricKey>());
 
-    private readonly IReadOnlyDictionary<int, SymmetricKey> _keys;
+    private readonly IReadOnlyDictionary<uint, SymmetricKey> _keys;
 
-    private KeyRing(IReadOnlyDictionary<int, SymmetricKey> keys) => _keys = keys;
+    private KeyRing(IReadOnlyDictionary<uint, SymmetricKey> keys) => _keys = keys;
 
     public int Count => _keys.Count;
 
-    public IEnumerable<int> Ids => _keys.Keys;
+    public IEnumerable<uint> Ids => _keys.Keys;
 
-    public SymmetricKey? this[int id] => _keys.GetValueOrDefault(id);
+    public SymmetricKey? this[uint id] => _keys.GetValueOrDefault(id);
+
+    /// <summary>Reads the keys file at <paramref name="path"/>; a file that cannot be read is an error diagnostic at line 0.</summary>
+    public static KeyRing Read(string path, List<ConfigDiagnostic> diagnostics)
+    {
+        ArgumentNullException.ThrowIfNull(diagnostics);
+        try
+        {
+            return Parse(File.ReadAllText(path), path, diagnostics);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, path, 0, 0, e is FileNotFoundException or DirectoryNotFoundException ? "the keys file does not exist" : $"cannot read the keys file: {e.Message}"));
+            return Empty;
+        }
+    }
 
     /// <summary>Reads a keys file: <c>keyid type key [# comment]</c> per line. Problems are diagnostics that name the line, never the key.</summary>
     public static KeyRing Parse(string text, string fileName, List<ConfigDiagnostic> diagnostics)
     {
-        var keys = new Dictionary<int, SymmetricKey>();
+        var keys = new Dictionary<uint, SymmetricKey>();
         string[] lines = text.Split('\n');
         for (int n = 0; n < lines.Length; n++)
         {
@@ -96,7 +95,7 @@ public sealed class KeyRing
                 continue;
             }
 
-            if (!keys.TryAdd(id, new SymmetricKey(id, type, secret)))
+            if (!keys.TryAdd((uint)id, new SymmetricKey((uint)id, type, secret)))
             {
                 Problem(0, $"key {id} is defined twice; the first definition is kept");
             }

@@ -80,27 +80,18 @@ public sealed class NtpConfiguration
 
     public Dictionary<RefclockAddress, FudgeConfig> Fudges { get; } = new();
 
-    /// <summary>System flags from <c>enable</c>/<c>disable</c> (auth, bclient, calibrate, kernel, monitor, ntp, stats).</summary>
-    public Dictionary<string, bool> SystemFlags { get; } = new(StringComparer.Ordinal)
-    {
-        ["auth"] = true,
-        ["bclient"] = false,
-        ["calibrate"] = false,
-        ["kernel"] = true,
-        ["monitor"] = true,
-        ["ntp"] = true,
-        ["stats"] = true,
-    };
+    /// <summary>System flags from <c>enable</c>/<c>disable</c> (auth, bclient, calibrate, kernel, monitor, ntp, stats, ...).</summary>
+    public SystemFlagOptions SystemFlags { get; set; } = new();
 
     /// <summary>The system flags an <c>enable</c> or <c>disable</c> line named (what a run-time change touches).</summary>
     public HashSet<string> SystemFlagsWritten { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Addresses from <c>interface listen ADDR</c>; empty means every address.</summary>
-    public List<IPAddress> ListenAddresses { get; } = new();
-
     public string? DriftFile { get; set; }
 
     public string? LogFile { get; set; }
+
+    /// <summary><c>pidfile</c>: where the process ID is written (<c>-p</c> overrides it).</summary>
+    public string? PidFile { get; set; }
 
     public List<RestrictEntry> Restrictions { get; } = new();
 
@@ -146,10 +137,10 @@ public sealed class NtpConfiguration
     public List<string> LogConfig { get; } = new();
 
     /// <summary><c>discard</c>: average and minimum (log2 s / s) and monitor.</summary>
-    public Dictionary<string, double> Discard { get; } = new(StringComparer.Ordinal);
+    public DiscardOptions Discard { get; set; } = new();
 
     /// <summary><c>mru</c> limits.</summary>
-    public Dictionary<string, double> Mru { get; } = new(StringComparer.Ordinal);
+    public MruOptions Mru { get; set; } = new();
 
     /// <summary><c>setvar name = value [default]</c>: extra system variables for mode 6.</summary>
     public Dictionary<string, string> SetVar { get; } = new(StringComparer.Ordinal);
@@ -157,8 +148,11 @@ public sealed class NtpConfiguration
     /// <summary>The <c>setvar</c> variables marked <c>default</c>: <c>ntpq rv</c> lists them without being asked.</summary>
     public HashSet<string> SetVarDefault { get; } = new(StringComparer.Ordinal);
 
-    /// <summary><c>interface ignore|drop</c> and non-address <c>listen</c> rules, in order.</summary>
-    public List<(string Action, string Target)> InterfaceRules { get; } = new();
+    /// <summary><c>interface</c> and <c>nic</c> rules, in order: the last one matching an address decides.</summary>
+    public List<InterfaceRule> InterfaceRules { get; } = new();
+
+    /// <summary><c>dscp N</c>: the DSCP of the packets we send (ntpd's default 46, Expedited Forwarding).</summary>
+    public int Dscp { get; set; } = 46;
 
     /// <summary><c>precision N</c>: the clock precision to advertise (log2 s) instead of the one measured at start.</summary>
     public int? Precision { get; set; }
@@ -166,19 +160,19 @@ public sealed class NtpConfiguration
     /// <summary><c>slewalways yes</c>: the clock is only ever slewed.</summary>
     public bool SlewAlways { get; set; }
 
-    /// <summary><c>tos</c> options as written (minclock, maxclock, minsane, orphan, orphanwait, ...).</summary>
-    public Dictionary<string, double> Tos { get; } = new(StringComparer.Ordinal);
+    /// <summary><c>tos</c>: minclock, maxclock, minsane, orphan, orphanwait, ...</summary>
+    public TosOptions Tos { get; set; } = new();
 
-    /// <summary><c>tinker</c> options as written (step, stepout, panic, ...).</summary>
-    public Dictionary<string, double> Tinker { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>Directives that were read and checked but whose feature this build does not provide yet.</summary>
-    public List<string> NotYetInEffect { get; } = new();
+    /// <summary><c>tinker</c>: step, stepout, panic, ...</summary>
+    public TinkerOptions Tinker { get; set; } = new();
 
     public List<ConfigDiagnostic> Diagnostics { get; } = new();
 
     public bool HasErrors => Diagnostics.Exists(d => d.Severity == DiagnosticSeverity.Error);
 
+    /// <summary>The warnings about lines that are read and checked but not in effect in this build.</summary>
+    public IEnumerable<ConfigDiagnostic> NotInEffect => Diagnostics.Where(d => d.NotInEffect);
+
     /// <summary>True when the daemon may adjust the system clock (no <c>disable ntp</c>).</summary>
-    public bool ClockControl => SystemFlags["ntp"];
+    public bool ClockControl => SystemFlags.Ntp;
 }

@@ -385,7 +385,12 @@ public sealed class Association
             HostPoll = Math.Min(PeerPoll, Settings.MaxPoll);
         }
 
-        double interval = _burstLeft > 0 ? BurstSpacing : Math.Pow(2, HostPoll) * (1 - (random % 1024) / 1024.0 / 32);
+        // Symmetric peers send at the faster of the two polls, so that each hears the other as often as it polls
+        // (RFC 5905 §13 poll(): max(min(ppoll, hpoll), MINPOLL)); a passive association so follows its peer's rate.
+        int exponent = Mode is AssociationMode.SymmetricActive or AssociationMode.SymmetricPassive && PeerPoll > 0
+            ? Math.Max(Math.Min(PeerPoll, HostPoll), NtpConstants.MinPoll)
+            : HostPoll;
+        double interval = _burstLeft > 0 ? BurstSpacing : Math.Pow(2, exponent) * (1 - (random % 1024) / 1024.0 / 32);
         NextPoll = now + interval;
 
         var header = new NtpHeader

@@ -25,6 +25,13 @@ public interface IClockControl
     /// at midnight, so the daemon need not be awake at that second.
     /// </summary>
     void SetLeap(Meridian.Protocol.LeapIndicator leap);
+
+    /// <summary>
+    /// Tells the kernel whether the clock is synchronized and how well (<c>maxerror</c>: root distance,
+    /// <c>esterror</c>: jitter, seconds). Called on every clock update while synchronized, and once when
+    /// synchronization is lost.
+    /// </summary>
+    void SetStatus(bool synchronized, double maxError, double estimatedError);
 }
 
 /// <summary>A clock control that changes nothing: <c>disable ntp</c>.</summary>
@@ -43,6 +50,10 @@ public sealed class NoClockControl : IClockControl
     }
 
     public void SetLeap(Meridian.Protocol.LeapIndicator leap)
+    {
+    }
+
+    public void SetStatus(bool synchronized, double maxError, double estimatedError)
     {
     }
 }

@@ -26,26 +26,26 @@ public enum AuthOutcome
 /// </summary>
 public sealed class KeyStore(AuthCounters counters)
 {
-    private Dictionary<uint, AuthKey> _trusted = new();
+    private Dictionary<uint, SymmetricKey> _trusted = new();
 
     public AuthCounters Counters { get; } = counters;
 
     /// <summary>Trusted keys by ID.</summary>
-    public IReadOnlyDictionary<uint, AuthKey> Trusted => Volatile.Read(ref _trusted);
+    public IReadOnlyDictionary<uint, SymmetricKey> Trusted => Volatile.Read(ref _trusted);
 
-    public void Replace(IEnumerable<AuthKey> trusted) =>
+    public void Replace(IEnumerable<SymmetricKey> trusted) =>
         Volatile.Write(ref _trusted, trusted.ToDictionary(k => k.Id));
 
     /// <summary>The trusted key <paramref name="id"/>, or null (counted as a lookup, and as not found).</summary>
-    public AuthKey? Find(uint id)
+    public SymmetricKey? Find(uint id)
     {
-        AuthKey? key = Volatile.Read(ref _trusted).GetValueOrDefault(id);
+        SymmetricKey? key = Volatile.Read(ref _trusted).GetValueOrDefault(id);
         Counters.CountLookup(key is not null);
         return key;
     }
 
     /// <summary>Judges a parsed packet's trailer; <paramref name="key"/> is the key that verified it.</summary>
-    public AuthOutcome Check(in NtpPacket packet, out AuthKey? key)
+    public AuthOutcome Check(in NtpPacket packet, out SymmetricKey? key)
     {
         key = null;
         if (packet.IsCryptoNak)
@@ -58,23 +58,23 @@ public sealed class KeyStore(AuthCounters counters)
             return AuthOutcome.None;
         }
 
-        AuthKey? found = Find(packet.KeyId);
+        SymmetricKey? found = Find(packet.KeyId);
         if (found is null || packet.Digest.Length != Mac.DigestLength(found.Algorithm))
         {
             return AuthOutcome.Bad;
         }
 
-        bool good = Mac.Verify(found.Algorithm, found.Secret, packet.Authenticated, packet.Digest);
+        bool good = found.Verify(packet.Authenticated, packet.Digest);
         Counters.CountDecrypt(found.Algorithm, good);
         key = good ? found : null;
         return good ? AuthOutcome.Authentic : AuthOutcome.Bad;
     }
 
     /// <summary>Appends key ID and MAC of <paramref name="length"/> octets of <paramref name="buffer"/>; returns the new length.</summary>
-    public int Sign(AuthKey key, Span<byte> buffer, int length)
+    public int Sign(SymmetricKey key, Span<byte> buffer, int length)
     {
         Counters.CountEncrypt(key.Algorithm);
-        return Mac.Sign(key.Algorithm, key.Id, key.Secret, buffer, length);
+        return key.Sign(buffer, length);
     }
 
     /// <summary>A crypto-NAK after the header: the key ID 0 alone.</summary>

@@ -60,6 +60,15 @@ public sealed record DiscardSettings
     public int MinDepth { get; init; } = 600;
 
     public double MaxAge { get; init; } = 3600;
+
+    /// <summary>
+    /// Octets of mode 6 answers an address may draw at once, and per second after that. A READVAR of 12 octets draws
+    /// some 600, so without a budget every open mode 6 server is an amplifier for spoofed floods; with it a flood
+    /// from one address gets back at most this burst plus the rate, far less than it sent.
+    /// </summary>
+    public int ControlBurst { get; init; } = 8192;
+
+    public int ControlRate { get; init; } = 512;
 }
 
 /// <summary>
@@ -189,11 +198,11 @@ public sealed class MruList
                 node = oldest;
                 _order.RemoveLast();
                 _index.Remove(node.Value.Key);
-                node.Value.Reset(address, key.Port, now, modeVersion, _head);
+                node.Value.Reset(address, key.Port, now, modeVersion, _head, Settings.ControlBurst);
             }
             else
             {
-                node = new LinkedListNode<Slot>(new Slot(address, key.Port, now, modeVersion, _head));
+                node = new LinkedListNode<Slot>(new Slot(address, key.Port, now, modeVersion, _head, Settings.ControlBurst));
                 New++;
             }
 
@@ -201,6 +210,50 @@ public sealed class MruList
             _index[address] = node;
             Deepest = Math.Max(Deepest, _order.Count);
             return RateVerdict.Ok;
+        }
+    }
+
+    /// <summary>
+    /// Takes <paramref name="octets"/> from the mode 6 budget of <paramref name="key"/>'s address (a token bucket of
+    /// <see cref="DiscardSettings.ControlBurst"/> octets refilled at <see cref="DiscardSettings.ControlRate"/> a
+    /// second); false, and nothing taken, when the budget does not hold them or the address is not listed.
+    /// </summary>
+    public bool TrySpendControl(MruKey key, NtpTimestamp now, int octets)
+    {
+        lock (_lock)
+        {
+            if (!_index.TryGetValue(key with { Port = 0 }, out LinkedListNode<Slot>? node))
+            {
+                return false;
+            }
+
+            Slot slot = node.Value;
+            double elapsed = slot.ControlUpdated.IsZero ? 0 : Math.Max(0, (now - slot.ControlUpdated).ToSeconds());
+            slot.ControlUpdated = now;
+            slot.ControlBudget = Math.Min(Settings.ControlBurst, slot.ControlBudget + elapsed * Settings.ControlRate);
+            if (octets > slot.ControlBudget)
+            {
+                return false;
+            }
+
+            slot.ControlBudget -= octets;
+            return true;
+        }
+    }
+
+    /// <summary>The mode 6 octets <paramref name="key"/>'s address may draw now (0 when it is not listed).</summary>
+    public double ControlBudget(MruKey key, NtpTimestamp now)
+    {
+        lock (_lock)
+        {
+            if (!_index.TryGetValue(key with { Port = 0 }, out LinkedListNode<Slot>? node))
+            {
+                return 0;
+            }
+
+            Slot slot = node.Value;
+            double elapsed = slot.ControlUpdated.IsZero ? 0 : Math.Max(0, (now - slot.ControlUpdated).ToSeconds());
+            return Math.Min(Settings.ControlBurst, slot.ControlBudget + elapsed * Settings.ControlRate);
         }
     }
 
@@ -225,7 +278,7 @@ public sealed class MruList
         }
     }
 
-    private sealed class Slot(MruKey key, ushort port, NtpTimestamp now, byte modeVersion, double head)
+    private sealed class Slot(MruKey key, ushort port, NtpTimestamp now, byte modeVersion, double head, double controlBudget)
     {
         public MruKey Key { get; private set; } = key;
 
@@ -246,7 +299,12 @@ public sealed class MruList
 
         public NtpTimestamp LastKiss { get; set; }
 
-        public void Reset(MruKey key, ushort port, NtpTimestamp now, byte modeVersion, double head)
+        /// <summary>The mode 6 token bucket, octets, as of <see cref="ControlUpdated"/>.</summary>
+        public double ControlBudget { get; set; } = controlBudget;
+
+        public NtpTimestamp ControlUpdated { get; set; }
+
+        public void Reset(MruKey key, ushort port, NtpTimestamp now, byte modeVersion, double head, double controlBudget)
         {
             Key = key;
             Port = port;
@@ -257,6 +315,8 @@ public sealed class MruList
             Leak = head;
             Limited = false;
             LastKiss = default;
+            ControlBudget = controlBudget;
+            ControlUpdated = default;
         }
     }
 }

@@ -7,16 +7,12 @@ namespace Meridian.Engine;
 public interface INtpTransport
 {
     /// <param name="destination">Where to.</param>
+    /// <param name="source">The local address the packet must leave from: for a reply, the address the request was
+    /// sent to; for an association, our address as the peer reaches us; null when the route may choose.</param>
     /// <param name="packet">The encoded packet.</param>
     /// <param name="clientRequest">True for a client request, which goes out from a fresh random port (RFC 9109);
     /// false for server replies and symmetric packets, which go from port 123.</param>
-    void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest);
-}
-
-/// <summary>A symmetric key (keys file): its ID, MAC algorithm and secret; mode 6 and associations use it alike.</summary>
-public sealed record AuthKey(uint Id, MacAlgorithm Algorithm, byte[] Secret)
-{
-    public override string ToString() => $"key {Id} ({Algorithm}, secret withheld)";
+    void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest);
 }
 
 /// <summary>Which clock discipline the engine runs.</summary>
@@ -26,7 +22,7 @@ public enum DisciplineKind
     Classic,
 }
 
-/// <summary>Everything the engine is configured with.</summary>
+/// <summary>Everything the engine is configured with: values only, no calls back into the host.</summary>
 public sealed record EngineSettings
 {
     public DisciplineKind Discipline { get; init; } = DisciplineKind.Adaptive;
@@ -44,14 +40,14 @@ public sealed record EngineSettings
     /// <summary>Answer incoming symmetric active packets with an ephemeral passive association (not <c>nopeer</c>).</summary>
     public bool AcceptPeers { get; init; } = true;
 
+    /// <summary>The system flags at start (<c>enable</c>/<c>disable</c>); <c>auth</c> and <c>monitor</c> change at run time.</summary>
+    public SystemFlags Flags { get; init; } = SystemFlags.Default;
+
     /// <summary>What mode 6 reports as version, processor and system.</summary>
     public HostDescription Host { get; init; } = HostDescription.Unknown;
 
     /// <summary>The key that authenticates mode 6 writes and <c>:config</c> (<c>controlkey</c>); null refuses them all.</summary>
-    public AuthKey? ControlKey { get; init; }
-
-    /// <summary>Applies authenticated <c>:config</c> text (ntp.conf lines) and returns the answer for ntpq; null refuses.</summary>
-    public Func<string, string>? Configure { get; init; }
+    public SymmetricKey? ControlKey { get; init; }
 
     /// <summary>The access list (<c>restrict</c>); by default loopback may query, other hosts may not.</summary>
     public RestrictList Access { get; init; } = RestrictList.Default;
@@ -61,12 +57,6 @@ public sealed record EngineSettings
 
     /// <summary><c>setvar</c>: extra system variables that mode 6 reads and an authenticated <c>writevar</c> changes.</summary>
     public IReadOnlyList<UserVariable> UserVariables { get; init; } = [];
-
-    /// <summary>Reads the kernel's clock discipline state (ntpq's <c>kerninfo</c>); null where there is no kernel.</summary>
-    public Func<KernelLoop?>? ReadKernel { get; init; }
-
-    /// <summary>The system flags in effect as words (<c>auth monitor ntp kernel stats</c>), for ntpdc's sysinfo.</summary>
-    public Func<string>? SystemFlags { get; init; }
 
     /// <summary><c>broadcastdelay</c>, seconds: reported by ntpdc's sysinfo.</summary>
     public double BroadcastDelay { get; init; } = 0.004;
@@ -78,13 +68,7 @@ public sealed record EngineSettings
     public int StoredKeys { get; init; }
 
     /// <summary>The keys <c>trustedkey</c> trusts: they sign and check association and client packets.</summary>
-    public IReadOnlyList<AuthKey> TrustedKeys { get; init; } = [];
-
-    /// <summary>
-    /// <c>enable auth</c> (ntpd's default): a symmetric active packet from an unknown peer mobilizes a passive
-    /// association only when it is authenticated; <c>disable auth</c> lets any peer in (seed 000).
-    /// </summary>
-    public bool RequirePeerAuthentication { get; init; }
+    public IReadOnlyList<SymmetricKey> TrustedKeys { get; init; } = [];
 }
 
 /// <summary>A <c>setvar</c> variable; <c>default</c> ones are listed by a plain <c>ntpq rv</c>.</summary>
@@ -143,14 +127,24 @@ public sealed class NtpEngine
     /// <summary>Ephemeral passive associations are capped, so that mode 1 packets from many senders cannot grow memory.</summary>
     public const int MaxPassiveAssociations = 64;
 
+    /// <summary>
+    /// Polls without an answer after which an ephemeral (passive) association is demobilized, once its reach register
+    /// is empty (ntpd's NTP_UNREACH), so that peers that went away free their places.
+    /// </summary>
+    public const int PassiveUnreachLimit = 10;
+
+    /// <summary>The poll range of a passive association, log2 s (ntpd's NTP_MINPOLL and NTP_MAXDPOLL).</summary>
+    public const int PassiveMinPoll = 3;
+
+    public const int PassiveMaxPoll = 10;
+
     private readonly EngineSettings _settings;
     private readonly IClock _clock;
     private readonly INtpTransport _transport;
-    private readonly Random _random;
+    private readonly IRandomSource _random;
     private readonly List<Association> _associations = new();
     private readonly List<Pool> _pools = new();
     private readonly byte[] _buffer = new byte[ServerResponder.MaxReplyLength];
-    private readonly byte[] _randomBytes = new byte[sizeof(ulong)];
     private readonly double _precisionSeconds;
     private double _lastClockUpdate = double.NegativeInfinity;
     private double _now;
@@ -158,10 +152,13 @@ public sealed class NtpEngine
     private int _nextId = 1;
     private int _feasibleStratum = NtpHeader.UnsynchronizedStratum;
     private double _lostSince = double.NaN;
-    private bool _monitor = true;
+    private int _flags;
+    private bool _limitedInUse;
     private RestrictList _access = RestrictList.Default;
+    private LeapIndicator _kernelLeap = LeapIndicator.NoWarning;
+    private double _lastPeerLimitLog = double.NegativeInfinity;
 
-    public NtpEngine(EngineSettings settings, IClock clock, IClockControl control, INtpTransport transport, Random random)
+    public NtpEngine(EngineSettings settings, IClock clock, IClockControl control, INtpTransport transport, IRandomSource random)
     {
         _settings = settings ?? throw new ArgumentNullException(nameof(settings));
         _clock = clock ?? throw new ArgumentNullException(nameof(clock));
@@ -179,7 +176,8 @@ public sealed class NtpEngine
         Mru = new MruList(settings.Discard);
         Access = settings.Access;
         Io = new IoCounters { QueueCapacity = settings.QueueCapacity };
-        Control = new ControlResponder(this, clock, settings.Host, random, settings.ControlKey, settings.Configure);
+        Control = new ControlResponder(clock, random, Auth, settings.UserVariables) { Key = settings.ControlKey };
+        Flags = settings.Flags;
         RecordSystemEvent(SystemEvent.Restart);
     }
 
@@ -202,7 +200,12 @@ public sealed class NtpEngine
     public RestrictList Access
     {
         get => Volatile.Read(ref _access);
-        set => Volatile.Write(ref _access, value.WithSources(_associations.Where(a => !a.IsRefclock).Select(a => a.Address.Address)));
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            Volatile.Write(ref _limitedInUse, value.Entries.Any(e => (e.Flags & AccessFlags.Limited) != 0));
+            Volatile.Write(ref _access, value.WithSources(_associations.Where(a => !a.IsRefclock && a.Mode != AssociationMode.SymmetricPassive).Select(a => a.Address.Address)));
+        }
     }
 
     /// <summary>The trusted keys.</summary>
@@ -213,11 +216,68 @@ public sealed class NtpEngine
 
     public EngineSettings Settings => _settings;
 
-    /// <summary><c>enable monitor</c>: remote addresses go into the MRU list (read from receive threads too).</summary>
-    public bool Monitor
+    /// <summary>The system flags in effect; <c>:config</c> changes <c>auth</c> and <c>monitor</c> (read from receive threads too).</summary>
+    public SystemFlags Flags
     {
-        get => Volatile.Read(ref _monitor);
-        set => Volatile.Write(ref _monitor, value);
+        get => (SystemFlags)Volatile.Read(ref _flags);
+        set => Volatile.Write(ref _flags, (int)value);
+    }
+
+    /// <summary>
+    /// Remote addresses go into the MRU list: with <c>enable monitor</c>, and whenever a restrict line says
+    /// <c>limited</c>, since rate limiting needs the list (as in ntpd).
+    /// </summary>
+    public bool Monitoring => (Flags & SystemFlags.Monitor) != 0 || Volatile.Read(ref _limitedInUse);
+
+    /// <summary>The kernel's discipline state as the host last read it (ntpq's <c>kerninfo</c>); null where there is none.</summary>
+    public KernelLoop? Kernel { get; set; }
+
+    /// <summary>Authenticated <c>:config</c> requests waiting for the host: it applies each and calls <see cref="AnswerConfiguration"/>.</summary>
+    public Queue<ConfigurationRequest> ConfigurationRequests { get; } = new();
+
+    /// <summary>Sends the answer to a <c>:config</c> request that the host has applied.</summary>
+    public void AnswerConfiguration(ConfigurationRequest request, string answer, double now)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        foreach (byte[] fragment in Control.AnswerConfiguration(request, answer, Snapshot(now)))
+        {
+            _transport.Send(request.From, request.Local, fragment, clientRequest: false);
+        }
+    }
+
+    /// <summary>What mode 6 may know of the engine now: system variables, counters, a copy of each association.</summary>
+    public EngineSnapshot Snapshot(double now)
+    {
+        IClockDiscipline d = Discipline;
+        return new EngineSnapshot
+        {
+            State = State,
+            Host = _settings.Host,
+            Now = now,
+            Clock = _clock.Now(),
+            Peers = _associations.ConvertAll(a => PeerSnapshot.Of(a, now)),
+            SystemPeerId = SystemPeer?.Id ?? 0,
+            SystemPeerIsRefclock = SystemPeer?.IsRefclock ?? false,
+            SystemPeerIsLocalClock = SystemPeer?.IsLocalClock ?? false,
+            PollExponent = d.PollExponent,
+            Frequency = d.Frequency,
+            ClockJitter = d.Jitter,
+            Wander = d.Wander,
+            Offset = SystemOffset,
+            SystemJitter = SystemJitter,
+            EventCount = SystemEventCount,
+            LastEvent = LastSystemEvent,
+            Uptime = double.IsNaN(StartTime) ? 0 : Math.Max(0, now - StartTime),
+            SinceClockUpdate = SinceClockUpdate(now),
+            Flags = Flags,
+            BroadcastDelay = _settings.BroadcastDelay,
+            Kernel = Kernel,
+            Packets = Responder.Counters,
+            Io = Io,
+            Auth = Auth,
+            Mru = Mru,
+            Access = Access,
+        };
     }
 
     /// <summary>Answers mode 6 queries (ntpq).</summary>
@@ -317,7 +377,7 @@ public sealed class NtpEngine
     /// N count (a crypto-NAK or a bad MAC is a bad_auth event); without, a packet whose MAC fails is dropped too, and
     /// <c>notrust</c> drops unauthenticated ones.
     /// </summary>
-    private bool Authentic(Association association, AuthOutcome auth, AuthKey? key, AccessFlags access)
+    private bool Authentic(Association association, AuthOutcome auth, SymmetricKey? key, AccessFlags access)
     {
         bool wanted = association.Settings.Key is uint id ? auth == AuthOutcome.Authentic && key!.Id == id
             : auth != AuthOutcome.Bad && auth != AuthOutcome.CryptoNak && ((access & AccessFlags.NoTrust) == 0 || auth == AuthOutcome.Authentic);
@@ -342,9 +402,10 @@ public sealed class NtpEngine
     /// </summary>
     public int Serve(ReadOnlySpan<byte> datagram, MruKey source, NtpTimestamp arrival, Span<byte> reply)
     {
-        RateVerdict rate = Monitor && datagram.Length > 0 ? Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F)) : RateVerdict.Ok;
+        bool monitoring = Monitoring;
+        RateVerdict rate = monitoring && datagram.Length > 0 ? Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F)) : RateVerdict.Ok;
         int length = Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate, out bool kissed);
-        if (kissed && Monitor)
+        if (kissed && monitoring)
         {
             // The next kiss to this address waits for the kiss interval.
             Mru.Kissed(source, arrival);
@@ -355,10 +416,11 @@ public sealed class NtpEngine
 
     /// <summary>
     /// Handles a datagram received at <paramref name="arrival"/> (system clock) and monotonic <paramref name="now"/>,
-    /// sent to our address <paramref name="local"/> (for the loop test; null if unknown).
+    /// sent to our address <paramref name="local"/> (replies leave from it; null if unknown).
     /// </summary>
     public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, NtpTimestamp arrival, double now, IPAddress? local = null)
     {
+        ArgumentNullException.ThrowIfNull(from);
         _now = now;
         if (!NtpHeader.TryPeekModeAndVersion(datagram, out NtpMode mode, out _))
         {
@@ -372,13 +434,14 @@ public sealed class NtpEngine
             int length = Serve(datagram, source, arrival, reply);
             if (length > 0)
             {
-                _transport.Send(from, reply[..length], clientRequest: false);
+                _transport.Send(from, local, reply[..length], clientRequest: false);
             }
 
             return;
         }
 
-        if (Monitor)
+        bool monitoring = Monitoring;
+        if (monitoring)
         {
             Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F));
         }
@@ -392,19 +455,7 @@ public sealed class NtpEngine
 
         if (mode == NtpMode.Control)
         {
-            if ((access & AccessFlags.NoQuery) != 0)
-            {
-                // noquery: no answer at all, so mode 6 cannot be used for amplification.
-                Responder.Counters.CountRestricted();
-                return;
-            }
-
-            Responder.Counters.CountControl();
-            foreach (byte[] fragment in Control.Respond(datagram, now, from, mayModify: (access & AccessFlags.NoModify) == 0))
-            {
-                _transport.Send(from, fragment, clientRequest: false);
-            }
-
+            ReceiveControl(datagram, from, source, arrival, now, local, access, monitoring);
             return;
         }
 
@@ -415,9 +466,9 @@ public sealed class NtpEngine
 
         NtpHeader header = packet.Header;
         Association? association = Find(from, mode);
-        AuthOutcome auth = Keys.Check(packet, out AuthKey? macKey);
+        AuthOutcome auth = Keys.Check(packet, out SymmetricKey? macKey);
         if (association is null && mode == NtpMode.SymmetricActive
-            && ((access & (AccessFlags.NoPeer | AccessFlags.NoServe)) != 0 || (((access & AccessFlags.NoTrust) != 0 || _settings.RequirePeerAuthentication) && auth != AuthOutcome.Authentic)))
+            && ((access & (AccessFlags.NoPeer | AccessFlags.NoServe)) != 0 || (((access & AccessFlags.NoTrust) != 0 || (Flags & SystemFlags.Auth) != 0) && auth != AuthOutcome.Authentic)))
         {
             Responder.Counters.CountRestricted();
             return;
@@ -428,12 +479,9 @@ public sealed class NtpEngine
             return;
         }
 
-        if (association is null && mode == NtpMode.SymmetricActive && _settings.AcceptPeers
-            && _associations.Count(a => a.Mode == AssociationMode.SymmetricPassive) < MaxPassiveAssociations)
+        if (association is null && mode == NtpMode.SymmetricActive && _settings.AcceptPeers)
         {
-            association = Add(new AssociationSettings(from) { Mode = AssociationMode.SymmetricPassive, Key = macKey?.Id });
-            association.Authentic = auth == AuthOutcome.Authentic;
-            Log($"{from.Address}: mobilized a passive association for a symmetric peer");
+            association = MobilizePassive(from, header, auth, macKey, now);
         }
 
         if (association is null)
@@ -500,11 +548,10 @@ public sealed class NtpEngine
                 continue;
             }
 
-            _random.NextBytes(_randomBytes);
-            int length = association.BuildRequest(_buffer, _clock.Now(), System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_randomBytes), now, Discipline.PollExponent, State);
+            int length = association.BuildRequest(_buffer, _clock.Now(), _random.NextUInt64(), now, Discipline.PollExponent, State);
             if (association.Settings.Key is uint keyId)
             {
-                if (Keys.Find(keyId) is AuthKey key)
+                if (Keys.Find(keyId) is SymmetricKey key)
                 {
                     length = Keys.Sign(key, _buffer, length);
                 }
@@ -515,7 +562,7 @@ public sealed class NtpEngine
                 }
             }
 
-            _transport.Send(association.Address, _buffer.AsSpan(0, length), association.Mode == AssociationMode.Client);
+            _transport.Send(association.Address, association.LocalAddress, _buffer.AsSpan(0, length), association.Mode == AssociationMode.Client);
         }
 
         if (news || now - _lastSelect >= 8)
@@ -524,7 +571,133 @@ public sealed class NtpEngine
         }
 
         TendPools(now);
+        DemobilizeUnreachablePeers();
+        ArmLeap();
     }
+
+    /// <summary>
+    /// Mode 6. <c>noquery</c> gets no answer at all. Other answers to a remote host that did not authenticate are
+    /// paid from the address's octet budget in the MRU list, so that a flood of small queries (spoofed, say) draws
+    /// back less than it sent; loopback and authenticated queries are not limited.
+    /// </summary>
+    private void ReceiveControl(ReadOnlySpan<byte> datagram, IPEndPoint from, MruKey source, NtpTimestamp arrival, double now, IPAddress? local, AccessFlags access, bool monitoring)
+    {
+        if ((access & AccessFlags.NoQuery) != 0)
+        {
+            // noquery: no answer at all, so mode 6 cannot be used for amplification.
+            Responder.Counters.CountRestricted();
+            return;
+        }
+
+        Responder.Counters.CountControl();
+        bool limited = !IPAddress.IsLoopback(from.Address);
+        if (limited)
+        {
+            if (!monitoring)
+            {
+                // The budget lives in the MRU list, which mode 6 to remote hosts keeps even without monitoring.
+                Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F));
+            }
+
+            if (Mru.ControlBudget(source, arrival) < ControlHeader.Size)
+            {
+                Responder.Counters.CountDropped(DropReason.ControlLimited);
+                return;
+            }
+        }
+
+        ControlAnswer answer = Control.Respond(datagram, Snapshot(now), from, local, mayModify: (access & AccessFlags.NoModify) == 0);
+        if (answer.Configuration is ConfigurationRequest configuration)
+        {
+            ConfigurationRequests.Enqueue(configuration);
+            return;
+        }
+
+        if (limited && !answer.Authenticated && !Mru.TrySpendControl(source, arrival, answer.Octets))
+        {
+            Responder.Counters.CountDropped(DropReason.ControlLimited);
+            return;
+        }
+
+        foreach (byte[] fragment in answer.Fragments)
+        {
+            _transport.Send(from, local, fragment, clientRequest: false);
+        }
+    }
+
+    /// <summary>
+    /// A symmetric active packet from a peer we have no association with (RFC 5905 §9.1): a passive association that
+    /// polls at the peer's rate (its first poll is our minpoll, as in ntpd), up to <see cref="MaxPassiveAssociations"/>;
+    /// beyond that the peer is refused and counted.
+    /// </summary>
+    private Association? MobilizePassive(IPEndPoint from, in NtpHeader header, AuthOutcome auth, SymmetricKey? macKey, double now)
+    {
+        if (_associations.Count(a => a.Mode == AssociationMode.SymmetricPassive) >= MaxPassiveAssociations)
+        {
+            Responder.Counters.CountDropped(DropReason.PeerLimit);
+            if (now - _lastPeerLimitLog >= 3600)
+            {
+                _lastPeerLimitLog = now;
+                Log($"{from.Address}: symmetric peer refused: {MaxPassiveAssociations} passive associations already ({Responder.Counters.Dropped(DropReason.PeerLimit)} refused so far)");
+            }
+
+            return null;
+        }
+
+        int minPoll = Math.Clamp((int)header.Poll, PassiveMinPoll, PassiveMaxPoll);
+        Association association = Add(new AssociationSettings(from)
+        {
+            Mode = AssociationMode.SymmetricPassive,
+            Key = macKey?.Id,
+            MinPoll = minPoll,
+            MaxPoll = PassiveMaxPoll,
+            Version = Math.Clamp(header.Version, (byte)1, (byte)4),
+        });
+        association.Authentic = auth == AuthOutcome.Authentic;
+        Log($"{from.Address}: mobilized a passive association for a symmetric peer (poll {1 << minPoll} s)");
+        return association;
+    }
+
+    /// <summary>Ephemeral associations whose peer stopped answering are removed (ntpd's demobilization at NTP_UNREACH).</summary>
+    private void DemobilizeUnreachablePeers()
+    {
+        for (int i = _associations.Count - 1; i >= 0; i--)
+        {
+            Association a = _associations[i];
+            if (a.Mode == AssociationMode.SymmetricPassive && a.Reach == 0 && a.Unreach >= PassiveUnreachLimit)
+            {
+                Remove(a);
+                Log($"{a.Address.Address}: passive association demobilized (unreachable for {a.Unreach} polls)");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Arms the kernel for a leap second only on the last day of the month (UTC), since Linux inserts or deletes it at
+    /// the next midnight; the announcement itself goes out in our packets as soon as the sources vote it.
+    /// </summary>
+    private void ArmLeap()
+    {
+        LeapIndicator wanted = LeapIndicator.NoWarning;
+        if (State.Leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond && IsLastDayOfMonth(_clock.Now().ToDateTime()))
+        {
+            wanted = State.Leap;
+        }
+
+        if (wanted == _kernelLeap)
+        {
+            return;
+        }
+
+        _kernelLeap = wanted;
+        ClockControl.SetLeap(wanted);
+        RecordSystemEvent(wanted == LeapIndicator.NoWarning ? SystemEvent.LeapDisarmed : SystemEvent.LeapArmed);
+        Log(wanted == LeapIndicator.NoWarning
+            ? "leap second disarmed in the kernel"
+            : $"leap second {(wanted == LeapIndicator.AddSecond ? "insertion" : "deletion")} armed in the kernel for the end of this UTC day");
+    }
+
+    private static bool IsLastDayOfMonth(DateTime utc) => utc.Day == DateTime.DaysInMonth(utc.Year, utc.Month);
 
     /// <summary>Removes an association (unpeer, or a pool server that failed).</summary>
     public void Remove(Association association)
@@ -612,6 +785,7 @@ public sealed class NtpEngine
             {
                 Log("no selectable sources: the system peer is lost");
                 RecordSystemEvent(SystemEvent.NoSystemPeer);
+                ClockControl.SetStatus(false, NtpConstants.MaxDispersion, NtpConstants.MaxDispersion);
             }
 
             WithoutSource(now);
@@ -690,6 +864,9 @@ public sealed class NtpEngine
         {
             RecordSystemEvent(SystemEvent.ClockSync);
         }
+
+        // Every update refreshes the kernel's error bounds, so that it never declares the clock unsynchronized itself.
+        ClockControl.SetStatus(State.IsSynchronized, State.RootDelay / 2 + State.RootDispersion, SystemJitter);
         _feasibleStratum = Math.Min(_feasibleStratum, State.Stratum);
     }
 
@@ -775,13 +952,9 @@ public sealed class NtpEngine
 
     private void UpdateSystemState(Association peer, LeapIndicator leap, double now)
     {
-        if (leap != State.Leap && (State.IsSynchronized || leap != LeapIndicator.NoWarning))
+        if (leap != State.Leap && leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond)
         {
-            ClockControl.SetLeap(leap);
-            if (leap != LeapIndicator.NoWarning)
-            {
-                Log($"leap second {(leap == LeapIndicator.AddSecond ? "insertion" : "deletion")} announced by the majority of sources; armed for the end of the UTC day");
-            }
+            Log($"leap second {(leap == LeapIndicator.AddSecond ? "insertion" : "deletion")} announced by the majority of sources; the kernel is armed on the last day of the month");
         }
 
         double peerJitter = peer.Filter.Jitter;

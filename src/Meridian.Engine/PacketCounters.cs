@@ -29,6 +29,12 @@ public enum DropReason
 
     /// <summary>A MAC that did not verify, or a key that is not trusted.</summary>
     BadAuth,
+
+    /// <summary>A symmetric peer refused because the passive associations are at their cap.</summary>
+    PeerLimit,
+
+    /// <summary>A mode 6 answer not sent: it would exceed the asking address's octet budget.</summary>
+    ControlLimited,
 }
 
 /// <summary>

@@ -117,7 +117,7 @@ public sealed class ServerResponder
         }
 
         NtpHeader header = packet.Header;
-        AuthKey? key = null;
+        SymmetricKey? key = null;
         AuthOutcome auth = packet.IsCryptoNak ? AuthOutcome.None : Keys is not null ? Keys.Check(packet, out key) : packet.HasMac ? AuthOutcome.Bad : AuthOutcome.None;
         bool cryptoNak = false;
         ReferenceId? refusal = null;

@@ -1,23 +1,35 @@
 using Meridian.Engine;
 using Meridian.Host.Native;
+using Meridian.Protocol;
 
 namespace Meridian.Host;
 
 /// <summary>
 /// Disciplines the Linux kernel clock: frequency through clock_adjtime(ADJ_FREQUENCY), steps through
-/// ADJ_SETOFFSET, and, once synchronized, clears STA_UNSYNC so that the kernel copies the time to the RTC every 11
-/// minutes. The phase is slewed by the discipline itself (frequency changes each second), so the kernel's own PLL
-/// stays off. Tests drive it with a recording <see cref="IKernelClockCalls"/>; nothing in the repository's tests
-/// calls the real one.
+/// ADJ_SETOFFSET, the leap bits, and the synchronization status: while synchronized every update refreshes
+/// <c>maxerror</c>/<c>esterror</c> and keeps STA_UNSYNC clear (the kernel adds 500 µs to maxerror each second and
+/// declares the clock unsynchronized by itself at 16 s, about 9 h after the last refresh), and STA_UNSYNC is set when
+/// the daemon loses synchronization. The phase is slewed by the discipline itself, so the kernel's own PLL stays off.
+/// A call the kernel refuses (EPERM once <c>-u</c> dropped CAP_SYS_TIME, say) is counted and logged — the first of
+/// each kind, then every thousandth — never swallowed. Tests drive it with a recording <see cref="IKernelClockCalls"/>.
 /// </summary>
-public sealed class LinuxClockControl(IKernelClockCalls calls) : IClockControl
+public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) : IClockControl
 {
-    private bool _synchronized;
+    /// <summary>The kernel's limit for maxerror and esterror, microseconds (NTP_PHASE_LIMIT, 16 s).</summary>
+    private const long ErrorLimit = 16_000_000;
+
+    private string? _lastFailure;
 
     public bool CanAdjust => true;
 
-    /// <summary>The last error from the kernel (negative errno), or 0.</summary>
+    /// <summary>The last error from the kernel (negative errno), or 0 when the last call succeeded.</summary>
     public int LastError { get; private set; }
+
+    /// <summary>clock_adjtime calls the kernel refused since start.</summary>
+    public long Failures { get; private set; }
+
+    /// <summary>Whether the kernel was last told the clock is synchronized.</summary>
+    public bool IsMarkedSynchronized { get; private set; }
 
     public void Step(double seconds)
     {
@@ -30,49 +42,84 @@ public sealed class LinuxClockControl(IKernelClockCalls calls) : IClockControl
         }
 
         var timex = new Timex { Modes = Timex.AdjSetOffset | Timex.AdjNano, TimeSeconds = whole, TimeFraction = fraction };
-        Check(calls.ClockAdjTime(ref timex));
+        Check("step", calls.ClockAdjTime(ref timex));
     }
 
     public void SetFrequency(double secondsPerSecond)
     {
         double clamped = Math.Clamp(secondsPerSecond, -500e-6, 500e-6);
         var timex = new Timex { Modes = Timex.AdjFrequency, Freq = (long)Math.Round(clamped * Timex.FrequencyScale) };
-        Check(calls.ClockAdjTime(ref timex));
+        Check("frequency", calls.ClockAdjTime(ref timex));
     }
 
     /// <summary>Sets STA_INS or STA_DEL (or neither), keeping the other status bits.</summary>
-    public void SetLeap(Meridian.Protocol.LeapIndicator leap)
+    public void SetLeap(LeapIndicator leap)
     {
-        var read = new Timex();
-        Check(calls.ClockAdjTime(ref read));
-        int status = read.Status & ~(Timex.StaIns | Timex.StaDel);
-        status |= leap switch
+        int bits = leap switch
         {
-            Meridian.Protocol.LeapIndicator.AddSecond => Timex.StaIns,
-            Meridian.Protocol.LeapIndicator.DeleteSecond => Timex.StaDel,
+            LeapIndicator.AddSecond => Timex.StaIns,
+            LeapIndicator.DeleteSecond => Timex.StaDel,
             _ => 0,
         };
-        var timex = new Timex { Modes = Timex.AdjStatus, Status = status };
-        Check(calls.ClockAdjTime(ref timex));
+        WriteStatus("leap", status => (status & ~(Timex.StaIns | Timex.StaDel)) | bits, null);
     }
 
-    /// <summary>Tells the kernel the clock is synchronized (clears STA_UNSYNC) with the given error bounds.</summary>
-    public void MarkSynchronized(double maxError, double estimatedError)
+    /// <summary>
+    /// Synchronized: clears STA_UNSYNC (and STA_PLL: the kernel PLL stays off) with fresh error bounds, so that the
+    /// kernel's maxerror does not grow to its limit. Unsynchronized: sets STA_UNSYNC.
+    /// </summary>
+    public void SetStatus(bool synchronized, double maxError, double estimatedError)
+    {
+        if (synchronized)
+        {
+            WriteStatus("status", status => status & ~(Timex.StaUnsync | Timex.StaPll), (Micro(maxError), Micro(estimatedError)));
+        }
+        else
+        {
+            WriteStatus("status", status => status | Timex.StaUnsync, (ErrorLimit, ErrorLimit));
+        }
+
+        IsMarkedSynchronized = synchronized && LastError == 0;
+
+        static long Micro(double seconds) => (long)Math.Clamp(seconds * 1e6, 0, ErrorLimit);
+    }
+
+    private void WriteStatus(string what, Func<int, int> change, (long Max, long Est)? errors)
     {
         var read = new Timex();
-        Check(calls.ClockAdjTime(ref read));
-        var timex = new Timex
+        if (!Check(what, calls.ClockAdjTime(ref read)))
         {
-            Modes = Timex.AdjStatus | Timex.AdjMaxError | Timex.AdjEstError,
-            Status = read.Status & ~(Timex.StaUnsync | Timex.StaPll),
-            MaxError = (long)Math.Min(maxError * 1e6, 16_000_000),
-            EstError = (long)Math.Min(estimatedError * 1e6, 16_000_000),
-        };
-        Check(calls.ClockAdjTime(ref timex));
-        _synchronized = true;
+            return;
+        }
+
+        var timex = new Timex { Modes = Timex.AdjStatus, Status = change(read.Status) };
+        if (errors is (long max, long est))
+        {
+            timex.Modes |= Timex.AdjMaxError | Timex.AdjEstError;
+            timex.MaxError = max;
+            timex.EstError = est;
+        }
+
+        Check(what, calls.ClockAdjTime(ref timex));
     }
 
-    public bool IsMarkedSynchronized => _synchronized;
+    private bool Check(string what, int result)
+    {
+        if (result >= 0)
+        {
+            LastError = 0;
+            return true;
+        }
 
-    private void Check(int result) => LastError = result < 0 ? result : 0;
+        LastError = result;
+        Failures++;
+        string failure = $"{what}:{result}";
+        if (failure != _lastFailure || Failures % 1000 == 0)
+        {
+            _lastFailure = failure;
+            log?.Error($"clock_adjtime ({what}) failed: {Libc.ErrorText(-result)}; {Failures} clock call(s) refused so far");
+        }
+
+        return false;
+    }
 }

@@ -25,16 +25,18 @@ public sealed class Log : IDisposable
     private readonly object _gate = new();
     private readonly string _program;
     private readonly int _pid = Environment.ProcessId;
-    private readonly TextWriter? _writer;
     private readonly bool _ownsWriter;
     private readonly Socket? _syslog;
+    private readonly string? _path;
+    private TextWriter? _writer;
 
-    private Log(string program, TextWriter? writer, bool ownsWriter, Socket? syslog)
+    private Log(string program, TextWriter? writer, bool ownsWriter, Socket? syslog, string? path = null)
     {
         _program = program;
         _writer = writer;
         _ownsWriter = ownsWriter;
         _syslog = syslog;
+        _path = path;
     }
 
     /// <summary>Lines below this level are not written (debug lines need <c>-d</c>).</summary>
@@ -43,11 +45,37 @@ public sealed class Log : IDisposable
     public static Log ToWriter(string program, TextWriter writer) => new(program, writer, false, null);
 
     /// <summary>Appends to <paramref name="path"/>, creating it; flushes every line so nothing is lost on a crash.</summary>
-    public static Log ToFile(string program, string path)
+    public static Log ToFile(string program, string path) => new(program, OpenFile(path), true, null, path);
+
+    /// <summary>The log file's path, when the log is a file.</summary>
+    public string? Path => _path;
+
+    /// <summary>
+    /// Closes and opens the log file again by its name (SIGHUP), so that after logrotate renamed it the lines go to
+    /// a new file; a log that is not a file is left as it is. When the file cannot be opened the old one is kept.
+    /// </summary>
+    public void Reopen()
+    {
+        if (_path is null)
+        {
+            return;
+        }
+
+        TextWriter fresh = OpenFile(_path);
+        TextWriter? old;
+        lock (_gate)
+        {
+            old = _writer;
+            _writer = fresh;
+        }
+
+        old?.Dispose();
+    }
+
+    private static StreamWriter OpenFile(string path)
     {
         var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-        var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true };
-        return new Log(program, writer, true, null);
+        return new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true };
     }
 
     /// <summary>Sends to the local syslog daemon through /dev/log, falling back to standard error when there is none.</summary>
@@ -94,7 +122,12 @@ public sealed class Log : IDisposable
                 return;
             }
 
-            _writer!.WriteLine($"{HumanTime(DateTime.Now)} {_program}[{_pid}]: {message}");
+            if (_writer is null)
+            {
+                return;
+            }
+
+            _writer.WriteLine($"{HumanTime(DateTime.Now)} {_program}[{_pid}]: {message}");
             _writer.Flush();
         }
     }
@@ -114,7 +147,11 @@ public sealed class Log : IDisposable
         _syslog?.Dispose();
         if (_ownsWriter)
         {
-            _writer?.Dispose();
+            lock (_gate)
+            {
+                _writer?.Dispose();
+                _writer = null;
+            }
         }
     }
 }

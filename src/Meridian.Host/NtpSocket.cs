@@ -41,6 +41,32 @@ public sealed unsafe class Datagram : IDisposable
     /// <summary>When the kernel received the datagram (SO_TIMESTAMPNS), if it said.</summary>
     public NtpTimestamp? KernelReceiveTime { get; internal set; }
 
+    /// <summary>
+    /// How long a datagram may plausibly wait in a socket buffer, seconds: even a full buffer under a flood drains in
+    /// tens of milliseconds. A kernel timestamp older than this is on another clock than the one the daemon reads.
+    /// </summary>
+    public const double MaxQueueing = 0.05;
+
+    /// <summary>
+    /// The arrival time to use, given <paramref name="now"/> read from the daemon's clock just after receiving: the
+    /// kernel's timestamp when it is consistent with that clock (not later, at most <see cref="MaxQueueing"/>
+    /// earlier), else <paramref name="now"/>. Under a clock interposer (libfaketime, a simulator) the kernel stamps
+    /// on its own clock, and mixing the two would put the error between them into every offset.
+    /// </summary>
+    public NtpTimestamp ArrivalTime(NtpTimestamp now)
+    {
+        if (KernelReceiveTime is NtpTimestamp kernel)
+        {
+            double waited = (now - kernel).ToSeconds();
+            if (waited is >= 0 and <= MaxQueueing)
+            {
+                return kernel;
+            }
+        }
+
+        return now;
+    }
+
     internal uint NameLength { get; set; }
 
     internal int DestinationFamily { get; set; }
@@ -135,6 +161,9 @@ public sealed unsafe class NtpSocket : IDisposable
 
     public AddressFamily Family { get; }
 
+    /// <summary>The descriptor, for a <see cref="PollSet"/>; -1 once closed.</summary>
+    public int Handle => Volatile.Read(ref _fd);
+
     public IPEndPoint LocalEndPoint
     {
         get
@@ -212,6 +241,19 @@ public sealed unsafe class NtpSocket : IDisposable
             return Volatile.Read(ref _fd) < 0 ? ReceiveResult.Closed : ReceiveResult.TimedOut;
         }
 
+        return TryReceive(datagram);
+    }
+
+    /// <summary>Receives a datagram that is waiting, without blocking: <see cref="ReceiveResult.TimedOut"/> when none is.</summary>
+    public ReceiveResult TryReceive(Datagram datagram)
+    {
+        ArgumentNullException.ThrowIfNull(datagram);
+        int fd = Volatile.Read(ref _fd);
+        if (fd < 0)
+        {
+            return ReceiveResult.Closed;
+        }
+
         var iov = new Libc.IoVec { Base = datagram.Buffer, Length = Datagram.Capacity };
         var message = new Libc.MsgHdr
         {
@@ -227,7 +269,7 @@ public sealed unsafe class NtpSocket : IDisposable
         if (received < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            return errno is Libc.EAGAIN or Libc.EINTR ? ReceiveResult.TimedOut : ReceiveResult.Closed;
+            return errno is Libc.EAGAIN or Libc.EINTR ? ReceiveResult.TimedOut : errno == 9 /* EBADF */ ? ReceiveResult.Closed : ReceiveResult.TimedOut;
         }
 
         datagram.Length = (int)received;
@@ -286,20 +328,123 @@ public sealed unsafe class NtpSocket : IDisposable
         }
     }
 
-    /// <summary>Sends a datagram to <paramref name="destination"/> (client side).</summary>
-    public void SendTo(ReadOnlySpan<byte> payload, IPEndPoint destination)
+    /// <summary>Sends a datagram to <paramref name="destination"/> from the socket's own address (client side).</summary>
+    public void SendTo(ReadOnlySpan<byte> payload, IPEndPoint destination) => SendFrom(payload, destination, null);
+
+    /// <summary>
+    /// Sends a datagram to <paramref name="destination"/> leaving from the local address <paramref name="source"/>:
+    /// on a wildcard socket the address goes in an IP_PKTINFO/IPV6_PKTINFO control message, so that a reply comes
+    /// from the address the request was sent to. Null, or a socket bound to one address, sends as bound.
+    /// </summary>
+    /// <exception cref="NtpSocketException">When sendmsg fails.</exception>
+    public void SendFrom(ReadOnlySpan<byte> payload, IPEndPoint destination, IPAddress? source)
     {
+        ArgumentNullException.ThrowIfNull(destination);
         Span<byte> name = stackalloc byte[SocketAddress.MaxLength];
         int nameLength = SocketAddress.Write(destination, name);
+        byte* control = stackalloc byte[64];
+        nuint controlLength = 0;
+        if (source is not null && source.AddressFamily == Family && !IsMulticastOrBroadcast(source))
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            source.TryWriteBytes(bytes, out int written);
+            if (Family == AddressFamily.InterNetwork)
+            {
+                controlLength = WriteControlHeader(control, Libc.IPPROTO_IP, Libc.IP_PKTINFO, 12);
+                new Span<byte>(control + 16, 12).Clear();
+                bytes[..4].CopyTo(new Span<byte>(control + 16 + 4, 4));
+            }
+            else
+            {
+                controlLength = WriteControlHeader(control, Libc.IPPROTO_IPV6, Libc.IPV6_PKTINFO, 20);
+                bytes[..16].CopyTo(new Span<byte>(control + 16, 16));
+                BinaryPrimitives.WriteInt32LittleEndian(new Span<byte>(control + 32, 4), (int)(source.IsIPv6LinkLocal ? source.ScopeId : 0));
+            }
+        }
+
         fixed (byte* p = payload)
         fixed (byte* n = name)
         {
             var iov = new Libc.IoVec { Base = p, Length = (nuint)payload.Length };
-            var message = new Libc.MsgHdr { Name = n, NameLength = (uint)nameLength, Iov = &iov, IovLength = 1 };
+            var message = new Libc.MsgHdr { Name = n, NameLength = (uint)nameLength, Iov = &iov, IovLength = 1, Control = controlLength == 0 ? null : control, ControlLength = controlLength };
             if (Libc.SendMsg(_fd, &message, 0) < 0)
             {
                 throw LastError($"sendmsg to {Format(destination)}");
             }
+        }
+    }
+
+    /// <summary>
+    /// Opens a socket on <paramref name="address"/> at a port drawn from a cryptographic source within the kernel's
+    /// ephemeral range (RFC 6056), so that an off-path attacker cannot guess where a client request's answer goes.
+    /// Falls back to a kernel-chosen port when random ones keep being taken.
+    /// </summary>
+    public static NtpSocket BindEphemeral(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        (int low, int high) = EphemeralRange.Value;
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            int port = low + (int)(System.Security.Cryptography.RandomNumberGenerator.GetInt32(high - low + 1));
+            try
+            {
+                return Bind(new IPEndPoint(address, port));
+            }
+            catch (NtpSocketException e) when (e.AddressInUse)
+            {
+            }
+        }
+
+        return Bind(new IPEndPoint(address, 0));
+    }
+
+    private static readonly Lazy<(int Low, int High)> EphemeralRange = new(() =>
+    {
+        try
+        {
+            string[] parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], out int low) && int.TryParse(parts[1], out int high) && low is > 0 and < 65536 && high >= low && high < 65536)
+            {
+                return (low, high);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return (32768, 60999);
+    });
+
+    /// <summary>Sets the DSCP of outgoing packets (ntp.conf's <c>dscp</c>): IP_TOS or IPV6_TCLASS, shifted past the ECN bits.</summary>
+    public void SetDscp(int dscp)
+    {
+        if (Family == AddressFamily.InterNetworkV6)
+        {
+            SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_TCLASS, dscp << 2);
+        }
+        else
+        {
+            SetOption(Libc.IPPROTO_IP, Libc.IP_TOS, dscp << 2);
+        }
+    }
+
+    /// <summary>The DSCP set on the socket (for tests and <c>ntpq iostats</c>-like reports).</summary>
+    public int Dscp
+    {
+        get
+        {
+            int value = 0;
+            uint length = sizeof(int);
+            bool v6 = Family == AddressFamily.InterNetworkV6;
+            if (Libc.GetSockOpt(_fd, v6 ? Libc.IPPROTO_IPV6 : Libc.IPPROTO_IP, v6 ? Libc.IPV6_TCLASS : Libc.IP_TOS, &value, &length) != 0)
+            {
+                throw LastError("getsockopt");
+            }
+
+            return value >> 2;
         }
     }
 
@@ -333,6 +478,18 @@ public sealed unsafe class NtpSocket : IDisposable
 
     private static bool IsBroadcastOrMulticastV4(Datagram datagram) =>
         datagram.DestinationAddress[0] >= 224 || datagram.DestinationAddress[3] == 255;
+
+    private static bool IsMulticastOrBroadcast(IPAddress address)
+    {
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            return address.IsIPv6Multicast;
+        }
+
+        Span<byte> b = stackalloc byte[4];
+        address.TryWriteBytes(b, out _);
+        return b[0] >= 224 || b[3] == 255;
+    }
 
     private static void ReadControlMessages(Datagram datagram, int controlLength)
     {

@@ -106,13 +106,13 @@ public static class ProcessControl
     }
 
     /// <summary>
-    /// -u user[:group]: switches to the user after the sockets are bound, keeping CAP_SYS_TIME when the clock is
-    /// disciplined (and CAP_NET_BIND_SERVICE), as ntpd does with libcap.
+    /// -u user[:group]: the uid and gid it names, looked up now — before <c>-i</c> changes the root, since a jail
+    /// usually has no /etc/passwd. Null, with <paramref name="error"/>, when there is no such user or group.
     /// </summary>
-    /// <returns>Null on success, else why it failed; <paramref name="warning"/> says what could not be kept.</returns>
-    public static string? DropPrivileges(string spec, bool keepClock, out string? warning)
+    public static (uint Uid, uint Gid)? LookUpUser(string spec, out string? error)
     {
-        warning = null;
+        ArgumentNullException.ThrowIfNull(spec);
+        error = null;
         string userName = spec;
         string? groupName = null;
         int colon = spec.IndexOf(':');
@@ -135,7 +135,8 @@ public static class ProcessControl
         }
         else
         {
-            return $"there is no user '{userName}'";
+            error = $"there is no user '{userName}'";
+            return null;
         }
 
         if (groupName is { Length: > 0 })
@@ -150,17 +151,29 @@ public static class ProcessControl
             }
             else
             {
-                return $"there is no group '{groupName}'";
+                error = $"there is no group '{groupName}'";
+                return null;
             }
         }
 
+        return (uid, gid);
+    }
+
+    /// <summary>
+    /// Switches to <paramref name="user"/> after the sockets are bound, keeping CAP_SYS_TIME when the clock is
+    /// disciplined (and CAP_NET_BIND_SERVICE), as ntpd does with libcap.
+    /// </summary>
+    /// <returns>Null on success, else why it failed; <paramref name="warning"/> says what could not be kept.</returns>
+    public static string? DropPrivileges((uint Uid, uint Gid) user, bool keepClock, out string? warning)
+    {
+        warning = null;
         unsafe
         {
-            uint group = gid;
+            uint group = user.Gid;
             if (ProcessCalls.Prctl(ProcessCalls.PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0
                 || ProcessCalls.SetGroups(1, &group) != 0
-                || ProcessCalls.SetGid(gid) != 0
-                || ProcessCalls.SetUid(uid) != 0)
+                || ProcessCalls.SetGid(user.Gid) != 0
+                || ProcessCalls.SetUid(user.Uid) != 0)
             {
                 return Marshal.GetLastPInvokeErrorMessage();
             }

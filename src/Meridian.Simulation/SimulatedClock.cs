@@ -118,6 +118,25 @@ public sealed class SimulatedClock : IClock, IClockControl
         if (CanAdjust)
         {
             ArmedLeap = leap;
+            LeapCalls.Add((Now().ToDateTime(), leap));
+        }
+    }
+
+    /// <summary>Every arming and disarming, with the clock's UTC reading when it happened.</summary>
+    public List<(DateTime Utc, LeapIndicator Leap)> LeapCalls { get; } = new();
+
+    /// <summary>What the kernel was last told: synchronized or not, with the error bounds (seconds).</summary>
+    public (bool Synchronized, double MaxError, double EstimatedError)? Status { get; private set; }
+
+    /// <summary>How many times the status was set: on every clock update while synchronized.</summary>
+    public int StatusUpdates { get; private set; }
+
+    public void SetStatus(bool synchronized, double maxError, double estimatedError)
+    {
+        if (CanAdjust)
+        {
+            Status = (synchronized, maxError, estimatedError);
+            StatusUpdates++;
         }
     }
 

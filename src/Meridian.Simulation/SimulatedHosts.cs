@@ -78,7 +78,7 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         _network = network;
         var random = new Random(seed);
         Clock = new SimulatedClock(time, clock, new Random(seed ^ 0x5A5A5A5));
-        Engine = new NtpEngine(settings, Clock, Clock, this, random);
+        Engine = new NtpEngine(settings, Clock, Clock, this, new SeededRandomSource(seed));
         // The engine's once-a-second timer, from a random phase so that nodes do not tick in lockstep.
         time.Every(1, time.Now + random.NextDouble(), Tick);
     }
@@ -111,7 +111,7 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         Drain();
     }
 
-    public void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest)
+    public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
     {
         int port = clientRequest ? (_nextPort = _nextPort >= 60000 ? 40000 : _nextPort + 1) : 123;
         _network.Send(new IPEndPoint(Address, port), destination, packet.ToArray());

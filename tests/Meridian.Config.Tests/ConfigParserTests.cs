@@ -22,7 +22,8 @@ public sealed class ConfigParserTests
         Assert.Equal(new RefclockAddress(1, 0), server.Refclock);
         Assert.Equal(10, c.Fudges[new RefclockAddress(1, 0)].Stratum);
         Assert.False(c.ClockControl);
-        Assert.Equal(IPAddress.Loopback, Assert.Single(c.ListenAddresses));
+        InterfaceRule rule = Assert.Single(c.InterfaceRules);
+        Assert.Equal((InterfaceAction.Listen, IPAddress.Loopback, 32), (rule.Action, rule.Address, rule.PrefixLength));
         Assert.Equal("/var/lib/ntp/ntp.drift", c.DriftFile);
     }
 
@@ -44,7 +45,7 @@ public sealed class ConfigParserTests
         NtpConfiguration c = ConfigParser.Parse("broadcast 224.0.1.1\nserver 192.0.2.1 minpoll 3, maxpoll 4", "ntp.conf");
         Assert.False(c.HasErrors);
         Assert.Equal(3, c.Associations[0].MinPoll);
-        ConfigDiagnostic warning = Assert.Single(c.Diagnostics);
+        ConfigDiagnostic warning = Assert.Single(c.Diagnostics, d => !d.NotInEffect);
         Assert.Equal("ntp.conf:2:26: warning: stray ',' after 'minpoll 3'; read as 3", warning.ToString());
     }
 
@@ -87,7 +88,8 @@ public sealed class ConfigParserTests
     public void Problems_are_reported_with_file_line_and_column(string line, string expected)
     {
         NtpConfiguration c = ConfigParser.Parse("# first line\n" + line, "ntp.conf");
-        Assert.Equal(expected.Replace(":1:", ":2:", StringComparison.Ordinal), Assert.Single(c.Diagnostics).ToString());
+        // A directive not in effect yet draws its own warning too; the problem is the one other diagnostic.
+        Assert.Equal(expected.Replace(":1:", ":2:", StringComparison.Ordinal), Assert.Single(c.Diagnostics, d => !d.NotInEffect).ToString());
     }
 
     [Fact]
@@ -133,7 +135,7 @@ public sealed class ConfigParserTests
         var diagnostics = new List<ConfigDiagnostic>();
         KeyRing keys = KeyRing.Parse("1 MD5 short # comment\n2 SHA1 0123456789abcdef0123456789abcdef01234567\n3 SHA256 k3\n4 AES128CMAC 000102030405060708090a0b0c0d0e0f\n", "ntp.keys", diagnostics);
         Assert.Empty(diagnostics);
-        Assert.Equal([Meridian.Protocol.MacAlgorithm.Md5, Meridian.Protocol.MacAlgorithm.Sha1, Meridian.Protocol.MacAlgorithm.Sha256, Meridian.Protocol.MacAlgorithm.Aes128Cmac], keys.Ids.Order().Select(id => keys[id]!.Type));
+        Assert.Equal([Meridian.Protocol.MacAlgorithm.Md5, Meridian.Protocol.MacAlgorithm.Sha1, Meridian.Protocol.MacAlgorithm.Sha256, Meridian.Protocol.MacAlgorithm.Aes128Cmac], keys.Ids.Order().Select(id => keys[id]!.Algorithm));
         Assert.Equal(20, keys[2]!.Secret.Length);
         Assert.Equal(16, keys[4]!.Secret.Length);
     }
@@ -142,13 +144,16 @@ public sealed class ConfigParserTests
     public void Trusted_key_ranges_and_access_directives_are_read()
     {
         NtpConfiguration c = ConfigParser.Parse("trustedkey 1 (10 ... 12) 40\nrestrict source nopeer\nunrestrict 192.0.2.0/24 noquery\nrestrict -6 2001:db8::/32 ignore\nmanycastserver 239.255.254.254\nsetvar mydesc = \"rack 4\" default\ndiscard average 3 minimum 1\nmru maxdepth 1000\nrefclock nmea unit 1 refid GPS time2 0.1 flag1\n", "ntp.conf");
-        Assert.Empty(c.Diagnostics);
+        // Manycast and the NMEA driver are read and checked, and said not to be in effect yet: warnings naming the lines.
+        Assert.Equal(["ntp.conf:5:1", "ntp.conf:9:10"], c.Diagnostics.Select(d => $"{d.File}:{d.Line}:{d.Column}"));
+        Assert.All(c.Diagnostics, d => Assert.True(d.NotInEffect && d.Severity == DiagnosticSeverity.Warning));
         Assert.Equal([1, 10, 11, 12, 40], c.TrustedKeys.Order());
         Assert.Equal((RestrictTarget.Source, RestrictFlags.NoPeer), (c.Restrictions[0].Target, c.Restrictions[0].Flags));
         Assert.True(c.Restrictions[1] is { Remove: true, Flags: RestrictFlags.NoQuery });
         Assert.Equal((System.Net.IPAddress.Parse("2001:db8::"), 32), (c.Restrictions[2].Address, c.Restrictions[2].MaskBits));
         Assert.Equal("rack 4", c.SetVar["mydesc"]);
-        Assert.Equal(3, c.Discard["average"]);
+        Assert.Equal(new DiscardOptions { Average = 3, Minimum = 1 }, c.Discard);
+        Assert.Equal(1000, c.Mru.MaxDepth);
         Assert.Equal("127.127.20.1", Assert.Single(c.Associations).Address);
         Assert.True(c.Fudges[new RefclockAddress(20, 1)] is { RefId: "GPS", Time2: 0.1 });
     }
@@ -157,19 +162,74 @@ public sealed class ConfigParserTests
     public void Tos_tinker_and_slewalways_are_read()
     {
         NtpConfiguration c = ConfigParser.Parse("tos orphan 5 orphanwait 60 maxclock 7\ntos minsane 2\ntinker panic 0 step 0.5\nslewalways yes //slowly\nprecision -18\n", "ntp.conf");
-        Assert.Equal(new Dictionary<string, double> { ["orphan"] = 5, ["orphanwait"] = 60, ["maxclock"] = 7, ["minsane"] = 2 }, c.Tos);
-        Assert.Equal(new Dictionary<string, double> { ["panic"] = 0, ["step"] = 0.5 }, c.Tinker);
+        Assert.Equal(new TosOptions { Orphan = 5, OrphanWait = 60, MaxClock = 7, MinSane = 2 }, c.Tos);
+        Assert.Equal(new TinkerOptions { Panic = 0, Step = 0.5 }, c.Tinker);
         Assert.True(c.SlewAlways);
         Assert.Equal(-18, c.Precision);
         Assert.Contains("'//slowly'", Assert.Single(c.Diagnostics).Message);
     }
 
     [Fact]
-    public void Directives_of_later_features_are_recorded_as_not_yet_in_effect()
+    public void The_directives_of_ntpd_4_2_8_and_NTPsec_that_were_unknown_are_read()
+    {
+        NtpConfiguration c = ConfigParser.Parse("""
+            rlimit memlock 32 stacksize 50 filenum 1024
+            mdnstries 5
+            nic ignore wildcard
+            keysdir /etc/ntp
+            calldelay 5
+            dscp 34
+            device 127.127.20.0 timedata /dev/gps0 ppsdata /dev/pps0
+            leapsmearinterval 7200
+            unconfig 192.0.2.1
+            pollskewlist 6 6|6 default 4|4
+            tos basedate 2020-01-01 minclock 2
+            tinker dispersion 15 stepout 900
+            pidfile /run/ntpd.pid
+            """, "ntp.conf");
+
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.DoesNotContain(c.Diagnostics, d => d.Message.Contains("unknown", StringComparison.Ordinal));
+        Assert.Equal(34, c.Dscp);
+        Assert.Equal(["192.0.2.1"], c.Unpeer);
+        Assert.Equal((InterfaceAction.Ignore, "wildcard"), (Assert.Single(c.InterfaceRules).Action, c.InterfaceRules[0].Target));
+        Assert.Equal((new DateOnly(2020, 1, 1), 2), (c.Tos.BaseDate, c.Tos.MinClock));
+        Assert.Equal((15.0, 900.0), (c.Tinker.Dispersion, c.Tinker.StepOut));
+        Assert.Equal("/run/ntpd.pid", c.PidFile);
+        // What is read but not in effect says so, each at its line.
+        Assert.Equal([1, 2, 4, 5, 7, 8, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+    }
+
+    [Theory]
+    [InlineData("server time.example.net iburst nts", "ntp.conf:1:32: error: NTS (RFC 8915) is not available in this build yet")]
+    [InlineData("tos basedate 2020-13-01", "ntp.conf:1:14: error: tos basedate is a date YYYY-MM-DD")]
+    [InlineData("pollskewlist 6 6,6", "ntp.conf:1:16: error: pollskewlist skews are written EARLY|LATE")]
+    [InlineData("dscp 64", "ntp.conf:1:6: error: 'dscp' is 0 to 63, not 64")]
+    [InlineData("device 127.127.20.0 serial /dev/gps0", "ntp.conf:1:21: error: expected timedata or ppsdata, not 'serial'")]
+    [InlineData("nic listen eth0/24", "ntp.conf:1:12: error: 'eth0/24' is neither an address with a prefix length nor an interface name")]
+    public void New_directives_refuse_what_they_cannot_read(string line, string expected) =>
+        Assert.StartsWith(expected, Assert.Single(ConfigParser.Parse(line, "ntp.conf").Diagnostics, d => d.Severity == DiagnosticSeverity.Error).ToString(), StringComparison.Ordinal);
+
+    [Fact]
+    public void Options_not_in_effect_are_warned_about_where_they_stand()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 xleave ttl 4\ntos maxdist 2 minclock 4\nenable calibrate monitor\nmru maxdepth 10 initalloc 4\ndiscard monitor 100\n", "ntp.conf");
+        Assert.False(c.HasErrors);
+        Assert.Equal(["1:18 xleave", "1:25 ttl", "2:5 tos maxdist", "3:8 enable calibrate", "4:17 mru initalloc", "5:9 discard monitor"],
+            c.NotInEffect.Select(d => $"{d.Line}:{d.Column} {d.Message.Split('\'')[1]}"));
+    }
+
+    [Fact]
+    public void Directives_of_later_features_are_warnings_that_name_their_lines()
     {
         NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\nleapfile /x\n", "ntp.conf");
-        Assert.Empty(c.Diagnostics);
-        Assert.Equal(new[] { "statistics", "leapfile" }, c.NotYetInEffect);
+        Assert.False(c.HasErrors);
+        Assert.Equal(
+            [
+                "ntp.conf:3:1: warning: 'statistics' is read and checked but not in effect: statistics files are not written by this build yet",
+                "ntp.conf:4:1: warning: 'leapfile' is read and checked but not in effect: leap second files and smearing are not available in this build yet",
+            ],
+            c.NotInEffect.Select(d => d.ToString()));
     }
 
     [Fact]
@@ -210,7 +270,7 @@ public sealed class ConfigParserTests
             var diagnostics = new List<ConfigDiagnostic>();
             KeyRing keys = KeyRing.Parse(text.ToString(), "fuzz.keys", diagnostics);
             Assert.All(diagnostics, d => Assert.True(d.Line >= 1 && d.Column >= 1 && d.Severity == DiagnosticSeverity.Error));
-            Assert.All(keys.Ids, id => Assert.InRange(id, 1, 65535));
+            Assert.All(keys.Ids, id => Assert.InRange(id, 1u, 65535u));
         }
     }
 }
@@ -241,9 +301,9 @@ public sealed class KeysFileWriterTests
             KeyRing keys = KeyRing.Parse(text, "ntp.keys", problems);
 
             Assert.Empty(problems);
-            Assert.Equal(Enumerable.Range(1, 20), keys.Ids.Order());
-            Assert.All(Enumerable.Range(1, 10), id => Assert.True(keys[id] is { Type: Meridian.Protocol.MacAlgorithm.Md5 } k && k.Secret.Length == 20));
-            Assert.All(Enumerable.Range(11, 10), id => Assert.True(keys[id] is { Type: Meridian.Protocol.MacAlgorithm.Sha1 } k && k.Secret.Length == 20));
+            Assert.Equal(Enumerable.Range(1, 20).Select(i => (uint)i), keys.Ids.Order());
+            Assert.All(Enumerable.Range(1, 10), id => Assert.True(keys[(uint)id] is { Algorithm: Meridian.Protocol.MacAlgorithm.Md5 } k && k.Secret.Length == 20));
+            Assert.All(Enumerable.Range(11, 10), id => Assert.True(keys[(uint)id] is { Algorithm: Meridian.Protocol.MacAlgorithm.Sha1 } k && k.Secret.Length == 20));
         }
 
         Assert.Equal("ntpkey_MD5key_host.4004323214", KeysFileWriter.FileName("host", new DateTime(2026, 11, 22, 8, 0, 14, DateTimeKind.Utc)));

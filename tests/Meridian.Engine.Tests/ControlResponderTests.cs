@@ -14,7 +14,7 @@ public sealed class ControlResponderTests
     private static (NtpEngine Engine, RecordingTransport Transport) LocalClockEngine()
     {
         var transport = new RecordingTransport();
-        var engine = new NtpEngine(new EngineSettings { Host = new HostDescription("ntpd test", "x86_64", "Linux/6.1") }, new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        var engine = new NtpEngine(new EngineSettings { Host = new HostDescription("ntpd test", "x86_64", "Linux/6.1") }, new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
         engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("127.127.1.0"), 123))
         {
             Mode = AssociationMode.Refclock, RefclockType = 1, RefclockStratum = 10, RefclockId = ReferenceId.FromAscii("LOCL"),
@@ -122,8 +122,8 @@ public sealed class ControlResponderTests
         var received = new List<string>();
         var transport = new RecordingTransport();
         var engine = new NtpEngine(
-            new EngineSettings { ControlKey = new AuthKey(7, algorithm, secret), Configure = text => { received.Add(text); return "Config Succeeded"; } },
-            new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+            new EngineSettings { ControlKey = new SymmetricKey(7, algorithm, secret) },
+            new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
 
         byte[] Request(uint keyId, byte[] key) => Signed(ControlOpcode.Configure, 0, "server 127.127.1.1", algorithm, keyId, key);
 
@@ -131,6 +131,13 @@ public sealed class ControlResponderTests
         {
             transport.Sent.Clear();
             engine.Receive(packet, Querier, Start, 1);
+            // An authenticated :config goes to the host, which applies it and has the engine answer.
+            while (engine.ConfigurationRequests.TryDequeue(out ConfigurationRequest? request))
+            {
+                received.Add(request.Text);
+                engine.AnswerConfiguration(request, "Config Succeeded", 1);
+            }
+
             byte[] reply = Assert.Single(transport.Sent).Packet;
             Assert.True(ControlHeader.TryRead(reply, out ControlHeader h, out _, out _));
             return (h, reply);
@@ -190,7 +197,7 @@ public sealed class ControlResponderTests
     public void Readclock_gives_a_reference_clocks_variables_and_refuses_other_associations()
     {
         var transport = new RecordingTransport();
-        var engine = new NtpEngine(new EngineSettings(), new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        var engine = new NtpEngine(new EngineSettings(), new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
         engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 123)));
         engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("127.127.1.0"), 123))
         {
@@ -219,7 +226,7 @@ public sealed class ControlResponderTests
     {
         var kernel = new KernelLoop(0.000123, -12.5, 0.016, 0.000002, 0x2001, 7, 1e-9, 500, 0, 0, 0, 2, 0, 0, 0, 0);
         var transport = new RecordingTransport();
-        var engine = new NtpEngine(new EngineSettings { ReadKernel = () => kernel, StoredKeys = 3, QueueCapacity = 64 }, new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+        var engine = new NtpEngine(new EngineSettings { StoredKeys = 3, QueueCapacity = 64 }, new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1)) { Kernel = kernel };
         engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 123)));
         for (int t = 0; t < 3; t++)
         {
@@ -248,8 +255,8 @@ public sealed class ControlResponderTests
         byte[] secret = "writer"u8.ToArray();
         var transport = new RecordingTransport();
         var engine = new NtpEngine(
-            new EngineSettings { ControlKey = new AuthKey(3, MacAlgorithm.Sha1, secret), UserVariables = [new("rack", "row 4", Default: true), new("owner", "ops", Default: false)] },
-            new FixedClock(Start), NoClockControl.Instance, transport, new Random(1));
+            new EngineSettings { ControlKey = new SymmetricKey(3, MacAlgorithm.Sha1, secret), UserVariables = [new("rack", "row 4", Default: true), new("owner", "ops", Default: false)] },
+            new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
 
         string system = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables).Select(r => r.Data));
         Assert.Contains("rack=row 4", system, StringComparison.Ordinal);
@@ -271,5 +278,44 @@ public sealed class ControlResponderTests
 
         Assert.Null(Write("owner=noc, rack=row 5", secret));
         Assert.Equal("owner=noc, rack=row 5", Assert.Single(Ask(engine, transport, ControlOpcode.ReadVariables, 0, "owner,rack")).Data);
+    }
+
+    [Fact]
+    public void A_flood_of_remote_readvars_draws_back_fewer_octets_than_it_sent_while_loopback_and_authenticated_queries_are_not_limited()
+    {
+        byte[] secret = "0123456789abcdef"u8.ToArray();
+        var transport = new RecordingTransport();
+        var open = new RestrictList([new AccessEntry(IPAddress.Any, IPAddress.Any, AccessFlags.None)]);
+        var engine = new NtpEngine(
+            new EngineSettings { Access = open, ControlKey = new SymmetricKey(7, MacAlgorithm.Md5, secret) },
+            new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
+        var stranger = new IPEndPoint(IPAddress.Parse("198.18.7.7"), 40000);
+        var readvar = new byte[12];
+        new ControlHeader { Version = 2, Opcode = ControlOpcode.ReadVariables, Sequence = 1 }.Write(readvar, []);
+
+        long Flood(IPEndPoint from, byte[] request, int count, double start)
+        {
+            transport.Sent.Clear();
+            for (int i = 0; i < count; i++)
+            {
+                engine.Receive(request, from, Start + NtpDuration.FromSeconds(start + i / (double)count), start + i / (double)count);
+            }
+
+            return transport.Sent.Sum(s => (long)s.Packet.Length);
+        }
+
+        long answered = Flood(stranger, readvar, 1000, 100);
+        double ratio = answered / (1000.0 * readvar.Length);
+        Assert.InRange(ratio, 0.1, 0.99);
+        Assert.True(engine.Responder.Counters.Dropped(DropReason.ControlLimited) >= 950, $"{engine.Responder.Counters.Dropped(DropReason.ControlLimited)} dropped, {answered} octets");
+
+        // The budget refills: a polite ntpq a minute later is answered.
+        long later = Flood(stranger, readvar, 1, 160);
+        Assert.True(later > 300, $"{later} octets a minute later");
+
+        // Loopback and queries signed with the control key are not limited.
+        Assert.Equal(1000 * Flood(new IPEndPoint(IPAddress.Loopback, 40001), readvar, 1, 200), Flood(new IPEndPoint(IPAddress.Loopback, 40001), readvar, 1000, 201));
+        byte[] signed = Signed(ControlOpcode.ReadVariables, 0, "stratum", MacAlgorithm.Md5, 7, secret);
+        Assert.Equal(200, Flood(stranger, signed, 200, 300) / Flood(stranger, signed, 1, 301));
     }
 }

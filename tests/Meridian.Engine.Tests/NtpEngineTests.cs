@@ -6,9 +6,9 @@ namespace Meridian.Engine.Tests;
 
 internal sealed class RecordingTransport : INtpTransport
 {
-    public List<(IPEndPoint To, byte[] Packet, bool ClientRequest)> Sent { get; } = new();
+    public List<(IPEndPoint To, IPAddress? From, byte[] Packet, bool ClientRequest)> Sent { get; } = new();
 
-    public void Send(IPEndPoint destination, ReadOnlySpan<byte> packet, bool clientRequest) => Sent.Add((destination, packet.ToArray(), clientRequest));
+    public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest) => Sent.Add((destination, source, packet.ToArray(), clientRequest));
 }
 
 public sealed class NtpEngineTests
@@ -19,7 +19,7 @@ public sealed class NtpEngineTests
     {
         var clock = new FixedClock(Start);
         var transport = new RecordingTransport();
-        return (new NtpEngine(new EngineSettings(), clock, NoClockControl.Instance, transport, new Random(1)), transport, clock);
+        return (new NtpEngine(new EngineSettings(), clock, NoClockControl.Instance, transport, new SeededRandomSource(1)), transport, clock);
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public sealed class NtpEngineTests
     {
         byte[] secret = "sesame"u8.ToArray();
         var transport = new RecordingTransport();
-        var engine = new NtpEngine(new EngineSettings { TrustedKeys = [new AuthKey(5, MacAlgorithm.Sha1, secret)] }, new FixedClock(Start), NoClockControl.Instance, transport, new Random(3));
+        var engine = new NtpEngine(new EngineSettings { TrustedKeys = [new SymmetricKey(5, MacAlgorithm.Sha1, secret)] }, new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(3));
         var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
         Association association = engine.Add(new AssociationSettings(server) { Key = 5 });
         engine.Tick(1);
@@ -156,7 +156,7 @@ public sealed class NtpEngineTests
         engine.Receive(Mac.Append(MacAlgorithm.Sha1, 5, secret, plain), server, Start + NtpDuration.FromSeconds(0.0003), 1.3);
         Assert.Equal(1, association.Filter.Count);
         Assert.True(association.Authentic);
-        Assert.Equal(0x1E, ControlResponder.PeerStatus(association) >> 11); // configured, authenb, auth, reachable
+        Assert.Equal(0x1E, PeerSnapshot.Of(association, 1.3).Status >> 11); // configured, authenb, auth, reachable
     }
 
     [Fact]
@@ -185,7 +185,7 @@ public sealed class NtpEngineTests
         Assert.Equal(0, association.Filter.Count);
         Assert.Contains(engine.Events, e => e.Message.Contains("kiss code RATE", StringComparison.Ordinal));
         // ntpq shows the kiss code in place of the refid.
-        byte[] answer = engine.Control.Respond(ControlRequest(association.Id, "refid"), 2)[0];
+        byte[] answer = engine.Control.Respond(ControlRequest(association.Id, "refid"), engine.Snapshot(2)).Fragments[0];
         Assert.Equal("refid=RATE", System.Text.Encoding.ASCII.GetString(answer, 12, answer.Length - 12).TrimEnd('\0'));
 
         double due = association.NextPoll + 0.5;
@@ -196,6 +196,62 @@ public sealed class NtpEngineTests
         Assert.Contains(engine.Events, e => e.Message.Contains("kiss code DENY", StringComparison.Ordinal));
         // Seed 003: the second kiss from the same server is logged as rate limiting.
         Assert.Single(engine.Events, e => e.Message.Contains("it is rate limiting this client", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Symmetric_peers_beyond_the_cap_are_refused_counted_and_logged_once()
+    {
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings { Flags = SystemFlags.Default & ~SystemFlags.Auth }, new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
+        var packet = new byte[48];
+        for (int i = 0; i < NtpEngine.MaxPassiveAssociations + 6; i++)
+        {
+            new NtpHeader { Version = 4, Mode = NtpMode.SymmetricActive, Stratum = 2, Poll = 7, TransmitTimestamp = Start + NtpDuration.FromSeconds(i) }.Write(packet);
+            engine.Receive(packet, new IPEndPoint(IPAddress.Parse($"198.18.2.{i + 1}"), 123), Start + NtpDuration.FromSeconds(i + 0.001), i);
+        }
+
+        Assert.Equal(NtpEngine.MaxPassiveAssociations, engine.Associations.Count(a => a.Mode == AssociationMode.SymmetricPassive));
+        Assert.All(engine.Associations, a => Assert.Equal((7, NtpEngine.PassiveMaxPoll), (a.Settings.MinPoll, a.Settings.MaxPoll)));
+        Assert.Equal(6, engine.Responder.Counters.Dropped(DropReason.PeerLimit));
+        Assert.Single(engine.Events, e => e.Message.Contains("symmetric peer refused: 64 passive associations already", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Under_enable_auth_an_unauthenticated_symmetric_peer_is_refused_and_a_run_time_disable_auth_lets_it_in()
+    {
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings(), new FixedClock(Start), NoClockControl.Instance, transport, new SeededRandomSource(1));
+        var packet = new byte[48];
+        new NtpHeader { Version = 4, Mode = NtpMode.SymmetricActive, Stratum = 2, Poll = 6, TransmitTimestamp = Start }.Write(packet);
+        var peer = new IPEndPoint(IPAddress.Parse("198.18.2.1"), 123);
+
+        engine.Receive(packet, peer, Start, 1);
+        Assert.Empty(engine.Associations);
+        Assert.Equal(1, engine.Responder.Counters.Dropped(DropReason.Restricted));
+
+        engine.Flags &= ~SystemFlags.Auth;
+        engine.Receive(packet, peer, Start, 2);
+        Assert.Equal(AssociationMode.SymmetricPassive, Assert.Single(engine.Associations).Mode);
+    }
+
+    [Fact]
+    public void Replies_and_symmetric_packets_leave_from_the_address_they_were_sent_to()
+    {
+        var (engine, transport, _) = Create();
+        engine.Flags &= ~SystemFlags.Auth;
+        var local = IPAddress.Parse("198.18.0.2");
+        var client = new IPEndPoint(IPAddress.Parse("198.18.5.5"), 40000);
+        var request = new byte[48];
+        new NtpHeader { Version = 4, Mode = NtpMode.Client, TransmitTimestamp = Start }.Write(request);
+        engine.Receive(request, client, Start, 1, local);
+        byte[] control = ControlRequest(0, "stratum");
+        engine.Receive(control, new IPEndPoint(IPAddress.Loopback, 40001), Start, 1, IPAddress.Parse("127.0.0.2"));
+        new NtpHeader { Version = 4, Mode = NtpMode.SymmetricActive, Stratum = 2, Poll = 6, TransmitTimestamp = Start }.Write(request);
+        engine.Receive(request, new IPEndPoint(IPAddress.Parse("198.18.6.6"), 123), Start, 1, local);
+        engine.Tick(5);
+
+        Assert.Equal(3, transport.Sent.Count);
+        Assert.Equal([local, IPAddress.Parse("127.0.0.2"), local], transport.Sent.Select(s => s.From));
     }
 
     private static byte[] ControlRequest(int association, string names)

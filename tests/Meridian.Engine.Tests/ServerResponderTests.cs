@@ -146,7 +146,7 @@ public sealed class ServerResponderTests
     {
         var keys = new KeyStore(new AuthCounters());
         byte[] secret = Convert.FromHexString("00112233445566778899aabbccddeeff");
-        keys.Replace([new AuthKey(9, algorithm, secret)]);
+        keys.Replace([new SymmetricKey(9, algorithm, secret)]);
         var clock = new FixedClock(Transmit);
         var state = new SystemState(LeapIndicator.NoWarning, 2, -23, 0, 0.001, ReferenceId.FromAscii("GPS"), RefTime);
         var responder = new ServerResponder(clock, state) { Keys = keys };

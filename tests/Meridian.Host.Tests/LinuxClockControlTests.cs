@@ -4,15 +4,23 @@ using Meridian.Host.Native;
 namespace Meridian.Host.Tests;
 
 /// <summary>Records clock_adjtime calls instead of making them: this machine's clock is never touched.</summary>
-internal sealed class RecordingKernelClock : IKernelClockCalls
+public sealed class RecordingKernelClock : IKernelClockCalls
 {
     public List<Timex> Calls { get; } = new();
 
     public int Status { get; set; } = Timex.StaUnsync | Timex.StaPll | Timex.StaNano;
 
+    /// <summary>What writes return: 0, or a negative errno (-1, EPERM, as after -u without CAP_SYS_TIME).</summary>
+    public int WriteResult { get; set; }
+
     public int ClockAdjTime(ref Timex timex)
     {
         Calls.Add(timex);
+        if (timex.Modes != 0 && WriteResult < 0)
+        {
+            return WriteResult;
+        }
+
         if (timex.Modes == 0)
         {
             timex.Status = Status;
@@ -51,17 +59,50 @@ public sealed class LinuxClockControlTests
     }
 
     [Fact]
-    public void Synchronization_clears_sta_unsync_and_the_kernel_pll()
+    public void Every_synchronized_update_refreshes_the_error_bounds_and_losing_sync_sets_sta_unsync()
     {
         var kernel = new RecordingKernelClock();
         var control = new LinuxClockControl(kernel);
-        control.MarkSynchronized(0.010, 0.0002);
-        Assert.Equal(2, kernel.Calls.Count);
-        Timex write = kernel.Calls[1];
-        Assert.Equal(Timex.AdjStatus | Timex.AdjMaxError | Timex.AdjEstError, write.Modes);
-        Assert.Equal(Timex.StaNano, write.Status);
-        Assert.Equal((10_000L, 200L), (write.MaxError, write.EstError));
+        control.SetStatus(true, 0.010, 0.0002);
+        control.SetStatus(true, 0.012, 0.0003);
+        Assert.Equal(4, kernel.Calls.Count);
+        Timex first = kernel.Calls[1];
+        Timex second = kernel.Calls[3];
+        Assert.Equal(Timex.AdjStatus | Timex.AdjMaxError | Timex.AdjEstError, first.Modes);
+        Assert.Equal(Timex.StaNano, first.Status);
+        Assert.Equal((10_000L, 200L), (first.MaxError, first.EstError));
+        // The kernel adds 500 µs to maxerror each second: the second update brings it back to what the daemon knows.
+        Assert.Equal((12_000L, 300L), (second.MaxError, second.EstError));
         Assert.True(control.IsMarkedSynchronized);
+
+        kernel.Status = Timex.StaNano;
+        control.SetStatus(false, 16, 16);
+        Timex lost = kernel.Calls[^1];
+        Assert.Equal(Timex.StaNano | Timex.StaUnsync, lost.Status);
+        Assert.Equal(16_000_000L, lost.MaxError);
+        Assert.False(control.IsMarkedSynchronized);
+    }
+
+    [Fact]
+    public void A_refused_clock_call_is_counted_and_logged_not_swallowed()
+    {
+        var kernel = new RecordingKernelClock { WriteResult = -1 };
+        var text = new StringWriter();
+        using var log = Log.ToWriter("ntpd", text);
+        var control = new LinuxClockControl(kernel, log);
+        for (int i = 0; i < 5; i++)
+        {
+            control.SetFrequency(1e-6);
+        }
+
+        control.Step(0.5);
+        Assert.Equal(6, control.Failures);
+        Assert.Equal(-1, control.LastError);
+        string[] lines = text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // Logged once per kind of failure, not once a second.
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("clock_adjtime (frequency) failed: Operation not permitted; 1 clock call(s) refused so far", lines[0], StringComparison.Ordinal);
+        Assert.Contains("clock_adjtime (step) failed: Operation not permitted; 6 clock call(s) refused so far", lines[1], StringComparison.Ordinal);
     }
 
     [Theory]

@@ -29,8 +29,9 @@ public sealed class FloodTests
             disable ntp
             restrict default limited kod
             """));
+        // The probe comes from the flooder's address: its few requests are within the burst, so the flood's first
+        // packet may be answered or limited (0 or 1 normal reply below), and its first kiss is due either way.
         client.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "198.18.0.1");
-        Thread.Sleep(TimeSpan.FromSeconds(3)); // the probe's address is not one of the polite clients, but let its bucket drain
 
         CommandResult run = client.Run(TimeSpan.FromSeconds(60), "dotnet", Path.Combine(AppContext.BaseDirectory, "flood.dll"),
             "--server", "198.18.0.1", "--flooder", "198.18.0.2", "--clients", string.Join(',', clients),
@@ -55,9 +56,11 @@ public sealed class FloodTests
         Assert.True(politeSent >= 100, run.Stdout);
         Assert.True(politeSent == long.Parse(polite.Groups[2].Value, CultureInfo.InvariantCulture), run.Stdout);
 
+        // 500 000 requests from one address add one MRU entry, and at most 4096 packets wait for the loop: the
+        // daemon's resident memory may grow by the runtime's working set under load (about 5 MB here), not by the flood.
         long before = long.Parse(memory.Groups[1].Value, CultureInfo.InvariantCulture);
         long peak = long.Parse(memory.Groups[2].Value, CultureInfo.InvariantCulture);
-        Assert.InRange(peak - before, -100_000, 50_000);
+        Assert.True(peak - before <= 16_384, $"server memory grew {peak - before} kB under the flood (limit 16 MiB)\n{run.Stdout}");
         Assert.False(ntpd.Process.HasExited, ntpd.Output);
 
         foreach (string line in run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))

@@ -8,7 +8,8 @@ internal static class Sandbox
 {
     public static readonly string RepoRoot = FindRepoRoot();
 
-    public static string Out(string tool) => Path.Combine(RepoRoot, "out", tool);
+    /// <summary>A published tool; MERIDIAN_OUT_DIR points the tests at other binaries (an older build, to show a defect).</summary>
+    public static string Out(string tool) => Path.Combine(Environment.GetEnvironmentVariable("MERIDIAN_OUT_DIR") ?? Path.Combine(RepoRoot, "out"), tool);
 
     public static string Chronyd => Environment.GetEnvironmentVariable("MERIDIAN_CHRONYD") ?? Path.Combine(RepoRoot, ".cache", "chrony", "usr", "sbin", "chronyd");
 
@@ -141,13 +142,20 @@ internal sealed class NetworkNamespace : IDisposable
     /// other <paramref name="otherAddress"/> (both /24 from 198.18.0.0/15). The pair goes with the namespaces.
     /// </summary>
     /// <summary>A veth pair between this namespace and <paramref name="other"/>; returns the other side's interface name.</summary>
-    public string LinkTo(NetworkNamespace other, string address, string otherAddress)
+    public string LinkTo(NetworkNamespace other, string address, string otherAddress, string? name = null)
     {
         int n = Interlocked.Increment(ref s_counter);
         string a = $"mv{Environment.ProcessId % 100000}x{n}a";
         string b = $"mv{Environment.ProcessId % 100000}x{n}b";
         Check(Host("ip", "link", "add", a, "type", "veth", "peer", "name", b));
         Check(Host("ip", "link", "set", a, "netns", Name));
+        if (name is not null)
+        {
+            // This end under a name of the test's choosing inside its namespace (seed 000 says eth0).
+            Check(Host("ip", "-n", Name, "link", "set", a, "name", name));
+            a = name;
+        }
+
         Check(Host("ip", "link", "set", b, "netns", other.Name));
         Check(Host("ip", "-n", Name, "addr", "add", address + "/24", "dev", a));
         Check(Host("ip", "-n", other.Name, "addr", "add", otherAddress + "/24", "dev", b));
@@ -178,10 +186,19 @@ internal sealed class NetworkNamespace : IDisposable
     }
 
     /// <summary>Starts a long-running program in the namespace.</summary>
-    public Daemon Start(string program, params string[] args)
+    public Daemon Start(string program, params string[] args) => StartWith(new Dictionary<string, string>(), program, args);
+
+    /// <summary>Starts a long-running program in the namespace with more environment variables (LD_PRELOAD, say).</summary>
+    public Daemon StartWith(IReadOnlyDictionary<string, string> environment, string program, params string[] args)
     {
         var output = new StringBuilder();
-        Process process = Process.Start(InNamespace(program, args))!;
+        ProcessStartInfo info = InNamespace(program, args);
+        foreach ((string key, string value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        Process process = Process.Start(info)!;
         process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
         process.BeginOutputReadLine();
@@ -189,6 +206,27 @@ internal sealed class NetworkNamespace : IDisposable
         var daemon = new Daemon(process, output);
         _daemons.Add(daemon);
         return daemon;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (HUP, TERM, ...) to a process this namespace started.</summary>
+    public static void Signal(Daemon daemon, string signal) =>
+        Check(Host("kill", "-" + signal, daemon.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>Waits for <paramref name="condition"/> (checked every 100 ms) up to <paramref name="within"/>; whether it came.</summary>
+    public static bool Await(Func<bool> condition, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > within)
+            {
+                return false;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        return true;
     }
 
     /// <summary>Runs a program in the namespace to completion (killed after <paramref name="timeout"/>).</summary>

@@ -31,8 +31,9 @@ public sealed class MitigationTests
     }
 
     [Fact]
-    public void A_leap_second_is_armed_only_when_most_sources_announce_it()
+    public void A_leap_second_is_announced_when_most_sources_do_and_armed_in_the_kernel_only_on_the_last_day_of_the_month()
     {
+        // Virtual time starts on 2026-11-22; the month ends eight days later.
         var lab = new Lab(seed: 17);
         var servers = new[] { lab.Server(), lab.Server(), lab.Server() };
         var node = lab.Node(settings: new EngineSettings());
@@ -44,19 +45,50 @@ public sealed class MitigationTests
         servers[0].Leap = LeapIndicator.AddSecond;
         lab.Run(1800);
         Assert.Equal(LeapIndicator.NoWarning, node.Engine.State.Leap);
-        Assert.Equal(LeapIndicator.NoWarning, node.Clock.ArmedLeap);
 
         servers[1].Leap = LeapIndicator.AddSecond;
         lab.Run(3 * 1024);
         Assert.Equal(LeapIndicator.AddSecond, node.Engine.State.Leap);
-        Assert.Equal(LeapIndicator.AddSecond, node.Clock.ArmedLeap);
         Assert.Contains(node.Log, e => e.Message.StartsWith("leap second insertion announced", StringComparison.Ordinal));
+        // Linux would insert it at the next midnight: on the 22nd the kernel must not know yet.
+        Assert.Equal(LeapIndicator.NoWarning, node.Clock.ArmedLeap);
+        Assert.Empty(node.Clock.LeapCalls);
+
+        // The last day of November: armed once, within a tick of midnight.
+        lab.Run(SimulatedClock.Epoch.ToDateTime().AddDays(8).Subtract(node.Clock.Now().ToDateTime()).TotalSeconds + 2);
+        (DateTime armedAt, LeapIndicator armed) = Assert.Single(node.Clock.LeapCalls);
+        Assert.Equal((new DateOnly(2026, 11, 30), LeapIndicator.AddSecond), (DateOnly.FromDateTime(armedAt), armed));
+        Assert.InRange(armedAt.TimeOfDay.TotalSeconds, 0, 3);
+        Assert.Contains(node.Log, e => e.Message.StartsWith("leap second insertion armed in the kernel", StringComparison.Ordinal));
 
         // After midnight the servers stop announcing, and the kernel flag is cleared.
+        lab.Run(86400 - 10);
         servers[0].Leap = servers[1].Leap = LeapIndicator.NoWarning;
         lab.Run(3 * 1024);
         Assert.Equal(LeapIndicator.NoWarning, node.Engine.State.Leap);
         Assert.Equal(LeapIndicator.NoWarning, node.Clock.ArmedLeap);
+        Assert.Equal(2, node.Clock.LeapCalls.Count);
+        Assert.Equal(new DateOnly(2026, 12, 1), DateOnly.FromDateTime(node.Clock.LeapCalls[1].Utc));
+    }
+
+    [Fact]
+    public void Every_clock_update_refreshes_the_kernel_status_and_losing_every_source_marks_it_unsynchronized()
+    {
+        var lab = new Lab(seed: 19);
+        var server = lab.Server();
+        var node = lab.Node(settings: new EngineSettings { Discipline = DisciplineKind.Classic });
+        node.AddServer(server.Address, s => s with { Iburst = true, MaxPoll = 6 });
+
+        lab.Run(3600);
+        Assert.True(node.Clock.Status is (true, > 0, >= 0));
+        int updates = node.Clock.StatusUpdates;
+        // One refresh per clock update: with a 64 s poll, dozens an hour, not one at the first synchronization.
+        lab.Run(3600);
+        Assert.InRange(node.Clock.StatusUpdates - updates, 30, 3600 / 16);
+
+        server.Online = false;
+        lab.Run(3600);
+        Assert.Equal(false, node.Clock.Status?.Synchronized);
     }
 
     [Fact]
@@ -175,20 +207,46 @@ public sealed class HierarchyTests
     }
 
     [Fact]
-    public void An_incoming_symmetric_peer_gets_a_passive_association()
+    public void An_incoming_symmetric_peer_gets_a_passive_association_at_the_peers_rate_that_goes_when_the_peer_does()
     {
         var lab = new Lab(seed: 31);
         var primary = lab.Server();
         var a = lab.Node(settings: new EngineSettings());
-        var b = lab.Node(settings: new EngineSettings());
+        // disable auth: b lets an unauthenticated peer in (seed 000's configuration).
+        var b = lab.Node(settings: new EngineSettings { Flags = SystemFlags.Default & ~SystemFlags.Auth });
         a.AddServer(primary.Address, s => s with { Iburst = true });
         b.AddServer(primary.Address, s => s with { Iburst = true });
-        a.AddServer(b.Address, s => s with { Mode = AssociationMode.SymmetricActive });
+        Association active = a.AddServer(b.Address, s => s with { Mode = AssociationMode.SymmetricActive, MinPoll = 4, MaxPoll = 4 });
 
         lab.Run(1800);
 
         Association passive = Assert.Single(b.Engine.Associations, x => x.Mode == AssociationMode.SymmetricPassive);
         Assert.Equal(a.Address, passive.Address.Address);
         Assert.NotEqual(0, passive.Reach);
+        // The peer polls every 16 s: so does the passive side (b's own minpoll is 64 s).
+        long sent = passive.Sent;
+        lab.Run(1600);
+        Assert.InRange(passive.Sent - sent, 90, 110);
+
+        // The peer goes away: after its reach register empties and ten more polls, the association is demobilized.
+        a.Engine.Remove(active);
+        double? gone = lab.RunUntil(() => !b.Engine.Associations.Contains(passive), within: 3600);
+        Assert.NotNull(gone);
+        Assert.InRange(gone!.Value, 16 * 16, 16 * 20);
+        Assert.Contains(b.Log, e => e.Message.Contains("passive association demobilized", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Under_enable_auth_an_unauthenticated_symmetric_peer_gets_no_association()
+    {
+        var lab = new Lab(seed: 37);
+        var a = lab.Node(settings: new EngineSettings());
+        var b = lab.Node(settings: new EngineSettings());
+        a.AddServer(b.Address, s => s with { Mode = AssociationMode.SymmetricActive });
+
+        lab.Run(600);
+
+        Assert.DoesNotContain(b.Engine.Associations, x => x.Mode == AssociationMode.SymmetricPassive);
+        Assert.True(b.Engine.Responder.Counters.Dropped(DropReason.Restricted) > 0);
     }
 }

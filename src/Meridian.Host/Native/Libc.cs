@@ -2,7 +2,11 @@ using System.Runtime.InteropServices;
 
 namespace Meridian.Host.Native;
 
-/// <summary>The libc calls .NET does not expose: recvmsg/sendmsg with control messages, and the clock calls.</summary>
+/// <summary>
+/// The libc calls .NET does not expose (recvmsg/sendmsg with control messages, poll, the clock calls), resolved
+/// through the process's global symbol scope (<see cref="GlobalSymbols"/>) so that an <c>LD_PRELOAD</c> interposer
+/// sees them.
+/// </summary>
 internal static unsafe partial class Libc
 {
     public const int AF_INET = 2;
@@ -22,12 +26,21 @@ internal static unsafe partial class Libc
     public const int MSG_DONTWAIT = 0x40;
     public const short POLLIN = 1;
     public const int CLOCK_REALTIME = 0;
+    public const int CLOCK_MONOTONIC = 1;
+    public const int IP_TOS = 1;
+    public const int IPV6_TCLASS = 67;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+    public const short POLLERR = 8;
+    public const short POLLHUP = 16;
+    public const short POLLNVAL = 32;
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
     public const int EACCES = 13;
     public const int EADDRINUSE = 98;
     public const int EADDRNOTAVAIL = 99;
+    public const int EPERM = 1;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct Timespec
@@ -102,6 +115,18 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "adjtime", SetLastError = true)]
     public static partial int AdjTime(Timeval* delta, Timeval* oldDelta);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    public static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buffer, nuint count);
 
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);

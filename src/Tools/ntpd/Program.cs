@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
+using Meridian.Client.CommandLine;
 using Meridian.Config;
+using Meridian.Daemon;
 using Meridian.Host;
-using Meridian.Host.CommandLine;
 
 namespace Meridian.Tools.Ntpd;
 
@@ -18,7 +19,7 @@ public static class Program
     private const string Usage = """
         usage: ntpd [-46dgLnNqx] [-c conffile] [-D level] [-f driftfile] [-i jaildir] [-I address] [-k keyfile]
                     [-l logfile] [-p pidfile] [-s statsdir] [-t trustedkey] [-u user[:group]]
-                    [--configtest] [--discipline adaptive|classic] [--port port] [--version]
+                    [--configtest] [--discipline adaptive|classic] [--port port] [--single-thread] [--version]
           -4, --ipv4           serve on IPv4 only
           -6, --ipv6           serve on IPv6 only
           -c, --configfile F   configuration file (default /etc/ntp.conf)
@@ -42,6 +43,7 @@ public static class Program
               --configtest     check the configuration, print its problems, and exit 0 (usable) or 1
               --discipline K   adaptive (default) or classic (ntpd's PLL/FLL)
               --port N         serve on UDP port N instead of 123 (for tests)
+              --single-thread  serve client requests on the event loop too: one thread (for simulators)
               --version        print the version and exit
         """;
 
@@ -72,6 +74,7 @@ public static class Program
             ["trustedkey"] = ("t", true),
             ["user"] = ("u", true),
             ["configtest"] = ("configtest", false),
+            ["single-thread"] = ("single-thread", false),
             ["version"] = ("version", false),
             ["help"] = ("help", false),
         };
@@ -148,6 +151,7 @@ public static class Program
                 case "s": statsDirectory = option.Value; break;
                 case "u": user = option.Value; break;
                 case "configtest": configTest = true; break;
+                case "single-thread": daemonOptions = daemonOptions with { SingleThread = true }; break;
                 case "t":
                     if (!int.TryParse(option.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int key) || key is < 1 or > 65535)
                     {
@@ -189,9 +193,10 @@ public static class Program
 
         if (configTest)
         {
+            int notInEffect = config.NotInEffect.Count();
             Console.WriteLine(config.HasErrors
                 ? $"ntpd: {configFile}: {config.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); ntpd would not start"
-                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count} warning(s))");
+                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count} warning(s), {notInEffect} of them about lines not in effect)");
             return config.HasErrors ? 1 : 0;
         }
 
@@ -225,7 +230,15 @@ public static class Program
             log.Warning($"-N: cannot raise the priority ({niceError})");
         }
 
-        var daemon = new NtpDaemon(config, daemonOptions, log, LinuxClock.Instance, LinuxClock.MeasurePrecision());
+        // The user is looked up before -i changes the root: a jail seldom has /etc/passwd.
+        (uint Uid, uint Gid)? account = null;
+        if (user is not null && (account = ProcessControl.LookUpUser(user, out string? lookupError)) is null)
+        {
+            log.Error($"-u {user}: {lookupError}; exiting");
+            return 1;
+        }
+
+        using var daemon = new NtpDaemon(config, daemonOptions, log, LinuxClock.Instance, LinuxClock.MeasurePrecision());
         try
         {
             daemon.Start();
@@ -241,19 +254,17 @@ public static class Program
             if (ProcessControl.EnterJail(jail) is string jailError)
             {
                 log.Error($"-i {jail}: cannot chroot ({jailError}); exiting");
-                daemon.Stop();
                 return 1;
             }
 
             log.Info($"chroot to {jail}");
         }
 
-        if (user is not null)
+        if (account is { } id)
         {
-            if (ProcessControl.DropPrivileges(user, config.ClockControl, out string? warning) is string userError)
+            if (ProcessControl.DropPrivileges(id, config.ClockControl, out string? warning) is string userError)
             {
                 log.Error($"-u {user}: {userError}; exiting");
-                daemon.Stop();
                 return 1;
             }
 
@@ -262,29 +273,37 @@ public static class Program
                 log.Warning($"-u {user}: {warning}");
             }
 
-            log.Info($"running as {user}");
+            log.Info($"running as {user} (uid {id.Uid}, gid {id.Gid})");
         }
 
+        pidFile ??= config.PidFile;
         if (pidFile is not null)
         {
-            WriteAtomically(pidFile, $"{Environment.ProcessId}\n");
+            AtomicFile.Write(pidFile, $"{Environment.ProcessId}\n");
         }
 
-        using var stopped = new ManualResetEventSlim();
-        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stopped.Set(); });
-        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stopped.Set(); });
-        bool bySignal = WaitHandle.WaitAny([stopped.WaitHandle, daemon.Finished.WaitHandle]) == 0;
+        // Signals reach the loop as posted work: SIGTERM and SIGINT stop it, SIGHUP reloads (log, keys, names).
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; daemon.RequestStop("on signal SIGTERM"); });
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; daemon.RequestStop("on signal SIGINT"); });
+        using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; daemon.RequestReload(); });
+        int exitCode = daemon.Run();
 
         daemon.Stop();
         var counters = daemon.Responder.Counters;
-        string why = bySignal ? "on signal" : daemon.ExitCode == 0 ? "after setting the clock" : "with an error";
-        log.Notice($"ntpd exiting {why}: {counters.Received} packets received, {counters.Answered} answered, {counters.TotalDropped} dropped");
+        log.Notice($"ntpd exiting {daemon.StopReason ?? "with an error"}: {counters.Received} packets received, {counters.Answered} answered, {counters.TotalDropped} dropped");
         if (pidFile is not null)
         {
-            File.Delete(pidFile);
+            try
+            {
+                File.Delete(pidFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Warning($"cannot remove pid file {pidFile}: {e.Message}");
+            }
         }
 
-        return bySignal ? 0 : daemon.ExitCode;
+        return exitCode;
     }
 
     /// <summary>-k, -t and -s override or add to what the configuration says, as in ntpd.</summary>
@@ -293,14 +312,7 @@ public static class Program
         if (keyFile is not null)
         {
             config.KeysFile = Path.GetFullPath(keyFile);
-            try
-            {
-                config.Keys = KeyRing.Parse(File.ReadAllText(keyFile), keyFile, config.Diagnostics);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, keyFile, 0, 0, $"cannot read the keys file given with -k: {e.Message}"));
-            }
+            config.Keys = KeyRing.Read(config.KeysFile, config.Diagnostics);
         }
 
         foreach (int key in trustedKeys)
@@ -325,19 +337,5 @@ public static class Program
             Console.Error.WriteLine($"ntpd: cannot open log file {path}: {e.Message}; logging to standard error");
             return Log.ToWriter("ntpd", Console.Error);
         }
-    }
-
-    /// <summary>Write, fsync, rename: a reader never sees a half-written file.</summary>
-    private static void WriteAtomically(string path, string content)
-    {
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-        {
-            byte[] bytes = System.Text.Encoding.ASCII.GetBytes(content);
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
     }
 }

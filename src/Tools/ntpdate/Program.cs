@@ -3,8 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using Meridian.Engine;
 using Meridian.Host;
-using Meridian.Host.Client;
-using Meridian.Host.CommandLine;
+using Meridian.Client;
+using Meridian.Client.CommandLine;
 using Meridian.Protocol;
 
 namespace Meridian.Tools.Ntpdate;
@@ -209,10 +209,9 @@ public static class Program
                 {
                     try
                     {
-                        (uint id, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(settings.KeyFile, keyId);
-                        client.Key = new AuthKey(id, type, secret);
+                        client.Key = KeysFile.Read(settings.KeyFile, keyId);
                     }
-                    catch (ControlException e)
+                    catch (KeyException e)
                     {
                         client.Dispose();
                         log.Error($"authentication key {keyId} unknown: {e.Message}");
@@ -368,15 +367,9 @@ public static class Program
             }
         }
 
-        /// <summary>Chooses among the servers that answered well: lowest stratum, then least synchronization distance.</summary>
-        public static Server? Select(IEnumerable<Server> servers) => servers
-            .Where(s => s.Unsuitable is null && s.Filter.Count > 0 && Distance(s) < NtpConstants.MaxDistance)
-            .OrderBy(s => s.Header.Stratum)
-            .ThenBy(Distance)
-            .FirstOrDefault();
-
-        private static double Distance(Server s) =>
-            s.Header.RootDelay.ToSeconds() / 2 + s.Header.RootDispersion.ToSeconds() + s.Filter.Delay / 2 + SampleDispersion(s.Filter);
+        /// <summary>Chooses among the servers that answered well by the rule ntpdig shares (<see cref="ServerSelection"/>).</summary>
+        public static Server? Select(IEnumerable<Server> servers) =>
+            ServerSelection.Best(servers.Where(s => s.Unsuitable is null && s.Filter.Count > 0), s => s.Header, s => ServerSelection.Distance(s.Header, s.Filter.Delay, SampleDispersion(s.Filter)));
 
         /// <summary>
         /// ntpdate's dispersion: the offset differences of the samples taken to the least-delay one, halved in weight

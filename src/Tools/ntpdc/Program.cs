@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Meridian.Host.Client;
-using Meridian.Host.CommandLine;
+using Meridian.Client;
+using Meridian.Client.CommandLine;
 using Meridian.Protocol;
 
 namespace Meridian.Tools.Ntpdc;
@@ -85,52 +85,16 @@ public static class Program
             return 1;
         }
 
-        int status = 0;
-        foreach (string host in hosts.Count == 0 ? ["localhost"] : hosts)
+        var shell = new CommandShell(session, "ntpdc> ", Commands, (command, rest) => Execute(session, command, rest))
         {
-            if (!session.Connect(host))
-            {
-                status = 1;
-                continue;
-            }
-
-            if (commands.Count == 0 || interactive)
-            {
-                ControlSession.Prompt("ntpdc> ", line => Run(session, line));
-                continue;
-            }
-
-            foreach (string command in commands)
-            {
-                if (!Run(session, command))
-                {
-                    status = 1;
-                }
-            }
-        }
-
-        return status;
+            Aliases = new Dictionary<string, string> { ["peer"] = "peers" },
+        };
+        return shell.Run(hosts, commands, interactive);
     }
 
-    /// <summary>Runs one command; false when it failed.</summary>
-    private static bool Run(ControlSession session, string line)
+    /// <summary>Runs one ntpdc command; false when it failed.</summary>
+    private static bool Execute(ControlSession session, string command, string[] rest)
     {
-        string[] words = line.Trim().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        string name = words[0];
-        string[] rest = words[1..];
-        var matches = Commands.Where(c => c.StartsWith(name, StringComparison.Ordinal)).ToList();
-        string? command = Commands.Contains(name) ? name : matches.Count == 1 ? matches[0] : name == "peer" ? "peers" : null;
-        if (command is null)
-        {
-            Console.Error.WriteLine(matches.Count > 1 ? $"***Command `{name}' ambiguous" : $"***Command `{name}' unknown");
-            return false;
-        }
-
-        if (session.RunCommon(command, rest) is bool common)
-        {
-            return common;
-        }
-
         ControlClient client = session.Client!;
         try
         {

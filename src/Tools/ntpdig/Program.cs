@@ -3,8 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using Meridian.Engine;
 using Meridian.Host;
-using Meridian.Host.Client;
-using Meridian.Host.CommandLine;
+using Meridian.Client;
+using Meridian.Client.CommandLine;
 using Meridian.Protocol;
 
 namespace Meridian.Tools.Ntpdig;
@@ -144,7 +144,13 @@ public static class Program
         /// The error bound printed after "+/-": half the round trip plus the dispersion gathered over it and the
         /// server's precision (NTPsec's "synchronization distance" of one packet).
         /// </summary>
-        public double ErrorBound => Math.Abs(Delay / 2 + NtpConstants.Phi * (Response.T4 - Response.T1).ToSeconds() + Math.Pow(2, Response.Header.Precision));
+        public double ErrorBound => Math.Abs(Delay / 2 + Dispersion);
+
+        /// <summary>The sample's dispersion: the server's precision and what the clocks may drift during the exchange.</summary>
+        public double Dispersion => NtpConstants.Phi * (Response.T4 - Response.T1).ToSeconds() + Math.Pow(2, Response.Header.Precision);
+
+        /// <summary>The synchronization distance by which ntpdate and ntpdig both choose.</summary>
+        public double Distance => ServerSelection.Distance(Response.Header, Delay, Dispersion);
     }
 
     /// <summary>The settings and the work of one invocation.</summary>
@@ -175,7 +181,7 @@ public static class Program
 
         public string KeyFile { get; set; } = "/etc/ntp.keys";
 
-        private AuthKey? key;
+        private SymmetricKey? key;
 
         public Action<string> Log { get; set; } = _ => { };
 
@@ -185,10 +191,9 @@ public static class Program
             {
                 try
                 {
-                    (uint id, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(KeyFile, keyId);
-                    key = new AuthKey(id, type, secret);
+                    key = KeysFile.Read(KeyFile, keyId);
                 }
-                catch (ControlException e)
+                catch (KeyException e)
                 {
                     Log($"authentication key {keyId}: {e.Message}");
                     return 1;
@@ -320,11 +325,7 @@ public static class Program
                 usable.Add(answer);
             }
 
-            return usable
-                .OrderBy(a => a.Response.Header.Stratum)
-                .ThenBy(a => a.ErrorBound)
-                .ThenBy(a => a.Response.Header.RootDelay.Raw)
-                .FirstOrDefault();
+            return ServerSelection.Best(usable, a => a.Response.Header, a => a.Distance);
         }
 
         /// <summary>

@@ -73,22 +73,6 @@ public static class Program
         return 0;
     }
 
-    /// <summary>Write, fsync, rename: a crash leaves the old file or the new one, never half of one; 0600 from the start.</summary>
-    private static void Write(string path, string text)
-    {
-        string temporary = path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (OperatingSystem.IsLinux())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(temporary, options))
-        {
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(text));
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-    }
+    /// <summary>Write, fsync, rename, 0600 from the start: a keys file is a secret.</summary>
+    private static void Write(string path, string text) => Meridian.Host.AtomicFile.Write(path, text, ownerOnly: true);
 }

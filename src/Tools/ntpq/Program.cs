@@ -3,8 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Meridian.Host;
-using Meridian.Host.Client;
-using Meridian.Host.CommandLine;
+using Meridian.Client;
+using Meridian.Client.CommandLine;
 using Meridian.Protocol;
 
 namespace Meridian.Tools.Ntpq;
@@ -105,72 +105,28 @@ public static class Program
             }
         }
 
-        if (hosts.Count == 0)
-        {
-            hosts = ["localhost"];
-        }
-
         if (wantedKey is uint wanted && !session.Control.LoadKey(keyFile, wanted))
         {
             return 1;
         }
 
-        int status = 0;
-        foreach (string host in hosts)
+        var shell = new CommandShell(session.Control, "ntpq> ", Commands, (command, rest) => Execute(session, command, rest))
         {
-            if (!session.Control.Connect(host))
+            Aliases = new Dictionary<string, string> { ["as"] = "associations" },
+            BeforeHost = host =>
             {
-                status = 1;
-                continue;
-            }
-
-            if (commands.Count == 0 || interactive)
-            {
-                ControlSession.Prompt("ntpq> ", line => Run(session, line));
-                continue;
-            }
-
-            foreach (string command in commands)
-            {
-                if (hosts.Count > 1 && commands.Count > 0 && command == commands[0] && !session.Json)
+                if (!session.Json)
                 {
                     Console.WriteLine($"server={host} ");
                 }
-
-                if (!Run(session, command))
-                {
-                    status = 1;
-                }
-            }
-        }
-
-        return status;
+            },
+        };
+        return shell.Run(hosts, commands, interactive);
     }
 
-    /// <summary>Runs one command; false when it failed.</summary>
-    private static bool Run(Session session, string line)
+    /// <summary>Runs one ntpq command; false when it failed.</summary>
+    private static bool Execute(Session session, string command, string[] rest)
     {
-        string[] words = line.Trim().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        string name = words[0];
-        string[] rest = words[1..];
-        string? command = Commands.FirstOrDefault(c => c == name) ?? (Commands.Count(c => c.StartsWith(name, StringComparison.Ordinal)) == 1 ? Commands.First(c => c.StartsWith(name, StringComparison.Ordinal)) : null);
-        if (name == "as")
-        {
-            command = "associations";
-        }
-
-        if (command is null)
-        {
-            var matches = Commands.Where(c => c.StartsWith(name, StringComparison.Ordinal)).ToList();
-            Console.Error.WriteLine(matches.Count > 1 ? $"***Command `{name}' ambiguous" : $"***Command `{name}' unknown");
-            return false;
-        }
-
-        if (session.Control.RunCommon(command, rest) is bool common)
-        {
-            return common;
-        }
-
         try
         {
             switch (command)
@@ -215,7 +171,7 @@ public static class Program
                     MruList(session);
                     return true;
                 case ":config":
-                    Configure(session, line.Trim()[name.Length..].Trim());
+                    Configure(session, string.Join(' ', rest));
                     return true;
                 case "config-from-file":
                     if (rest.Length == 0)

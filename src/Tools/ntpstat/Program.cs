@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Meridian.Host.Client;
+using Meridian.Client;
 using Meridian.Protocol;
 
 namespace Meridian.Tools.Ntpstat;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
-using Meridian.Host.Client;
-using Meridian.Host.CommandLine;
+using Meridian.Client;
+using Meridian.Client.CommandLine;
 
 namespace Meridian.Tools.Ntptrace;
 

@@ -1,6 +1,6 @@
-using Meridian.Host.Client;
+using Meridian.Client;
 
-namespace Meridian.Host.Tests;
+namespace Meridian.Client.Tests;
 
 /// <summary>Golden output of ntpdc's formatters (layouts of ntpd 4.2.8's ntpdc, times in seconds) and of ntpq's labelled displays.</summary>
 public sealed class NtpdcFormatTests

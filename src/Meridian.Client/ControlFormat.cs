@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Client;
+namespace Meridian.Client;
 
 /// <summary>
 /// ntpq's output, byte for byte as ntpd 4.2.8's ntpq prints it: the peers billboard, the associations table, and

@@ -1,24 +1,25 @@
 using System.Net;
+using Meridian.Client;
 using Meridian.Config;
+using Meridian.Daemon;
 using Meridian.Engine;
 using Meridian.Host;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Tests;
+namespace Meridian.Daemon.Tests;
 
 public sealed class NtpDaemonTests
 {
-    private static NtpDaemon StartDaemon(string config, IPAddress listen)
+    private static NtpDaemon StartDaemon(string config, IPAddress listen, bool singleThread = false) =>
+        StartDaemon(config, new DaemonOptions { Port = 0, ListenAddresses = [listen], SingleThread = singleThread });
+
+    private static NtpDaemon StartDaemon(string config, DaemonOptions options)
     {
         NtpConfiguration parsed = ConfigParser.Parse(config, "test.conf");
         Assert.False(parsed.HasErrors, string.Join("\n", parsed.Diagnostics));
-        var daemon = new NtpDaemon(
-            parsed,
-            new DaemonOptions { Port = 0, ListenAddresses = [listen] },
-            Log.ToWriter("ntpd", TextWriter.Null),
-            LinuxClock.Instance,
-            -20);
+        var daemon = new NtpDaemon(parsed, options, Log.ToWriter("ntpd", TextWriter.Null), LinuxClock.Instance, -20);
         daemon.Start();
+        daemon.RunInBackground();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!daemon.Responder.State.IsSynchronized && clock.Elapsed < TimeSpan.FromSeconds(30))
         {
@@ -82,5 +83,65 @@ public sealed class NtpDaemonTests
         Assert.Equal(ReferenceId.OrphanParent, header.ReferenceId);
         Assert.Equal(-18, header.Precision);
         Assert.True(daemon.Engine.IsOrphanParent);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Mode_6_answers_leave_from_the_address_asked_when_the_daemon_has_two(bool singleThread)
+    {
+        // Two sockets, 127.0.0.1 and 127.0.0.2, on one port. ntpq's socket is connected to the address it asks: an
+        // answer from the other address would never reach it (the defect: answers left by the first socket).
+        NtpDaemon? daemon = null;
+        for (int attempt = 0; daemon is null; attempt++)
+        {
+            int port = FreePort();
+            try
+            {
+                daemon = StartDaemon(LocalClock, new DaemonOptions { Port = port, ListenAddresses = [IPAddress.Loopback, IPAddress.Parse("127.0.0.2")], SingleThread = singleThread });
+            }
+            catch (NtpSocketException) when (attempt < 5)
+            {
+            }
+        }
+
+        using (daemon)
+        {
+            Assert.Equal(2, daemon.LocalEndPoints.Count);
+            foreach (IPEndPoint endPoint in daemon.LocalEndPoints)
+            {
+                using var client = new ControlClient(endPoint) { Timeout = TimeSpan.FromSeconds(2) };
+                Assert.Equal("11", client.ReadVariables(0, "stratum").Values["stratum"]);
+                Assert.Contains("LOCAL(0)", client.ReadVariables(1, "srchost").Values["srchost"], StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void In_the_one_thread_setting_the_loop_serves_client_requests_too()
+    {
+        using NtpDaemon daemon = StartDaemon(LocalClock, IPAddress.Loopback, singleThread: true);
+        byte[] reply = Query(daemon.LocalEndPoints[0]);
+        Assert.True(NtpHeader.TryRead(reply, out NtpHeader header));
+        Assert.Equal(11, header.Stratum);
+        Assert.Equal(1, daemon.Responder.Counters.Answered);
+    }
+
+    [Fact]
+    public void The_server_sockets_carry_the_configured_dscp()
+    {
+        using NtpDaemon daemon = StartDaemon(LocalClock + "dscp 34\n", IPAddress.Loopback);
+        Assert.Equal(34, Assert.Single(daemon.Listeners.Sockets).Dscp);
+        using NtpDaemon byDefault = StartDaemon(LocalClock, IPAddress.Loopback);
+        Assert.Equal(46, Assert.Single(byDefault.Listeners.Sockets).Dscp);
+    }
+
+    private const string LocalClock = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n";
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

@@ -1,7 +1,7 @@
-using Meridian.Host.Client;
+using Meridian.Client;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Tests;
+namespace Meridian.Client.Tests;
 
 /// <summary>Golden output of ntpq's formatters (layouts of ntpd 4.2.8's ntpq).</summary>
 public sealed class ControlFormatTests

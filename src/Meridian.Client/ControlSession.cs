@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Client;
+namespace Meridian.Client;
 
 /// <summary>
 /// What ntpq and ntpdc share: the daemon being asked, how addresses are shown, the key for authenticated requests,
@@ -55,12 +55,12 @@ public sealed class ControlSession(string tool)
     {
         try
         {
-            (_, MacAlgorithm type, byte[] secret) = ControlClient.ReadKey(keyFile, id);
-            (KeyId, KeyType, Password) = (id, type, secret);
+            SymmetricKey key = KeysFile.Read(keyFile, id);
+            (KeyId, KeyType, Password) = (id, key.Algorithm, key.Secret.ToArray());
             UpdateKey();
             return true;
         }
-        catch (ControlException e)
+        catch (KeyException e)
         {
             Console.Error.WriteLine($"{tool}: {e.Message}");
             return false;
@@ -127,7 +127,7 @@ public sealed class ControlSession(string tool)
                     return false;
                 }
 
-                Password = ControlClient.Secret(rest[0]);
+                Password = KeysFile.Secret(rest[0]);
                 break;
             default:
                 return null;
@@ -137,30 +137,11 @@ public sealed class ControlSession(string tool)
         return true;
     }
 
-    /// <summary>The interactive prompt: one command a line until end of input or quit.</summary>
-    public static void Prompt(string prompt, Func<string, bool> run)
-    {
-        while (true)
-        {
-            Console.Write(prompt);
-            string? line = Console.ReadLine();
-            if (line is null || line.Trim() is "quit" or "exit" or "q")
-            {
-                return;
-            }
-
-            if (line.Trim().Length > 0)
-            {
-                run(line);
-            }
-        }
-    }
-
     private void UpdateKey()
     {
         if (Client is not null)
         {
-            Client.Key = KeyId is uint id && Password is byte[] secret ? (id, KeyType, secret) : null;
+            Client.Key = KeyId is uint id && Password is byte[] secret ? new SymmetricKey(id, KeyType, secret) : null;
         }
     }
 }

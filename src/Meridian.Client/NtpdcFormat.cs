@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Client;
+namespace Meridian.Client;
 
 /// <summary>
 /// ntpdc's output as ntpd 4.2.8's ntpdc prints it, from mode 6 variables: every time in seconds (ntpq prints

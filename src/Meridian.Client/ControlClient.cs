@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Client;
+namespace Meridian.Client;
 
 /// <summary>A mode 6 error answer or a query that could not be completed, in ntpq's words.</summary>
 public sealed class ControlException(string message, ControlError? error = null) : Exception(message)
@@ -63,7 +63,7 @@ public sealed class ControlClient : IDisposable
     public IPEndPoint Server => _server;
 
     /// <summary>The key requests are authenticated with when asked (ntpq's keyid, keytype and passwd).</summary>
-    public (uint Id, MacAlgorithm Algorithm, byte[] Secret)? Key { get; set; }
+    public SymmetricKey? Key { get; set; }
 
     public ControlResponse Query(ControlOpcode opcode, ushort associationId = 0, string request = "", bool authenticate = false)
     {
@@ -79,7 +79,7 @@ public sealed class ControlClient : IDisposable
                 throw new ControlException("***Keyid and password are needed for this command (keyid, passwd, or -a/-k)");
             }
 
-            packet = Mac.Append(key.Algorithm, key.Id, key.Secret, packet);
+            packet = key.Append(packet);
         }
         else
         {
@@ -177,31 +177,6 @@ public sealed class ControlClient : IDisposable
     public ControlResponse ReadVariables(ushort associationId = 0, string names = "") => Query(ControlOpcode.ReadVariables, associationId, names);
 
     public void Dispose() => _socket.Dispose();
-
-    /// <summary>
-    /// A key of a keys file, read with the daemon's parser (ntpq's and ntpdc's <c>-a keyid -k keyfile</c>); throws
-    /// <see cref="ControlException"/> naming the file when it cannot be read or lacks the key.
-    /// </summary>
-    public static (uint Id, MacAlgorithm Algorithm, byte[] Secret) ReadKey(string keyFile, uint id)
-    {
-        Meridian.Config.KeyRing keys;
-        try
-        {
-            keys = Meridian.Config.KeyRing.Parse(File.ReadAllText(keyFile), keyFile, []);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ControlException($"cannot read {keyFile}: {e.Message}");
-        }
-
-        return id <= 65535 && keys[(int)id] is Meridian.Config.SymmetricKey key
-            ? (id, key.Type, key.Secret.ToArray())
-            : throw new ControlException($"key {id} is not in {keyFile}");
-    }
-
-    /// <summary>A key typed as keys files write it: up to 20 characters itself, longer in hex (ntpq's and ntpdc's passwd).</summary>
-    public static byte[] Secret(string text) =>
-        text.Length > 20 && text.Length % 2 == 0 && text.All(Uri.IsHexDigit) ? Convert.FromHexString(text) : Encoding.ASCII.GetBytes(text);
 
     private static bool Contiguous(SortedDictionary<int, byte[]> fragments, int end)
     {

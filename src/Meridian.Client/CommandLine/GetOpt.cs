@@ -1,4 +1,4 @@
-namespace Meridian.Host.CommandLine;
+namespace Meridian.Client.CommandLine;
 
 /// <summary>One parsed option: its short letter or long name, and its argument if it takes one.</summary>
 public readonly record struct ParsedOption(string Name, string? Value);

@@ -1,9 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using Meridian.Engine;
+using Meridian.Host;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Client;
+namespace Meridian.Client;
 
 /// <summary>A server's answer to one request, with the four timestamps of the exchange.</summary>
 public sealed record NtpResponse(IPEndPoint Server, NtpHeader Header, NtpTimestamp T1, NtpTimestamp T4)
@@ -27,9 +28,10 @@ public sealed class NtpClient : IDisposable
     private readonly NtpSocket? _v4;
     private readonly NtpSocket? _v6;
     private readonly Datagram _datagram = new();
-    private readonly Dictionary<IPEndPoint, NtpTimestamp> _outstanding = new();
+    /// <summary>Per server: the transmit timestamp the request carried (its reply must echo it) and when it really left (T1).</summary>
+    private readonly Dictionary<IPEndPoint, (NtpTimestamp Sent, NtpTimestamp T1)> _outstanding = new();
     private readonly KeyStore _keys = new(new AuthCounters());
-    private AuthKey? _key;
+    private SymmetricKey? _key;
 
     private NtpClient(IClock clock, NtpSocket? v4, NtpSocket? v6)
     {
@@ -82,7 +84,7 @@ public sealed class NtpClient : IDisposable
     /// The key requests are signed with (ntpdate's and ntpdig's <c>-a keyid -k keyfile</c>); with a key, only replies
     /// signed with it are taken, judged by the daemon's <see cref="KeyStore"/>.
     /// </summary>
-    public AuthKey? Key
+    public SymmetricKey? Key
     {
         get => _key;
         set
@@ -92,7 +94,12 @@ public sealed class NtpClient : IDisposable
         }
     }
 
-    /// <summary>Sends a client request to <paramref name="server"/> and returns its transmit timestamp (T1).</summary>
+    /// <summary>
+    /// Sends a client request to <paramref name="server"/> and returns T1, the time it left. The packet carries a
+    /// transmit timestamp read before its MAC is computed; T1 is read after everything else, just before
+    /// <c>sendmsg</c>, and the reply is matched by the timestamp it carried but measured from T1, so that neither the
+    /// MAC nor anything else before the send adds to the offset.
+    /// </summary>
     public NtpTimestamp SendRequest(IPEndPoint server, byte version, sbyte poll = 6)
     {
         ArgumentNullException.ThrowIfNull(server);
@@ -108,16 +115,14 @@ public sealed class NtpClient : IDisposable
             Precision = -6,
             RootDelay = new NtpShort(0x10000),
             RootDispersion = new NtpShort(0x10000),
+            TransmitTimestamp = _clock.Now(),
         };
         header.Write(request);
+        int length = _key is SymmetricKey key ? _keys.Sign(key, request, NtpHeader.Size) : NtpHeader.Size;
 
-        // T1 is read last, so that as little as possible lies between it and the datagram leaving.
         NtpTimestamp t1 = _clock.Now();
-        NtpHeader.PatchTransmitTimestamp(request, t1);
-        int length = _key is AuthKey key ? _keys.Sign(key, request, NtpHeader.Size) : NtpHeader.Size;
-
         socket.SendTo(request[..length], server);
-        _outstanding[Normalize(server)] = t1;
+        _outstanding[Normalize(server)] = (header.TransmitTimestamp, t1);
         return t1;
     }
 
@@ -148,15 +153,16 @@ public sealed class NtpClient : IDisposable
                     continue;
                 }
 
-                NtpTimestamp t4 = _datagram.KernelReceiveTime ?? _clock.Now();
+                NtpTimestamp t4 = _datagram.ArrivalTime(_clock.Now());
                 IPEndPoint from = Normalize(_datagram.RemoteEndPoint);
-                if (!_outstanding.TryGetValue(from, out NtpTimestamp t1))
+                if (!_outstanding.TryGetValue(from, out (NtpTimestamp Sent, NtpTimestamp T1) request))
                 {
                     trace?.Invoke($"receive: packet from unexpected source {from.Address}");
                     continue;
                 }
 
-                ReplyStatus status = ReplyCheck.Check(_datagram.Payload, t1, out NtpHeader header);
+                NtpTimestamp t1 = request.T1;
+                ReplyStatus status = ReplyCheck.Check(_datagram.Payload, request.Sent, out NtpHeader header);
                 if (status != ReplyStatus.Accepted)
                 {
                     trace?.Invoke(status switch
@@ -168,7 +174,7 @@ public sealed class NtpClient : IDisposable
                     continue;
                 }
 
-                if (Key is AuthKey expected && Unauthentic(_datagram.Payload, expected) is string why)
+                if (Key is SymmetricKey expected && Unauthentic(_datagram.Payload, expected) is string why)
                 {
                     trace?.Invoke($"receive: {why} ({from.Address})");
                     continue;
@@ -181,14 +187,14 @@ public sealed class NtpClient : IDisposable
     }
 
     /// <summary>Why a reply does not carry a valid MAC of <paramref name="key"/>, or null when it does.</summary>
-    private string? Unauthentic(ReadOnlySpan<byte> payload, AuthKey key)
+    private string? Unauthentic(ReadOnlySpan<byte> payload, SymmetricKey key)
     {
         if (NtpPacket.TryParse(payload, out NtpPacket packet) != PacketStatus.Ok)
         {
             return "malformed packet";
         }
 
-        return _keys.Check(packet, out AuthKey? signer) switch
+        return _keys.Check(packet, out SymmetricKey? signer) switch
         {
             AuthOutcome.Authentic when signer!.Id == key.Id => null,
             AuthOutcome.CryptoNak => "crypto-NAK: the server could not verify our MAC",

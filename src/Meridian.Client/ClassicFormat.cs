@@ -1,7 +1,7 @@
 using System.Globalization;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Client;
+namespace Meridian.Client;
 
 /// <summary>
 /// The number and date formats of the classic ntp tools (libntp's lfptoa, fptoa, prettydate), so that the output

@@ -1,9 +1,9 @@
 using Meridian.Host;
-using Meridian.Host.Client;
-using Meridian.Host.CommandLine;
+using Meridian.Client;
+using Meridian.Client.CommandLine;
 using Meridian.Protocol;
 
-namespace Meridian.Host.Tests;
+namespace Meridian.Client.Tests;
 
 public sealed class FormattingTests
 {
@@ -15,26 +15,6 @@ public sealed class FormattingTests
     [InlineData(25.5, 3, "25.500")]
     public void Seconds_print_as_lfptoa_does(double value, int decimals, string expected) =>
         Assert.Equal(expected, ClassicFormat.Seconds(value, decimals));
-
-    [Fact]
-    public void Human_log_time_pads_the_day_to_two()
-    {
-        Assert.Equal(" 4 Jun 05:07:09", Log.HumanTime(new DateTime(2026, 6, 4, 5, 7, 9)));
-        Assert.Equal("22 Nov 10:05:24", Log.HumanTime(new DateTime(2026, 11, 22, 10, 5, 24)));
-    }
-
-    [Fact]
-    public void Log_lines_carry_program_and_pid()
-    {
-        var text = new StringWriter();
-        using (Log log = Log.ToWriter("ntpdate", text))
-        {
-            log.Notice("adjust time server 192.0.2.1 offset 0.010462 sec");
-            log.Debug("not shown at the default threshold");
-        }
-
-        Assert.Matches($@"^[ 0-9]\d [A-Z][a-z]{{2}} \d\d:\d\d:\d\d ntpdate\[{Environment.ProcessId}\]: adjust time server 192\.0\.2\.1 offset 0\.010462 sec\r?\n$", text.ToString());
-    }
 
     [Fact]
     public void Pretty_date_shows_hex_and_local_time_to_the_millisecond()

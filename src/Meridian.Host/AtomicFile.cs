@@ -1,0 +1,37 @@
+using System.Text;
+
+namespace Meridian.Host;
+
+/// <summary>
+/// Writes a whole file so that a crash or a power cut leaves the old file or the new one, never half of one: the
+/// text goes to a temporary file beside it, is flushed to the disk, and is renamed over the old one (rename is
+/// atomic within a directory). The drift file, the pid file and ntpkeygen's keys are written this way.
+/// </summary>
+public static class AtomicFile
+{
+    /// <param name="path">The file to replace.</param>
+    /// <param name="text">Its new content (ASCII).</param>
+    /// <param name="ownerOnly">Create it readable by the owner alone (0600), as secrets want, from the first octet.</param>
+    /// <exception cref="IOException">When the directory cannot be written.</exception>
+    public static void Write(string path, string text, bool ownerOnly = false)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(text);
+        string temporary = path + ".TEMP";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (ownerOnly && !OperatingSystem.IsWindows())
+        {
+            File.Delete(temporary);
+            options.Mode = FileMode.CreateNew;
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temporary, options))
+        {
+            stream.Write(Encoding.ASCII.GetBytes(text));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+}
