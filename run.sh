@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds when needed, then runs ntpd in the foreground on the embedded configuration below: it serves time on
-# 127.0.0.1 from the local clock at stratum 10 (so clients see stratum 11) and never adjusts this machine's clock.
+# loopback (127.0.0.1 and ::1) from the local clock at stratum 10 (so clients see stratum 11) and never adjusts this
+# machine's clock.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,7 +16,7 @@ cat >"$config" <<'CONF'
 server 127.127.1.0                 # the local clock driver ...
 fudge  127.127.1.0 stratum 10      # ... at stratum 10: we serve stratum 11, reference ID LOCL
 disable ntp                        # never adjust this machine's clock
-interface listen 127.0.0.1         # serve on loopback only
+interface ignore all               # serve on loopback only ('all' is every address but loopback's)
 CONF
 
 if [ "$(id -u)" != 0 ]; then

@@ -35,6 +35,12 @@ public static class Targets
             now += 0.001;
             transport.Octets = 0;
             engine.Receive(input, from, Start + NtpDuration.FromSeconds(now), now);
+            while (engine.ConfigurationRequests.TryDequeue(out ConfigurationRequest? configuration))
+            {
+                // What the daemon does with an authenticated :config: apply it, then have the engine answer.
+                engine.AnswerConfiguration(configuration, "Config Succeeded", now);
+            }
+
             if (from == Stranger && transport.Octets > input.Length)
             {
                 throw new InvalidOperationException($"amplification: {input.Length} octets in, {transport.Octets} out");

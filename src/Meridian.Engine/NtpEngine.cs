@@ -181,6 +181,9 @@ public sealed class NtpEngine
         RecordSystemEvent(SystemEvent.Restart);
     }
 
+    /// <summary>Where the values an attacker must not guess come from (transmit timestamps, nonces, poll jitter).</summary>
+    public IRandomSource Random => _random;
+
     /// <summary>Monotonic time of the first tick or packet: ntpq's uptime.</summary>
     public double StartTime { get; private set; } = double.NaN;
 

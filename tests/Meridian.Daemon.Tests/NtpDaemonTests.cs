@@ -136,6 +136,28 @@ public sealed class NtpDaemonTests
         Assert.Equal(46, Assert.Single(byDefault.Listeners.Sockets).Dscp);
     }
 
+    [Fact]
+    public void The_daemon_draws_its_unpredictable_values_from_the_cryptographic_generator()
+    {
+        NtpConfiguration parsed = ConfigParser.Parse(LocalClock, "test.conf");
+        using var daemon = new NtpDaemon(parsed, new DaemonOptions { Port = 0, ListenAddresses = [IPAddress.Loopback] }, Log.ToWriter("ntpd", TextWriter.Null), LinuxClock.Instance, -20);
+        Assert.IsType<CryptoRandomSource>(daemon.Engine.Random);
+
+        // Client requests leave from ports drawn at random within the kernel's ephemeral range, not one after another.
+        var sockets = Enumerable.Range(0, 16).Select(_ => NtpSocket.BindEphemeral(IPAddress.Loopback)).ToList();
+        try
+        {
+            int[] ports = sockets.Select(s => s.LocalEndPoint.Port).ToArray();
+            Assert.All(ports, p => Assert.InRange(p, 1024, 65535));
+            Assert.Equal(16, ports.Distinct().Count());
+            Assert.True(ports.Zip(ports.Skip(1)).Count(p => Math.Abs(p.First - p.Second) == 1) < 4, string.Join(' ', ports));
+        }
+        finally
+        {
+            sockets.ForEach(s => s.Dispose());
+        }
+    }
+
     private const string LocalClock = "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n";
 
     private static int FreePort()

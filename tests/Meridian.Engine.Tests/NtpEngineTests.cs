@@ -254,6 +254,38 @@ public sealed class NtpEngineTests
         Assert.Equal([local, IPAddress.Parse("127.0.0.2"), local], transport.Sent.Select(s => s.From));
     }
 
+    /// <summary>Hands out known values and counts how many were taken.</summary>
+    private sealed class RecordingRandom : IRandomSource
+    {
+        public List<ulong> Given { get; } = new();
+
+        public ulong NextUInt64()
+        {
+            ulong value = 0x0123_4567_89ab_cdefUL * (ulong)(Given.Count + 1);
+            Given.Add(value);
+            return value;
+        }
+    }
+
+    [Fact]
+    public void Transmit_timestamps_and_mode_6_nonces_come_from_the_injected_random_source()
+    {
+        var random = new RecordingRandom();
+        var transport = new RecordingTransport();
+        var engine = new NtpEngine(new EngineSettings(), new FixedClock(Start), NoClockControl.Instance, transport, random);
+        engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123)));
+        engine.Tick(1);
+        NtpHeader.TryRead(transport.Sent[0].Packet, out NtpHeader request);
+        Assert.Equal(new NtpTimestamp(random.Given[0] | 1), request.TransmitTimestamp);
+
+        var nonceRequest = new byte[12];
+        new ControlHeader { Version = 2, Opcode = ControlOpcode.RequestNonce, Sequence = 1 }.Write(nonceRequest, []);
+        transport.Sent.Clear();
+        engine.Receive(nonceRequest, new IPEndPoint(IPAddress.Loopback, 40000), Start, 2);
+        Assert.True(ControlHeader.TryRead(Assert.Single(transport.Sent).Packet, out _, out ReadOnlySpan<byte> data, out _));
+        Assert.StartsWith("nonce=" + Convert.ToHexStringLower(BitConverter.GetBytes(random.Given[1])), System.Text.Encoding.ASCII.GetString(data), StringComparison.Ordinal);
+    }
+
     private static byte[] ControlRequest(int association, string names)
     {
         byte[] data = System.Text.Encoding.ASCII.GetBytes(names);

@@ -140,6 +140,20 @@ public sealed class DaemonProcessTests
     }
 
     [InteropFact]
+    public void With_two_addresses_ntpq_to_the_second_gets_its_answer_from_the_second()
+    {
+        using var ns = new NetworkNamespace();
+        Daemon ntpd = ns.Start(Sandbox.Out("ntpd"), "-n", "-c", ns.WriteFile("ntp.conf", LocalClock), "-I", "127.0.0.1", "-I", "127.0.0.2");
+
+        // ntpq's socket is connected to the address it asks: an answer from the other address never reaches it.
+        CommandResult first = ns.RunUntil(r => r.Stdout.Contains("stratum=11", StringComparison.Ordinal), Short, Sandbox.Out("ntpq"), "-c", "rv 0 stratum", "127.0.0.1");
+        CommandResult second = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "rv 0 stratum", "127.0.0.2");
+
+        Assert.True(first.Stdout.Contains("stratum=11", StringComparison.Ordinal), first + ntpd.Output);
+        Assert.True(second.ExitCode == 0 && second.Stdout.Contains("stratum=11", StringComparison.Ordinal), second + ntpd.Output);
+    }
+
+    [InteropFact]
     public void Minus_u_works_in_a_jail_without_etc_passwd()
     {
         using var ns = new NetworkNamespace();

@@ -31,7 +31,7 @@ public static class Program
           -I, --interface A    listen on address or interface A (repeatable)
           -k, --keyfile F      symmetric keys file (overrides keys)
           -l, --logfile F      log to F (overrides logfile)
-          -L, --novirtualips   do not listen on virtual addresses (this build listens on the wildcard)
+          -L, --novirtualips   do not listen on virtual addresses (accepted: none are told apart)
           -n, --nofork         stay in the foreground
           -N, --nice           run at the highest priority
           -p, --pidfile F      write the process ID to F
@@ -146,7 +146,7 @@ public static class Program
                 case "p": pidFile = option.Value; break;
                 case "i": jail = option.Value; break;
                 case "k": keyFile = option.Value; break;
-                case "L": break; // every address is served through the wildcard socket: there are no per-interface sockets to leave out
+                case "L": break; // accepted: addresses are not told apart as virtual or not
                 case "N": nice = true; break;
                 case "s": statsDirectory = option.Value; break;
                 case "u": user = option.Value; break;
