@@ -200,7 +200,11 @@ public static class Targets
     {
         public long Octets { get; set; }
 
-        public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest) => Octets += destination.Equals(Stranger) ? packet.Length : 0;
+        public NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
+        {
+            Octets += destination.Equals(Stranger) ? packet.Length : 0;
+            return NtpTimestamp.Zero;
+        }
     }
 
     private sealed class FixedClock(NtpTimestamp now) : IClock

@@ -127,7 +127,13 @@ public sealed class ControlSession(string tool)
                     return false;
                 }
 
-                Password = KeysFile.Secret(rest[0]);
+                if (Meridian.Config.KeyRing.DecodeSecret(rest[0], KeyType) is not byte[] secret)
+                {
+                    Console.Error.WriteLine("***Invalid key: up to 20 printable characters, or an even number of hex digits");
+                    return false;
+                }
+
+                Password = secret;
                 break;
             default:
                 return null;

@@ -1,4 +1,3 @@
-using System.Text;
 using Meridian.Config;
 using Meridian.Protocol;
 
@@ -9,7 +8,8 @@ public sealed class KeyException(string message) : Exception(message);
 
 /// <summary>
 /// The tools' access to keys: a key of a keys file, read with the daemon's own reader (<see cref="KeyRing"/>), for
-/// <c>-a keyid -k keyfile</c>; and a key typed at ntpq's or ntpdc's <c>passwd</c> prompt.
+/// <c>-a keyid -k keyfile</c>. A key typed at ntpq's or ntpdc's <c>passwd</c> is decoded by the same reader's rule
+/// (<see cref="KeyRing.DecodeSecret"/>).
 /// </summary>
 public static class KeysFile
 {
@@ -25,12 +25,5 @@ public static class KeysFile
         }
 
         return keys[id] ?? throw new KeyException($"key {id} is not in {path}");
-    }
-
-    /// <summary>A key as keys files write it: up to 20 characters itself, longer in hex (ntpq's and ntpdc's passwd).</summary>
-    public static byte[] Secret(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        return text.Length > 20 && text.Length % 2 == 0 && text.All(Uri.IsHexDigit) ? Convert.FromHexString(text) : Encoding.ASCII.GetBytes(text);
     }
 }

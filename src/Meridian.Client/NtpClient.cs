@@ -153,7 +153,7 @@ public sealed class NtpClient : IDisposable
                     continue;
                 }
 
-                NtpTimestamp t4 = _datagram.ArrivalTime(_clock.Now());
+                NtpTimestamp t4 = _datagram.ArrivalTime(_clock);
                 IPEndPoint from = Normalize(_datagram.RemoteEndPoint);
                 if (!_outstanding.TryGetValue(from, out (NtpTimestamp Sent, NtpTimestamp T1) request))
                 {

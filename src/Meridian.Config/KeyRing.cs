@@ -104,9 +104,13 @@ public sealed class KeyRing
         return new KeyRing(keys);
     }
 
-    /// <summary>ntpd's rule: up to 20 characters are the key itself (ASCII); longer, it must be hex.</summary>
-    private static byte[]? DecodeSecret(string text, MacAlgorithm type)
+    /// <summary>
+    /// A key as written in a keys file or typed at ntpq's and ntpdc's <c>passwd</c>, by ntpd's rule: up to 20
+    /// characters are the key itself (printable ASCII); longer, it must be hex. Null when it is neither.
+    /// </summary>
+    public static byte[]? DecodeSecret(string text, MacAlgorithm type)
     {
+        ArgumentNullException.ThrowIfNull(text);
         if (text.Length <= 20 && !(type == MacAlgorithm.Aes128Cmac && text.Length == 32))
         {
             return text.All(c => c > ' ' && c < 127) ? System.Text.Encoding.ASCII.GetBytes(text) : null;

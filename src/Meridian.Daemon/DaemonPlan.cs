@@ -84,6 +84,11 @@ public sealed record DaemonPlan
             warnings.Add(controlKeyProblem);
         }
 
+        if (!config.SystemFlags.Kernel && options.Discipline == DisciplineKind.Adaptive)
+        {
+            warnings.Add("disable kernel: the adaptive discipline never uses the kernel PLL; the flag changes only --discipline classic (ntpd's daemon loop instead of the kernel PLL)");
+        }
+
         foreach (int id in config.TrustedKeys.Where(id => id > 0 && config.Keys[(uint)id] is null))
         {
             warnings.Add($"trustedkey {id} is not in the keys file{(config.KeysFile is { } file ? " " + file : string.Empty)}: it authenticates nothing");
@@ -107,8 +112,16 @@ public sealed record DaemonPlan
             Associations = associations,
             StepThreshold = step,
             Warnings = warnings,
-            DriftFile = options.DriftFile ?? config.DriftFile,
+            DriftFile = DriftPath(config, options),
         };
+    }
+
+    /// <summary>The drift file: <c>-f</c>, else <c>driftfile</c>.</summary>
+    public static string? DriftPath(NtpConfiguration config, DaemonOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        return options.DriftFile ?? config.DriftFile;
     }
 
     /// <summary>An association line as settings now (a literal address, a reference clock) or as a name to resolve.</summary>

@@ -34,14 +34,24 @@ public sealed class EventLoop : IDisposable
     private readonly Dictionary<int, Action> _readers = new();
     private readonly PriorityQueue<LoopTimer, double> _timers = new();
     private readonly ConcurrentQueue<Action> _posted = new();
-    private readonly WakeUp _wake = new();
+    private readonly WakeUp? _wake;
     private readonly Log _log;
     private volatile bool _stopping;
 
-    public EventLoop(Log log)
+    /// <param name="log">Where a failing handler is reported.</param>
+    /// <param name="selfPipe">
+    /// Whether other threads wake the loop through a pipe. The one-thread setting has none: a network simulator's
+    /// poll knows only its own sockets (an unknown descriptor would look ready for ever), so work posted by a signal
+    /// handler waits for the next timeout instead, at most a second.
+    /// </param>
+    public EventLoop(Log log, bool selfPipe = true)
     {
         _log = log ?? throw new ArgumentNullException(nameof(log));
-        _poll.Add(_wake.Handle);
+        if (selfPipe)
+        {
+            _wake = new WakeUp();
+            _poll.Add(_wake.Handle);
+        }
     }
 
     /// <summary>Monotonic seconds.</summary>
@@ -85,14 +95,14 @@ public sealed class EventLoop : IDisposable
     {
         ArgumentNullException.ThrowIfNull(action);
         _posted.Enqueue(action);
-        _wake.Signal();
+        _wake?.Signal();
     }
 
     /// <summary>Makes <see cref="Run"/> return after the current handler; safe from any thread.</summary>
     public void Stop()
     {
         _stopping = true;
-        _wake.Signal();
+        _wake?.Signal();
     }
 
     public bool Stopping => _stopping;
@@ -112,7 +122,7 @@ public sealed class EventLoop : IDisposable
 
             foreach (int fd in _poll.Wait(Timeout()))
             {
-                if (fd == _wake.Handle)
+                if (_wake is not null && fd == _wake.Handle)
                 {
                     _wake.Drain();
                 }
@@ -180,5 +190,5 @@ public sealed class EventLoop : IDisposable
         }
     }
 
-    public void Dispose() => _wake.Dispose();
+    public void Dispose() => _wake?.Dispose();
 }

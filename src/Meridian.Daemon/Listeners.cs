@@ -135,9 +135,19 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
             }
 
             engine.Io.CountWakeup(result == ReceiveResult.Received);
-            if (result == ReceiveResult.Received)
+            if (result != ReceiveResult.Received)
+            {
+                continue;
+            }
+
+            try
             {
                 Handle(socket, datagram, reply, onLoop: false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A packet never ends the daemon: the fault is logged and serving goes on.
+                log.Error($"internal error serving a packet from {datagram.RemoteEndPoint}, continuing: {e.GetType().Name}: {e.Message}");
             }
         }
     }
@@ -168,7 +178,7 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
             return;
         }
 
-        NtpTimestamp arrival = datagram.ArrivalTime(clock.Now());
+        NtpTimestamp arrival = datagram.ArrivalTime(clock);
         if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server or NtpMode.Control)
         {
             var packet = new ReceivedPacket(datagram.Payload.ToArray(), datagram.RemoteEndPoint, arrival, datagram.LocalAddress);

@@ -126,7 +126,10 @@ public sealed class NameResolver : IDisposable
         foreach ((string name, Action<IPAddress[], string?> done) in _work!.GetConsumingEnumerable())
         {
             (IPAddress[] addresses, string? error) = Lookup(name);
-            _loop.Post(() => done(addresses, error));
+            if (!_work.IsAddingCompleted)
+            {
+                _loop.Post(() => done(addresses, error));
+            }
         }
     }
 
@@ -147,10 +150,13 @@ public sealed class NameResolver : IDisposable
         }
     }
 
+    /// <summary>
+    /// Stops taking names. A lookup still in getaddrinfo finishes on its own (the thread is a background thread and
+    /// touches nothing disposed: the queue is left to the collector, and its answer is not posted).
+    /// </summary>
     public void Dispose()
     {
         _work?.CompleteAdding();
         _thread?.Join(TimeSpan.FromSeconds(1));
-        _work?.Dispose();
     }
 }

@@ -17,9 +17,6 @@ public sealed class NtpDaemon : IDisposable
     /// <summary>Packets that may wait for the loop; more are dropped (and counted), so a flood cannot grow memory.</summary>
     public const int MaxPendingPackets = 4096;
 
-    /// <summary>How often the drift file is written while the clock is disciplined, seconds.</summary>
-    public const double DriftInterval = 3600;
-
     private readonly NtpConfiguration _config;
     private readonly DaemonOptions _options;
     private readonly Log _log;
@@ -32,9 +29,7 @@ public sealed class NtpDaemon : IDisposable
     private readonly RuntimeConfiguration _runtime;
     private readonly RemoteConfiguration _remote;
     private readonly DriftFile? _drift;
-    private readonly double? _driftAtStart;
     private double _nextTick;
-    private double _lastDriftWrite;
     private Thread? _background;
     private bool _stopped;
 
@@ -44,14 +39,12 @@ public sealed class NtpDaemon : IDisposable
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _clock = clock ?? throw new ArgumentNullException(nameof(clock));
-        string? driftPath = options.DriftFile ?? config.DriftFile;
-        _drift = driftPath is null ? null : new DriftFile(driftPath, log);
-        _driftAtStart = _drift?.Read();
-        Plan = DaemonPlan.From(config, options, _driftAtStart, precision);
+        _drift = DaemonPlan.DriftPath(config, options) is string driftPath ? new DriftFile(driftPath, log) : null;
+        Plan = DaemonPlan.From(config, options, _drift?.Read(), precision);
 
         // -q makes one correction itself, below, instead of leaving a slew running behind it.
         _control = config.ClockControl && !options.SetOnceAndExit ? new LinuxClockControl(options.KernelClock, log) : NoClockControl.Instance;
-        _loop = new EventLoop(log);
+        _loop = new EventLoop(log, selfPipe: !options.SingleThread);
         _resolver = new NameResolver(_loop, inline: options.SingleThread);
         _transport = new Transport(_loop, clock, log) { Deliver = Deliver };
         Engine = new NtpEngine(Plan.Engine with { Host = KernelClockState.Describe(options.Version) }, clock, _control, _transport, CryptoRandomSource.Instance);
@@ -96,7 +89,6 @@ public sealed class NtpDaemon : IDisposable
 
         ResolveRestrictNames(AccessList.HostNames(_config.Restrictions));
         _nextTick = EventLoop.Now;
-        _lastDriftWrite = _nextTick;
         _loop.At(_nextTick, Tick);
         _listeners.StartServing(_options.SingleThread);
     }
@@ -139,6 +131,10 @@ public sealed class NtpDaemon : IDisposable
         _transport.Dispose();
         _resolver.Dispose();
         SaveDrift();
+        if (_control is LinuxClockControl { Failures: > 0 } kernel)
+        {
+            _log.Warning($"the kernel refused {kernel.Failures} clock call(s) while the daemon ran (the last: {kernel.LastFailure})");
+        }
     }
 
     public void Dispose()
@@ -161,14 +157,7 @@ public sealed class NtpDaemon : IDisposable
         Engine.Kernel = KernelClockState.Read(_options.KernelClock);
         Engine.Tick(now);
         AfterEngine();
-        if (now - _lastDriftWrite >= DriftInterval)
-        {
-            _lastDriftWrite = now;
-            if (_control.CanAdjust && Engine.State.IsSynchronized)
-            {
-                _drift?.Write(Engine.Discipline.Frequency * 1e6);
-            }
-        }
+        _drift?.Tick(now, Disciplining, Engine.Discipline.Frequency * 1e6);
 
         _nextTick += 1;
         if (_nextTick < now)
@@ -318,18 +307,14 @@ public sealed class NtpDaemon : IDisposable
     private bool Wanted(IPAddress address) =>
         address.AddressFamily == AddressFamily.InterNetwork ? _options.UseIPv4 : _options.UseIPv6;
 
-    /// <summary>The drift file at exit: the frequency while disciplining and synchronized, else what it held at start.</summary>
+    /// <summary>The daemon disciplines the clock and is synchronized: the frequency it uses is worth keeping.</summary>
+    private bool Disciplining => _control.CanAdjust && Engine.State.IsSynchronized;
+
     private void SaveDrift()
     {
-        if (_drift is null)
+        if (_drift?.Save(Disciplining, Engine.Discipline.Frequency * 1e6) is double saved)
         {
-            return;
-        }
-
-        double? ppm = _control.CanAdjust && Engine.State.IsSynchronized ? Engine.Discipline.Frequency * 1e6 : _driftAtStart;
-        if (ppm is double value && _drift.Write(value))
-        {
-            _log.Info($"drift file {_drift.Path} saved: {value:0.000000} PPM");
+            _log.Info($"drift file {_drift.Path} saved: {saved:0.000000} PPM");
         }
     }
 
@@ -357,6 +342,11 @@ public sealed class NtpDaemon : IDisposable
         if (_options.SingleThread)
         {
             _log.Info("single thread: client requests are served on the event loop");
+        }
+
+        if (!ReceiveTimestamps.Trusted(_clock))
+        {
+            _log.Notice($"kernel receive timestamps are {ReceiveTimestamps.Difference(_clock):+0.000000;-0.000000} s off the clock the daemon reads (a clock interposer?): arrival times are read at receipt instead");
         }
     }
 

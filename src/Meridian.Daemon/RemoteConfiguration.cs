@@ -29,14 +29,19 @@ public sealed class RemoteConfiguration(NtpEngine engine, RuntimeConfiguration r
         ArgumentNullException.ThrowIfNull(text);
         var lines = text.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).ToList();
         bool readKeys = lines.RemoveAll(l => l == "readkeys") > 0;
+        static string? Directive(string line) => line.Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.ToLowerInvariant();
+
+        // Only the lines that change something at run time are read at all: includefile, keys, driftfile and the rest
+        // would make the daemon open files at a remote host's word (ntpd ignores them in remote configuration too).
+        List<string> startOnly = lines.Select(Directive)
+            .Where(w => w is not null && !w.StartsWith('#') && !RuntimeDirectives.Contains(w)).Select(w => w!).Distinct().ToList();
+        lines.RemoveAll(l => Directive(l) is string w && !w.StartsWith('#') && !RuntimeDirectives.Contains(w));
         NtpConfiguration remote = ConfigParser.Parse(string.Join('\n', lines), "remote configuration");
         if (remote.HasErrors)
         {
             return string.Join("\r\n", remote.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Message));
         }
 
-        List<string> startOnly = lines.Select(l => l.Split((char[]?)null, 2, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault())
-            .Where(w => w is not null && !w.StartsWith('#') && !RuntimeDirectives.Contains(w)).Select(w => w!).Distinct().ToList();
         startOnly.AddRange(remote.SystemFlagsWritten.Where(f => !RuntimeFlags.Contains(f) && remote.SystemFlags[f] != runtime.Flags[f]).Select(f => $"{(remote.SystemFlags[f] == true ? "enable" : "disable")} {f}"));
 
         addAssociations(remote);

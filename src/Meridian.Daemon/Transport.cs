@@ -27,20 +27,19 @@ public sealed class Transport(EventLoop loop, IClock clock, Log log) : INtpTrans
     /// <summary>Where an answer to a client request goes (on the loop).</summary>
     public Action<ReceivedPacket>? Deliver { get; set; }
 
-    public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
+    public NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
     {
         ArgumentNullException.ThrowIfNull(destination);
         if (clientRequest)
         {
-            SendRequest(destination, source, packet);
-            return;
+            return SendRequest(destination, source, packet);
         }
 
         NtpSocket? socket = Listeners?.For(source, destination.AddressFamily);
         if (socket is null)
         {
             Counters.CountSendFailed();
-            return;
+            return NtpTimestamp.Zero;
         }
 
         try
@@ -53,23 +52,38 @@ public sealed class Transport(EventLoop loop, IClock clock, Log log) : INtpTrans
             Counters.CountSendFailed();
             log.Debug($"send to {destination}: {e.Message}");
         }
+
+        return NtpTimestamp.Zero;
     }
 
-    private void SendRequest(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet)
+    private NtpTimestamp SendRequest(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet)
     {
         IPAddress any = destination.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
         NtpSocket socket;
         try
         {
             socket = Open(source is not null && source.AddressFamily == destination.AddressFamily ? source : any, any);
-            socket.SendTo(packet, destination);
-            Counters.CountSent();
         }
         catch (NtpSocketException e)
         {
             Counters.CountSendFailed();
             log.Debug($"request to {destination}: {e.Message}");
-            return;
+            return NtpTimestamp.Zero;
+        }
+
+        // T1 last: after the socket exists, just before sendmsg.
+        NtpTimestamp sent = clock.Now();
+        try
+        {
+            socket.SendTo(packet, destination);
+            Counters.CountSent();
+        }
+        catch (NtpSocketException e)
+        {
+            socket.Dispose();
+            Counters.CountSendFailed();
+            log.Debug($"request to {destination}: {e.Message}");
+            return NtpTimestamp.Zero;
         }
 
         _requests.Add(socket);
@@ -84,7 +98,7 @@ public sealed class Transport(EventLoop loop, IClock clock, Log log) : INtpTrans
                     continue;
                 }
 
-                NtpTimestamp arrival = _datagram.ArrivalTime(clock.Now());
+                NtpTimestamp arrival = _datagram.ArrivalTime(clock);
                 var answer = new ReceivedPacket(_datagram.Payload.ToArray(), from, arrival, _datagram.LocalAddress);
                 expiry.Cancel();
                 Close(socket);
@@ -92,6 +106,7 @@ public sealed class Transport(EventLoop loop, IClock clock, Log log) : INtpTrans
                 return;
             }
         });
+        return sent;
     }
 
     /// <summary>A socket at a random port on <paramref name="local"/>, or on the wildcard when that address is gone.</summary>

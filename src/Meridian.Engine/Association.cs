@@ -427,6 +427,18 @@ public sealed class Association
         return NtpHeader.Size;
     }
 
+    /// <summary>
+    /// When the last client request really left (read by the host just before sendmsg): T1 of its exchange. The
+    /// request carried a random transmit timestamp, so T1 need not be in the packet (RFC 9109).
+    /// </summary>
+    public void Left(NtpTimestamp sent)
+    {
+        if (Mode == AssociationMode.Client)
+        {
+            _sentAt = sent;
+        }
+    }
+
     /// <summary>Processes a reply or symmetric packet from this association's address (RFC 5905 §8 and §9).</summary>
     public ReplyOutcome Receive(in NtpHeader header, NtpTimestamp arrival, double now, double systemPrecision)
     {

@@ -14,8 +14,11 @@ public sealed record HostDescription(string Version, string Processor, string Sy
 /// <summary>An authenticated CONFIGURE request (ntpq's <c>:config</c>): the host applies the text, then the engine answers.</summary>
 public sealed record ConfigurationRequest(string Text, IPEndPoint From, IPAddress? Local, ControlHeader Reply, SymmetricKey Key);
 
-/// <summary>The responder's answer to one mode 6 request.</summary>
-public sealed record ControlAnswer(List<byte[]> Fragments, bool Authenticated, ConfigurationRequest? Configuration = null)
+/// <summary>
+/// The responder's answer to one mode 6 request. <see cref="AddressVerified"/>: the request echoed a nonce that only
+/// its source address received (READ_MRU), so the answer cannot be reflected to a spoofed victim.
+/// </summary>
+public sealed record ControlAnswer(List<byte[]> Fragments, bool Authenticated, ConfigurationRequest? Configuration = null, bool AddressVerified = false)
 {
     public static ControlAnswer None { get; } = new([], false);
 
@@ -30,7 +33,7 @@ public sealed record ControlAnswer(List<byte[]> Fragments, bool Authenticated, C
 /// an authenticated CONFIGURE, which is handed to the host as a <see cref="ConfigurationRequest"/>. Responses are
 /// split into fragments as ntpd does; answers to authenticated requests are signed. Traps are refused.
 /// </summary>
-public sealed class ControlResponder(IClock clock, IRandomSource random, AuthCounters auth, IEnumerable<UserVariable>? userVariables = null)
+public sealed class ControlResponder(IRandomSource random, AuthCounters auth, IEnumerable<UserVariable>? userVariables = null)
 {
     /// <summary>How long a nonce from REQ_NONCE stays good for READ_MRU, seconds (ntpd: 16).</summary>
     public const double NonceLifetime = 16;
@@ -39,6 +42,9 @@ public sealed class ControlResponder(IClock clock, IRandomSource random, AuthCou
 
     /// <summary>Issued nonces with who asked and when: a READ_MRU must echo one, so a spoofed source gets nothing.</summary>
     private readonly Queue<(string Nonce, IPAddress Client, double Time)> _nonces = new();
+
+    /// <summary>The request being answered echoed a nonce its source was given (READ_MRU).</summary>
+    private bool _nonceEchoed;
 
     /// <summary><c>setvar</c> variables, in configuration order; WRITEVAR changes their values.</summary>
     private readonly List<UserVariable> _userVariables = [.. userVariables ?? []];
@@ -82,8 +88,9 @@ public sealed class ControlResponder(IClock clock, IRandomSource random, AuthCou
             return new ControlAnswer([], true, new ConfigurationRequest(Encoding.ASCII.GetString(data).TrimEnd('\0'), from, local, reply, key!));
         }
 
+        _nonceEchoed = false;
         List<byte[]> fragments = Answer(header, reply, data, snapshot, from, authenticated);
-        return new ControlAnswer(authenticated ? fragments.ConvertAll(f => Sign(key!, f)) : fragments, authenticated);
+        return new ControlAnswer(authenticated ? fragments.ConvertAll(f => Sign(key!, f)) : fragments, authenticated, AddressVerified: _nonceEchoed);
     }
 
     /// <summary>The answer to a <see cref="ConfigurationRequest"/> once the host applied it, signed with the request's key.</summary>
@@ -331,6 +338,7 @@ public sealed class ControlResponder(IClock clock, IRandomSource random, AuthCou
             return Error(reply, ControlError.BadValue);
         }
 
+        _nonceEchoed = true;
         int frags = int.TryParse(parameters.GetValueOrDefault("frags"), NumberStyles.None, CultureInfo.InvariantCulture, out int f) ? Math.Clamp(f, 1, 32) : 8;
         int limit = int.TryParse(parameters.GetValueOrDefault("limit"), NumberStyles.None, CultureInfo.InvariantCulture, out int l) ? Math.Clamp(l, 1, 3 * 32) : int.MaxValue;
         int budget = frags * ControlHeader.MaxFragmentData - 128;
@@ -359,7 +367,7 @@ public sealed class ControlResponder(IClock clock, IRandomSource random, AuthCou
             text.Append(item);
         }
 
-        text.Append(", now=").Append(ControlVariableTable.Hex(clock.Now())).Append(", last.newest=").Append(ControlVariableTable.Hex(newest));
+        text.Append(", now=").Append(ControlVariableTable.Hex(s.Clock)).Append(", last.newest=").Append(ControlVariableTable.Hex(newest));
         return (reply with { Status = s.SystemStatus }).Fragments(Encoding.ASCII.GetBytes(text.ToString()));
     }
 

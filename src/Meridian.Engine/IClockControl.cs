@@ -22,9 +22,10 @@ public interface IClockControl
 
     /// <summary>
     /// Arms (or disarms) a leap second at the end of the current UTC day: the kernel inserts or deletes it itself
-    /// at midnight, so the daemon need not be awake at that second.
+    /// at midnight, so the daemon need not be awake at that second. False when the kernel refused (the engine tries
+    /// again at its next tick).
     /// </summary>
-    void SetLeap(Meridian.Protocol.LeapIndicator leap);
+    bool SetLeap(Meridian.Protocol.LeapIndicator leap);
 
     /// <summary>
     /// Tells the kernel whether the clock is synchronized and how well (<c>maxerror</c>: root distance,
@@ -49,9 +50,7 @@ public sealed class NoClockControl : IClockControl
     {
     }
 
-    public void SetLeap(Meridian.Protocol.LeapIndicator leap)
-    {
-    }
+    public bool SetLeap(Meridian.Protocol.LeapIndicator leap) => true;
 
     public void SetStatus(bool synchronized, double maxError, double estimatedError)
     {

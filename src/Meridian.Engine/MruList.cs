@@ -64,11 +64,12 @@ public sealed record DiscardSettings
     /// <summary>
     /// Octets of mode 6 answers an address may draw at once, and per second after that. A READVAR of 12 octets draws
     /// some 600, so without a budget every open mode 6 server is an amplifier for spoofed floods; with it a flood
-    /// from one address gets back at most this burst plus the rate, far less than it sent.
+    /// from one address gets back at most this burst plus the rate, far less than it sent, and the victim of a
+    /// spoofed trickle at most the rate (a full <c>rv</c> every five seconds).
     /// </summary>
     public int ControlBurst { get; init; } = 8192;
 
-    public int ControlRate { get; init; } = 512;
+    public int ControlRate { get; init; } = 128;
 }
 
 /// <summary>
@@ -238,22 +239,6 @@ public sealed class MruList
 
             slot.ControlBudget -= octets;
             return true;
-        }
-    }
-
-    /// <summary>The mode 6 octets <paramref name="key"/>'s address may draw now (0 when it is not listed).</summary>
-    public double ControlBudget(MruKey key, NtpTimestamp now)
-    {
-        lock (_lock)
-        {
-            if (!_index.TryGetValue(key with { Port = 0 }, out LinkedListNode<Slot>? node))
-            {
-                return 0;
-            }
-
-            Slot slot = node.Value;
-            double elapsed = slot.ControlUpdated.IsZero ? 0 : Math.Max(0, (now - slot.ControlUpdated).ToSeconds());
-            return Math.Min(Settings.ControlBurst, slot.ControlBudget + elapsed * Settings.ControlRate);
         }
     }
 

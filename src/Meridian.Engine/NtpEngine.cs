@@ -12,7 +12,12 @@ public interface INtpTransport
     /// <param name="packet">The encoded packet.</param>
     /// <param name="clientRequest">True for a client request, which goes out from a fresh random port (RFC 9109);
     /// false for server replies and symmetric packets, which go from port 123.</param>
-    void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest);
+    /// <returns>
+    /// For a client request, the time read just before the packet left (after its socket was made), which is its T1:
+    /// the request itself carries a random transmit timestamp, so nothing before the send adds to the offset; zero
+    /// when the transport cannot say (the engine then uses the time it built the request at).
+    /// </returns>
+    NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest);
 }
 
 /// <summary>Which clock discipline the engine runs.</summary>
@@ -128,8 +133,8 @@ public sealed class NtpEngine
     public const int MaxPassiveAssociations = 64;
 
     /// <summary>
-    /// Polls without an answer after which an ephemeral (passive) association is demobilized, once its reach register
-    /// is empty (ntpd's NTP_UNREACH), so that peers that went away free their places.
+    /// Polls without an answer after which an ephemeral (passive) association is demobilized (ntpd's NTP_UNREACH),
+    /// so that peers that went away free their places.
     /// </summary>
     public const int PassiveUnreachLimit = 10;
 
@@ -176,7 +181,7 @@ public sealed class NtpEngine
         Mru = new MruList(settings.Discard);
         Access = settings.Access;
         Io = new IoCounters { QueueCapacity = settings.QueueCapacity };
-        Control = new ControlResponder(clock, random, Auth, settings.UserVariables) { Key = settings.ControlKey };
+        Control = new ControlResponder(random, Auth, settings.UserVariables) { Key = settings.ControlKey };
         Flags = settings.Flags;
         RecordSystemEvent(SystemEvent.Restart);
     }
@@ -367,7 +372,8 @@ public sealed class NtpEngine
                 continue;
             }
 
-            Add(pool.Template with { Address = new IPEndPoint(address, pool.Template.Address.Port), Pool = pool });
+            // A pool member is named by its address, not by the pool's name (the pool itself keeps that).
+            Add(pool.Template with { Address = new IPEndPoint(address, pool.Template.Address.Port), Pool = pool, Name = null });
             Log($"pool {pool.Name}: added {address}");
             added++;
         }
@@ -565,7 +571,12 @@ public sealed class NtpEngine
                 }
             }
 
-            _transport.Send(association.Address, association.LocalAddress, _buffer.AsSpan(0, length), association.Mode == AssociationMode.Client);
+            bool client = association.Mode == AssociationMode.Client;
+            NtpTimestamp left = _transport.Send(association.Address, association.LocalAddress, _buffer.AsSpan(0, length), client);
+            if (client && !left.IsZero)
+            {
+                association.Left(left);
+            }
         }
 
         if (news || now - _lastSelect >= 8)
@@ -581,7 +592,7 @@ public sealed class NtpEngine
     /// <summary>
     /// Mode 6. <c>noquery</c> gets no answer at all. Other answers to a remote host that did not authenticate are
     /// paid from the address's octet budget in the MRU list, so that a flood of small queries (spoofed, say) draws
-    /// back less than it sent; loopback and authenticated queries are not limited.
+    /// back less than it sent.
     /// </summary>
     private void ReceiveControl(ReadOnlySpan<byte> datagram, IPEndPoint from, MruKey source, NtpTimestamp arrival, double now, IPAddress? local, AccessFlags access, bool monitoring)
     {
@@ -593,22 +604,6 @@ public sealed class NtpEngine
         }
 
         Responder.Counters.CountControl();
-        bool limited = !IPAddress.IsLoopback(from.Address);
-        if (limited)
-        {
-            if (!monitoring)
-            {
-                // The budget lives in the MRU list, which mode 6 to remote hosts keeps even without monitoring.
-                Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F));
-            }
-
-            if (Mru.ControlBudget(source, arrival) < ControlHeader.Size)
-            {
-                Responder.Counters.CountDropped(DropReason.ControlLimited);
-                return;
-            }
-        }
-
         ControlAnswer answer = Control.Respond(datagram, Snapshot(now), from, local, mayModify: (access & AccessFlags.NoModify) == 0);
         if (answer.Configuration is ConfigurationRequest configuration)
         {
@@ -616,10 +611,20 @@ public sealed class NtpEngine
             return;
         }
 
-        if (limited && !answer.Authenticated && !Mru.TrySpendControl(source, arrival, answer.Octets))
+        // Loopback, an authenticated query, and READ_MRU (whose nonce proves the asker receives at its address) are
+        // not limited; the budget lives in the MRU list, which mode 6 to remote hosts keeps even without monitoring.
+        if (!IPAddress.IsLoopback(from.Address) && !answer.Authenticated && !answer.AddressVerified && answer.Fragments.Count > 0)
         {
-            Responder.Counters.CountDropped(DropReason.ControlLimited);
-            return;
+            if (!monitoring)
+            {
+                Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F));
+            }
+
+            if (!Mru.TrySpendControl(source, arrival, answer.Octets))
+            {
+                Responder.Counters.CountDropped(DropReason.ControlLimited);
+                return;
+            }
         }
 
         foreach (byte[] fragment in answer.Fragments)
@@ -667,10 +672,10 @@ public sealed class NtpEngine
         for (int i = _associations.Count - 1; i >= 0; i--)
         {
             Association a = _associations[i];
-            if (a.Mode == AssociationMode.SymmetricPassive && a.Reach == 0 && a.Unreach >= PassiveUnreachLimit)
+            if (a.Mode == AssociationMode.SymmetricPassive && a.SilentPolls >= PassiveUnreachLimit)
             {
                 Remove(a);
-                Log($"{a.Address.Address}: passive association demobilized (unreachable for {a.Unreach} polls)");
+                Log($"{a.Address.Address}: passive association demobilized ({a.SilentPolls} polls unanswered)");
             }
         }
     }
@@ -687,13 +692,13 @@ public sealed class NtpEngine
             wanted = State.Leap;
         }
 
-        if (wanted == _kernelLeap)
+        if (wanted == _kernelLeap || !ClockControl.SetLeap(wanted))
         {
+            // Refused: tried again at the next tick.
             return;
         }
 
         _kernelLeap = wanted;
-        ClockControl.SetLeap(wanted);
         RecordSystemEvent(wanted == LeapIndicator.NoWarning ? SystemEvent.LeapDisarmed : SystemEvent.LeapArmed);
         Log(wanted == LeapIndicator.NoWarning
             ? "leap second disarmed in the kernel"
@@ -975,9 +980,12 @@ public sealed class NtpEngine
             _clock.Now());
     }
 
-    private int MinPoll() => _associations.Count == 0 ? NtpConstants.DefaultMinPoll : _associations.Min(a => a.Settings.MinPoll);
+    /// <summary>The poll limits of the configured associations: a passive peer's poll must not move the discipline's.</summary>
+    private int MinPoll() => Configured().Select(a => a.Settings.MinPoll).DefaultIfEmpty(NtpConstants.DefaultMinPoll).Min();
 
-    private int MaxPoll() => _associations.Count == 0 ? NtpConstants.DefaultMaxPoll : _associations.Max(a => a.Settings.MaxPoll);
+    private int MaxPoll() => Configured().Select(a => a.Settings.MaxPoll).DefaultIfEmpty(NtpConstants.DefaultMaxPoll).Max();
+
+    private IEnumerable<Association> Configured() => _associations.Where(a => a.Mode != AssociationMode.SymmetricPassive);
 
     private static string Describe(Association a) => a.IsRefclock ? a.Settings.Name ?? a.ReferenceId.ToAscii() : a.Address.Address.ToString();
 

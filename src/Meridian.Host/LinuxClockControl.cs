@@ -18,12 +18,16 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
     /// <summary>The kernel's limit for maxerror and esterror, microseconds (NTP_PHASE_LIMIT, 16 s).</summary>
     private const long ErrorLimit = 16_000_000;
 
-    private string? _lastFailure;
+    /// <summary>The kinds of call (with their errno) whose failure has been logged: each is logged once, then every thousandth failure.</summary>
+    private readonly HashSet<(string What, int Error)> _logged = new();
 
     public bool CanAdjust => true;
 
     /// <summary>The last error from the kernel (negative errno), or 0 when the last call succeeded.</summary>
     public int LastError { get; private set; }
+
+    /// <summary>What the last refused call was refused with, in words.</summary>
+    public string? LastFailure { get; private set; }
 
     /// <summary>clock_adjtime calls the kernel refused since start.</summary>
     public long Failures { get; private set; }
@@ -52,8 +56,8 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
         Check("frequency", calls.ClockAdjTime(ref timex));
     }
 
-    /// <summary>Sets STA_INS or STA_DEL (or neither), keeping the other status bits.</summary>
-    public void SetLeap(LeapIndicator leap)
+    /// <summary>Sets STA_INS or STA_DEL (or neither), keeping the other status bits; false when the kernel refused.</summary>
+    public bool SetLeap(LeapIndicator leap)
     {
         int bits = leap switch
         {
@@ -61,7 +65,7 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
             LeapIndicator.DeleteSecond => Timex.StaDel,
             _ => 0,
         };
-        WriteStatus("leap", status => (status & ~(Timex.StaIns | Timex.StaDel)) | bits, null);
+        return WriteStatus("leap", status => (status & ~(Timex.StaIns | Timex.StaDel)) | bits, null);
     }
 
     /// <summary>
@@ -84,12 +88,12 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
         static long Micro(double seconds) => (long)Math.Clamp(seconds * 1e6, 0, ErrorLimit);
     }
 
-    private void WriteStatus(string what, Func<int, int> change, (long Max, long Est)? errors)
+    private bool WriteStatus(string what, Func<int, int> change, (long Max, long Est)? errors)
     {
         var read = new Timex();
         if (!Check(what, calls.ClockAdjTime(ref read)))
         {
-            return;
+            return false;
         }
 
         var timex = new Timex { Modes = Timex.AdjStatus, Status = change(read.Status) };
@@ -100,7 +104,7 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
             timex.EstError = est;
         }
 
-        Check(what, calls.ClockAdjTime(ref timex));
+        return Check(what, calls.ClockAdjTime(ref timex));
     }
 
     private bool Check(string what, int result)
@@ -112,11 +116,10 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
         }
 
         LastError = result;
+        LastFailure = $"{what}: {Libc.ErrorText(-result)}";
         Failures++;
-        string failure = $"{what}:{result}";
-        if (failure != _lastFailure || Failures % 1000 == 0)
+        if (_logged.Add((what, result)) || Failures % 1000 == 0)
         {
-            _lastFailure = failure;
             log?.Error($"clock_adjtime ({what}) failed: {Libc.ErrorText(-result)}; {Failures} clock call(s) refused so far");
         }
 

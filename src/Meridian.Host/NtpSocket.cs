@@ -21,7 +21,9 @@ public sealed unsafe class Datagram : IDisposable
     internal readonly byte* Name;
     internal readonly byte* Control;
 
-    /// <summary>The local address the datagram was sent to (IPv4: 4 octets, IPv6: 16), for replying from it.</summary>
+    /// <summary>
+    /// Our address the datagram reached (IPv4: ipi_spec_dst, 4 octets; IPv6: ipi6_addr, 16), for replying from it.
+    /// </summary>
     internal readonly byte* DestinationAddress;
 
     public Datagram()
@@ -42,29 +44,14 @@ public sealed unsafe class Datagram : IDisposable
     public NtpTimestamp? KernelReceiveTime { get; internal set; }
 
     /// <summary>
-    /// How long a datagram may plausibly wait in a socket buffer, seconds: even a full buffer under a flood drains in
-    /// tens of milliseconds. A kernel timestamp older than this is on another clock than the one the daemon reads.
+    /// The arrival time to use: the kernel's timestamp when the kernel stamps on the clock this process reads (see
+    /// <see cref="ReceiveTimestamps"/>), else <paramref name="clock"/> read now. Under a clock interposer (libfaketime,
+    /// a simulator) the kernel stamps on its own clock, and mixing the two would put the difference into every offset.
     /// </summary>
-    public const double MaxQueueing = 0.05;
-
-    /// <summary>
-    /// The arrival time to use, given <paramref name="now"/> read from the daemon's clock just after receiving: the
-    /// kernel's timestamp when it is consistent with that clock (not later, at most <see cref="MaxQueueing"/>
-    /// earlier), else <paramref name="now"/>. Under a clock interposer (libfaketime, a simulator) the kernel stamps
-    /// on its own clock, and mixing the two would put the error between them into every offset.
-    /// </summary>
-    public NtpTimestamp ArrivalTime(NtpTimestamp now)
+    public NtpTimestamp ArrivalTime(Meridian.Engine.IClock clock)
     {
-        if (KernelReceiveTime is NtpTimestamp kernel)
-        {
-            double waited = (now - kernel).ToSeconds();
-            if (waited is >= 0 and <= MaxQueueing)
-            {
-                return kernel;
-            }
-        }
-
-        return now;
+        ArgumentNullException.ThrowIfNull(clock);
+        return KernelReceiveTime is NtpTimestamp kernel && ReceiveTimestamps.Trusted(clock) ? kernel : clock.Now();
     }
 
     internal uint NameLength { get; set; }
@@ -289,7 +276,9 @@ public sealed unsafe class NtpSocket : IDisposable
         ArgumentNullException.ThrowIfNull(datagram);
         byte* control = stackalloc byte[64];
         nuint controlLength = 0;
-        if (datagram.DestinationFamily == Libc.AF_INET && !IsBroadcastOrMulticastV4(datagram))
+        // IPv4: ipi_spec_dst is the local address to answer from, the interface's own even for a packet sent to a
+        // broadcast or multicast address.
+        if (datagram.DestinationFamily == Libc.AF_INET)
         {
             controlLength = WriteControlHeader(control, Libc.IPPROTO_IP, Libc.IP_PKTINFO, 12);
             byte* data = control + 16;
@@ -344,7 +333,7 @@ public sealed unsafe class NtpSocket : IDisposable
         int nameLength = SocketAddress.Write(destination, name);
         byte* control = stackalloc byte[64];
         nuint controlLength = 0;
-        if (source is not null && source.AddressFamily == Family && !IsMulticastOrBroadcast(source))
+        if (source is not null && source.AddressFamily == Family && !IsMulticast(source))
         {
             Span<byte> bytes = stackalloc byte[16];
             source.TryWriteBytes(bytes, out int written);
@@ -476,10 +465,8 @@ public sealed unsafe class NtpSocket : IDisposable
         return (nuint)((16 + dataLength + 7) & ~7);
     }
 
-    private static bool IsBroadcastOrMulticastV4(Datagram datagram) =>
-        datagram.DestinationAddress[0] >= 224 || datagram.DestinationAddress[3] == 255;
-
-    private static bool IsMulticastOrBroadcast(IPAddress address)
+    /// <summary>A group address is never a source: the kernel then picks the interface's own.</summary>
+    private static bool IsMulticast(IPAddress address)
     {
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
@@ -488,7 +475,7 @@ public sealed unsafe class NtpSocket : IDisposable
 
         Span<byte> b = stackalloc byte[4];
         address.TryWriteBytes(b, out _);
-        return b[0] >= 224 || b[3] == 255;
+        return b[0] >= 224;
     }
 
     private static void ReadControlMessages(Datagram datagram, int controlLength)
@@ -518,7 +505,8 @@ public sealed unsafe class NtpSocket : IDisposable
                 datagram.InterfaceIndex = *(int*)data;
                 for (int i = 0; i < 4; i++)
                 {
-                    datagram.DestinationAddress[i] = data[8 + i];
+                    // struct in_pktinfo: ipi_ifindex, ipi_spec_dst (the local address), ipi_addr (the header's).
+                    datagram.DestinationAddress[i] = data[4 + i];
                 }
             }
             else if (level == Libc.IPPROTO_IPV6 && type == Libc.IPV6_PKTINFO && length >= 36)

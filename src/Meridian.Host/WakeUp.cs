@@ -12,6 +12,7 @@ public sealed unsafe class WakeUp : IDisposable
     private readonly int _read;
     private readonly int _write;
     private int _pending;
+    private int _disposed;
 
     public WakeUp()
     {
@@ -31,7 +32,8 @@ public sealed unsafe class WakeUp : IDisposable
     /// <summary>Wakes the waiting thread; many calls before it wakes cost one octet.</summary>
     public void Signal()
     {
-        if (Interlocked.Exchange(ref _pending, 1) == 0)
+        // After Dispose the descriptor may be another file's: a late signal (a resolver's answer) is dropped.
+        if (Volatile.Read(ref _disposed) == 0 && Interlocked.Exchange(ref _pending, 1) == 0)
         {
             byte one = 1;
             Libc.Write(_write, &one, 1);
@@ -50,7 +52,10 @@ public sealed unsafe class WakeUp : IDisposable
 
     public void Dispose()
     {
-        Libc.Close(_read);
-        Libc.Close(_write);
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Libc.Close(_read);
+            Libc.Close(_write);
+        }
     }
 }

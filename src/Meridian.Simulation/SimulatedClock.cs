@@ -113,13 +113,15 @@ public sealed class SimulatedClock : IClock, IClockControl
     /// <summary>The leap second the discipline has armed (the simulated clock does not perform it).</summary>
     public LeapIndicator ArmedLeap { get; private set; }
 
-    public void SetLeap(LeapIndicator leap)
+    public bool SetLeap(LeapIndicator leap)
     {
         if (CanAdjust)
         {
             ArmedLeap = leap;
             LeapCalls.Add((Now().ToDateTime(), leap));
         }
+
+        return true;
     }
 
     /// <summary>Every arming and disarming, with the clock's UTC reading when it happened.</summary>

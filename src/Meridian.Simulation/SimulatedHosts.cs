@@ -111,10 +111,11 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         Drain();
     }
 
-    public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
+    public NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
     {
         int port = clientRequest ? (_nextPort = _nextPort >= 60000 ? 40000 : _nextPort + 1) : 123;
         _network.Send(new IPEndPoint(Address, port), destination, packet.ToArray());
+        return NtpTimestamp.Zero;
     }
 
     private void Tick()

@@ -164,4 +164,12 @@ public sealed class DaemonPlanTests
         DiscardSettings d = Plan("mru maxdepth 100000 maxmem 64 mindepth 10 maxage 60\ndiscard average 5 minimum 1\n").Engine.Discard;
         Assert.Equal((64 * 1024 / MruList.EntrySize, 10, 60.0, 5, 1.0), (d.MaxDepth, d.MinDepth, d.MaxAge, d.Average, d.Minimum));
     }
+
+    [Fact]
+    public void Disable_kernel_under_the_adaptive_discipline_is_named_as_having_no_effect()
+    {
+        Assert.Contains(Plan("disable kernel\n").Warnings, w => w.StartsWith("disable kernel: the adaptive discipline never uses the kernel PLL", StringComparison.Ordinal));
+        Assert.DoesNotContain(Plan("disable kernel\n", new DaemonOptions { Discipline = DisciplineKind.Classic }).Warnings, w => w.StartsWith("disable kernel", StringComparison.Ordinal));
+        Assert.False(Plan("disable kernel\n", new DaemonOptions { Discipline = DisciplineKind.Classic }).Engine.KernelDiscipline);
+    }
 }

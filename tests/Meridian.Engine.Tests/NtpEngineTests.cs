@@ -8,7 +8,14 @@ internal sealed class RecordingTransport : INtpTransport
 {
     public List<(IPEndPoint To, IPAddress? From, byte[] Packet, bool ClientRequest)> Sent { get; } = new();
 
-    public void Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest) => Sent.Add((destination, source, packet.ToArray(), clientRequest));
+    /// <summary>What Send says of when a client request left (zero: the engine keeps its own reading).</summary>
+    public NtpTimestamp Left { get; set; }
+
+    public NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest)
+    {
+        Sent.Add((destination, source, packet.ToArray(), clientRequest));
+        return Left;
+    }
 }
 
 public sealed class NtpEngineTests
@@ -252,6 +259,32 @@ public sealed class NtpEngineTests
 
         Assert.Equal(3, transport.Sent.Count);
         Assert.Equal([local, IPAddress.Parse("127.0.0.2"), local], transport.Sent.Select(s => s.From));
+    }
+
+    [Fact]
+    public void A_client_requests_T1_is_when_the_transport_says_it_left_not_when_it_was_built()
+    {
+        var (engine, transport, _) = Create();
+        var server = new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123);
+        Association association = engine.Add(new AssociationSettings(server));
+        // Built at Start; the socket is made and the request leaves 10 ms later.
+        transport.Left = Start + NtpDuration.FromSeconds(0.010);
+        engine.Tick(1);
+        NtpHeader.TryRead(transport.Sent[0].Packet, out NtpHeader request);
+        var reply = new byte[48];
+        new NtpHeader
+        {
+            Version = 4, Mode = NtpMode.Server, Stratum = 1, ReferenceId = ReferenceId.FromAscii("GPS"), Precision = -20,
+            OriginTimestamp = request.TransmitTimestamp,
+            ReceiveTimestamp = Start + NtpDuration.FromSeconds(0.015),
+            TransmitTimestamp = Start + NtpDuration.FromSeconds(0.015),
+            ReferenceTimestamp = Start,
+        }.Write(reply);
+
+        engine.Receive(reply, server, Start + NtpDuration.FromSeconds(0.020), 1.02);
+
+        Assert.Equal(0, association.LastSample.Offset.ToSeconds(), 6);
+        Assert.Equal(0.010, association.LastSample.Delay.ToSeconds(), 6);
     }
 
     /// <summary>Hands out known values and counts how many were taken.</summary>

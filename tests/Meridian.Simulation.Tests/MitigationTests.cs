@@ -228,11 +228,14 @@ public sealed class HierarchyTests
         lab.Run(1600);
         Assert.InRange(passive.Sent - sent, 90, 110);
 
-        // The peer goes away: after its reach register empties and ten more polls, the association is demobilized.
+        // The peer goes away: after ten polls without an answer (ntpd's NTP_UNREACH) the association is demobilized,
+        // and the discipline's poll limits never followed the passive peer's.
+        int minPoll = b.Engine.Discipline.PollExponent;
         a.Engine.Remove(active);
         double? gone = lab.RunUntil(() => !b.Engine.Associations.Contains(passive), within: 3600);
         Assert.NotNull(gone);
-        Assert.InRange(gone!.Value, 16 * 16, 16 * 20);
+        Assert.InRange(gone!.Value, 16 * 8, 16 * 11 + 1);
+        Assert.True(b.Engine.Discipline.PollExponent >= 6, $"poll exponent {b.Engine.Discipline.PollExponent} (was {minPoll})");
         Assert.Contains(b.Log, e => e.Message.Contains("passive association demobilized", StringComparison.Ordinal));
     }
 

@@ -193,10 +193,17 @@ public static class Program
 
         if (configTest)
         {
+            // What the daemon would start with: the translation's own warnings (keys, flags) as well.
+            IReadOnlyList<string> planWarnings = config.HasErrors ? [] : DaemonPlan.From(config, daemonOptions, null, -20).Warnings;
+            foreach (string warning in planWarnings)
+            {
+                Console.Error.WriteLine($"{configFile}: warning: {warning}");
+            }
+
             int notInEffect = config.NotInEffect.Count();
             Console.WriteLine(config.HasErrors
                 ? $"ntpd: {configFile}: {config.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); ntpd would not start"
-                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count} warning(s), {notInEffect} of them about lines not in effect)");
+                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count + planWarnings.Count} warning(s), {notInEffect} of them about lines not in effect)");
             return config.HasErrors ? 1 : 0;
         }
 
@@ -249,6 +256,21 @@ public static class Program
             return 1;
         }
 
+        // The pid file is written while the daemon is still root and sees the whole file system, as ntpd writes it.
+        pidFile ??= config.PidFile;
+        if (pidFile is not null)
+        {
+            try
+            {
+                AtomicFile.Write(pidFile, $"{Environment.ProcessId}\n");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Error($"cannot write pid file {pidFile}: {e.Message}; exiting");
+                return 1;
+            }
+        }
+
         if (jail is not null)
         {
             if (ProcessControl.EnterJail(jail) is string jailError)
@@ -274,12 +296,6 @@ public static class Program
             }
 
             log.Info($"running as {user} (uid {id.Uid}, gid {id.Gid})");
-        }
-
-        pidFile ??= config.PidFile;
-        if (pidFile is not null)
-        {
-            AtomicFile.Write(pidFile, $"{Environment.ProcessId}\n");
         }
 
         // Signals reach the loop as posted work: SIGTERM and SIGINT stop it, SIGHUP reloads (log, keys, names).
