@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "run.sh: ntpd serves UDP port 123, which needs root (or CAP_NET_BIND_SERVICE): try 'sudo ./run.sh'" >&2
 fi
 cat >&2 <<'HOW'
-run.sh: ntpd is starting on 127.0.0.1:123; stop it with Ctrl-C. Query it from another terminal:
+run.sh: ntpd is starting on loopback (127.0.0.1 and ::1), port 123; stop it with Ctrl-C. Query it from another terminal:
           out/ntpq -p 127.0.0.1    out/ntpstat    out/ntpdig 127.0.0.1    out/ntpdate -q 127.0.0.1
 HOW
 exec out/ntpd -n -c "$config" "$@"
