@@ -16,6 +16,16 @@ public sealed partial class ConfigParser
         ["nomrulist"] = RestrictFlags.NoMruList, ["noepeer"] = RestrictFlags.NoEphemeralPeer, ["mssntp"] = RestrictFlags.MsSntp,
     };
 
+    /// <summary>Restrict flags and options read but not acted on in this build, with the reason.</summary>
+    private static readonly Dictionary<string, string> RestrictFlagsNotInEffect = new(StringComparer.Ordinal)
+    {
+        ["nomrulist"] = "the MRU list is READ_MRU's with a nonce; it is not withheld per address",
+        ["noepeer"] = "ephemeral peers are refused by nopeer and by enable auth",
+        ["mssntp"] = "Microsoft's MS-SNTP signing is not supported",
+        ["ippeerlimit"] = "passive peers are limited to 64 in all, not per address",
+        ["serverresponse"] = "replies are never fuzzed",
+    };
+
     private static readonly Dictionary<string, (double Min, double Max)> DiscardRanges = new(StringComparer.Ordinal)
     {
         ["average"] = (0, 16), ["minimum"] = (0, 16), ["monitor"] = (0, 1e6),
@@ -210,10 +220,15 @@ public sealed partial class ConfigParser
             if (RestrictFlagNames.TryGetValue(word, out RestrictFlags value))
             {
                 flags |= value;
+                if (RestrictFlagsNotInEffect.TryGetValue(word, out string? reason))
+                {
+                    line.NotInEffect(flag, $"restrict {word}", reason);
+                }
             }
             else if (word == "ippeerlimit" || word == "serverresponse")
             {
-                // ntpd 4.2.8p11's ippeerlimit N and serverresponse fuzz: accepted, with their argument.
+                // ntpd 4.2.8p11's ippeerlimit N and serverresponse fuzz, with their argument.
+                line.NotInEffect(flag, $"restrict {word}", RestrictFlagsNotInEffect[word]);
                 line.Next();
             }
             else if (word == "trust")

@@ -292,6 +292,7 @@ public sealed partial class ConfigParser
                 break;
             case "resolver":
                 // ntpd 3's external resolver program (seed 004): names are resolved inside the daemon now.
+                line.NotInEffect(keyword, "resolver", "names are resolved inside the daemon; no resolver program is run");
                 line.RequireWord("a program path");
                 line.WarnRest();
                 break;
@@ -628,6 +629,11 @@ public sealed partial class ConfigParser
                     line.Error(option, Unknown("unknown fudge option ", option.Text, word, ["stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4"]));
                     return;
             }
+        }
+
+        if (clock.Type != 1)
+        {
+            line.NotInEffect(address.Value, $"fudge {clock}", $"driver type {clock.Type} is not available in this build yet");
         }
 
         _config.Fudges[clock] = fudge with { Flags = flags };

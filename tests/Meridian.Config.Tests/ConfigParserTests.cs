@@ -213,9 +213,9 @@ public sealed class ConfigParserTests
     [Fact]
     public void Options_not_in_effect_are_warned_about_where_they_stand()
     {
-        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 xleave ttl 4\ntos maxdist 2 minclock 4\nenable calibrate monitor\nmru maxdepth 10 initalloc 4\ndiscard monitor 100\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 xleave ttl 4\ntos maxdist 2 minclock 4\nenable calibrate monitor\nmru maxdepth 10 initalloc 4\ndiscard monitor 100\nrestrict default kod noepeer ippeerlimit 2\nfudge 127.127.20.0 time2 0.5\n", "ntp.conf");
         Assert.False(c.HasErrors);
-        Assert.Equal(["1:18 xleave", "1:25 ttl", "2:5 tos maxdist", "3:8 enable calibrate", "4:17 mru initalloc", "5:9 discard monitor"],
+        Assert.Equal(["1:18 xleave", "1:25 ttl", "2:5 tos maxdist", "3:8 enable calibrate", "4:17 mru initalloc", "5:9 discard monitor", "6:22 restrict noepeer", "6:30 restrict ippeerlimit", "7:7 fudge 127.127.20.0"],
             c.NotInEffect.Select(d => $"{d.Line}:{d.Column} {d.Message.Split('\'')[1]}"));
     }
 

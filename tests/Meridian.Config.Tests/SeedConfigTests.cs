@@ -150,7 +150,7 @@ public sealed class SeedConfigTests
         Assert.Equal(0.05, chicago.BroadcastDelay);
         Assert.Contains("NTPv3 form", Assert.Single(chicago.Diagnostics, d => !d.NotInEffect).Message, StringComparison.Ordinal);
         // broadcastclient and broadcastdelay are read, and said not to be in effect yet.
-        Assert.Equal(["broadcastclient", "broadcastdelay", "requestkey"], chicago.NotInEffect.Select(d => d.Message.Split('\'')[1]));
+        Assert.Equal(["broadcastclient", "broadcastdelay", "resolver", "requestkey"], chicago.NotInEffect.Select(d => d.Message.Split('\'')[1]));
     }
 
     [Fact]

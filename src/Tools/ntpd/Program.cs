@@ -97,6 +97,7 @@ public static class Program
         string? keyFile = null;
         string? statsDirectory = null;
         string? user = null;
+        bool ignoreVirtual = false;
         var trustedKeys = new List<int>();
         var daemonOptions = new DaemonOptions { Version = Version };
         var listen = new List<IPAddress>();
@@ -146,7 +147,7 @@ public static class Program
                 case "p": pidFile = option.Value; break;
                 case "i": jail = option.Value; break;
                 case "k": keyFile = option.Value; break;
-                case "L": break; // accepted: addresses are not told apart as virtual or not
+                case "L": ignoreVirtual = true; break;
                 case "N": nice = true; break;
                 case "s": statsDirectory = option.Value; break;
                 case "u": user = option.Value; break;
@@ -182,6 +183,10 @@ public static class Program
         daemonOptions = daemonOptions with { ListenAddresses = listen, ListenInterfaces = interfaces };
         NtpConfiguration config = ConfigParser.ParseFile(configFile);
         ApplyCommandLine(config, keyFile, trustedKeys, statsDirectory);
+        if (ignoreVirtual)
+        {
+            config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, "-L", 0, 0, "'-L' is read but not in effect: addresses are not told apart as virtual; each is as the interface rules say") { NotInEffect = true });
+        }
         bool detachedChild = ProcessControl.IsDetachedChild;
         if (!detachedChild)
         {
@@ -339,6 +344,7 @@ public static class Program
         if (statsDirectory is not null)
         {
             config.StatsDirectory = statsDirectory;
+            config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, "-s", 0, 0, $"'-s {statsDirectory}' is read but not in effect: statistics files are not written by this build yet") { NotInEffect = true });
         }
     }
 
