@@ -205,6 +205,8 @@ public static class Targets
             Octets += destination.Equals(Stranger) ? packet.Length : 0;
             return NtpTimestamp.Zero;
         }
+
+        public NtpTimestamp SendToGroup(IPEndPoint group, ReadOnlySpan<byte> packet, int ttl, bool clientRequest) => NtpTimestamp.Zero;
     }
 
     private sealed class FixedClock(NtpTimestamp now) : IClock

@@ -35,9 +35,9 @@ public static class ControlFormat
         int stratum = Int(v, "stratum", 16);
         string refidText = v.GetValueOrDefault("refid", "");
         string refid = IPAddress.TryParse(refidText, out IPAddress? refAddress) && refidText.Contains('.', StringComparison.Ordinal) && stratum > 1
-            ? (hostName is null ? refidText : hostName(refAddress))
+            ? (hostName is null ? refidText : RefclockName(refAddress) ?? hostName(refAddress))
             : "." + refidText + ".";
-        char type = Type(address, Int(v, "hmode", 3));
+        char type = Type(address, Int(v, "hmode", 3), IPAddress.TryParse(v.GetValueOrDefault("dstadr"), out IPAddress? local) ? local : null);
         int hpoll = Int(v, "hpoll", 6);
         int ppoll = Int(v, "ppoll", 0);
         int poll = ppoll > 0 ? Math.Min(ppoll, hpoll) : hpoll;
@@ -280,7 +280,13 @@ public static class ControlFormat
         return name == "REFCLK" ? $"REFCLK({b[2]},{b[3]})" : $"{name}({b[3]})";
     }
 
-    private static char Type(IPAddress? address, int hmode)
+    /// <summary>
+    /// The <c>t</c> column: <c>l</c> a reference clock, <c>u</c> a server, <c>s</c>/<c>S</c> a symmetric active/passive
+    /// peer, <c>B</c>/<c>M</c> our broadcast to a broadcast address/multicast group, <c>b</c>/<c>m</c> a broadcast
+    /// client of a server heard by broadcast/multicast (seed 000's ntpq shows <c>m</c>; ntpd 4.2.8's shows <c>b</c> for
+    /// both), <c>a</c> a manycast client's request to its group.
+    /// </summary>
+    private static char Type(IPAddress? address, int hmode, IPAddress? local)
     {
         if (address is null)
         {
@@ -293,13 +299,19 @@ public static class ControlFormat
             return 'l';
         }
 
-        if (address.IsIPv6Multicast || (b.Length == 4 && b[0] >= 224 && b[0] < 240))
+        return hmode switch
         {
-            return 'm';
-        }
-
-        return hmode switch { 1 => 's', 2 => 'S', 5 => 'b', 6 => 'B', _ => b.Length == 4 && b[3] == 255 ? 'b' : 'u' };
+            1 => 's',
+            2 => 'S',
+            5 => IsMulticast(address) ? 'M' : 'B',
+            6 => local is not null && IsMulticast(local) ? 'm' : 'b',
+            _ when IsMulticast(address) => 'a',
+            _ => 'u',
+        };
     }
+
+    private static bool IsMulticast(IPAddress address) =>
+        address.IsIPv6Multicast || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.GetAddressBytes()[0] is >= 224 and < 240);
 
     private static string Number(IReadOnlyDictionary<string, string> v, string name) =>
         double.TryParse(v.GetValueOrDefault(name), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d.ToString("0.000", CultureInfo.InvariantCulture) : "-";

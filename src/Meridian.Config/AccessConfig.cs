@@ -77,6 +77,17 @@ public sealed record BroadcastConfig(string Address, int Line)
     public int MinPoll { get; init; } = 6;
 
     public int MaxPoll { get; init; } = 10;
+
+    /// <summary>For <c>manycastclient</c>: options the servers found get (<c>iburst burst prefer noselect true</c>).</summary>
+    public bool Iburst { get; init; }
+
+    public bool Burst { get; init; }
+
+    public bool Prefer { get; init; }
+
+    public bool NoSelect { get; init; }
+
+    public bool True { get; init; }
 }
 
 /// <summary>A <c>filegen</c> line.</summary>

@@ -315,9 +315,15 @@ public sealed partial class ConfigParser
             return;
         }
 
-        if (!IPAddress.TryParse(address.Value.Text, out _))
+        if (!IPAddress.TryParse(address.Value.Text, out IPAddress? parsed))
         {
             line.Error(address.Value, $"'{address.Value.Text}' is not an address");
+            return;
+        }
+
+        if (manycast && !IsGroup(parsed))
+        {
+            line.Error(address.Value, $"manycastclient: '{address.Value.Text}' is not a multicast group (224.0.0.0/4 or ff00::/8; 224.0.1.1 is NTP's)");
             return;
         }
 
@@ -331,7 +337,21 @@ public sealed partial class ConfigParser
                 case "version": broadcast = broadcast with { Version = line.Integer(option, 1, 4) ?? broadcast.Version }; break;
                 case "minpoll": broadcast = broadcast with { MinPoll = line.Integer(option, 3, 17) ?? broadcast.MinPoll }; break;
                 case "maxpoll": broadcast = broadcast with { MaxPoll = line.Integer(option, 3, 17) ?? broadcast.MaxPoll }; break;
-                case "iburst" or "burst" or "prefer" or "noselect" or "preempt" or "autokey" or "xleave" or "true":
+                case "iburst" or "burst" or "prefer" or "noselect" or "true" when manycast:
+                    broadcast = option.Text.ToLowerInvariant() switch
+                    {
+                        "iburst" => broadcast with { Iburst = true },
+                        "burst" => broadcast with { Burst = true },
+                        "prefer" => broadcast with { Prefer = true },
+                        "noselect" => broadcast with { NoSelect = true },
+                        _ => broadcast with { True = true },
+                    };
+                    break;
+                case "iburst" or "burst" or "prefer" or "noselect" or "true":
+                    line.NotInEffect(option, option.Text.ToLowerInvariant(), "it means nothing on a broadcast line, which only sends");
+                    break;
+                case "preempt" or "autokey" or "xleave":
+                    line.NotInEffect(option, option.Text.ToLowerInvariant(), AssociationOptionsNotInEffect[option.Text.ToLowerInvariant()]);
                     break;
                 default:
                     line.Error(option, Unknown("unknown option ", option.Text, option.Text.ToLowerInvariant(), ["key", "ttl", "version", "minpoll", "maxpoll"]));
@@ -354,6 +374,7 @@ public sealed partial class ConfigParser
         switch (word.Text.ToLowerInvariant())
         {
             case "novolley":
+                _config.BroadcastVolley = false;
                 break;
             case "yes":
                 line.Warn(word, "'broadcastclient yes' is the NTPv3 form; read as 'broadcastclient'");
@@ -370,6 +391,9 @@ public sealed partial class ConfigParser
         line.WarnRest();
     }
 
+    private static bool IsGroup(IPAddress address) =>
+        address.IsIPv6Multicast || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.GetAddressBytes()[0] is >= 224 and < 240);
+
     private static void ParseGroups(LineReader line, List<IPAddress> into, string directive)
     {
         bool any = false;
@@ -384,6 +408,12 @@ public sealed partial class ConfigParser
             if (!IPAddress.TryParse(group.Text, out IPAddress? address))
             {
                 line.Error(group, $"{directive}: '{group.Text}' is not an address");
+                return;
+            }
+
+            if (!IsGroup(address))
+            {
+                line.Error(group, $"{directive}: '{group.Text}' is not a multicast group (224.0.0.0/4 or ff00::/8; 224.0.1.1 is NTP's)");
                 return;
             }
 

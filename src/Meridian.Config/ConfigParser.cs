@@ -18,8 +18,7 @@ public sealed partial class ConfigParser
     /// </summary>
     private static readonly Dictionary<string, string> NotInEffectDirectives = new(StringComparer.Ordinal)
     {
-        ["broadcast"] = Broadcasting, ["broadcastclient"] = Broadcasting, ["multicastclient"] = Broadcasting,
-        ["manycastserver"] = Broadcasting, ["manycastclient"] = Broadcasting, ["broadcastdelay"] = Broadcasting, ["ttl"] = Broadcasting,
+        ["ttl"] = "the manycast ring's hop limits double from 1 up to the manycastclient line's ttl in this build",
         ["statistics"] = Statistics, ["statsdir"] = Statistics, ["filegen"] = Statistics,
         ["leapfile"] = LeapSeconds, ["leapsmearinterval"] = LeapSeconds,
         ["device"] = ReferenceClocks,
@@ -37,7 +36,6 @@ public sealed partial class ConfigParser
         ["pollskewlist"] = "the poll skew is fixed (up to 3 % early) in this build",
     };
 
-    private const string Broadcasting = "broadcast, multicast and manycast modes are not available in this build yet";
     private const string Statistics = "statistics files are not written by this build yet";
     private const string LeapSeconds = "leap second files and smearing are not available in this build yet";
     private const string ReferenceClocks = "reference clock devices are not available in this build yet";
@@ -60,7 +58,7 @@ public sealed partial class ConfigParser
         ["xleave"] = "interleaved mode (RFC 9769) is not available in this build yet",
         ["autokey"] = Autokey + "; use symmetric keys (key N)",
         ["noval"] = "it has no meaning without Autokey",
-        ["ttl"] = Broadcasting,
+        ["ttl"] = "a hop limit applies to broadcast and manycastclient lines only",
         ["mode"] = ReferenceClocks,
         ["bias"] = "a fixed offset per association is not applied in this build",
         ["maxdelay"] = "samples are not discarded by delay in this build",
@@ -93,7 +91,7 @@ public sealed partial class ConfigParser
     private static readonly string[] SystemFlagNames = ["auth", "bclient", "calibrate", "kernel", "monitor", "ntp", "stats", "mode7", "pps", "peer_clear_digest_early", "unpeer_crypto_early", "unpeer_crypto_nak_early", "unpeer_digest_early"];
 
     /// <summary>The system flags in effect; the others are read and warned about when a line names them.</summary>
-    private static readonly HashSet<string> SystemFlagsInEffect = new(StringComparer.Ordinal) { "auth", "kernel", "monitor", "ntp" };
+    private static readonly HashSet<string> SystemFlagsInEffect = new(StringComparer.Ordinal) { "auth", "bclient", "kernel", "monitor", "ntp" };
 
     private readonly NtpConfiguration _config = new();
     private readonly Stack<string> _includeStack = new();
@@ -656,7 +654,6 @@ public sealed partial class ConfigParser
             {
                 line.NotInEffect(flag, $"{(enable ? "enable" : "disable")} {word}", word switch
                 {
-                    "bclient" => Broadcasting,
                     "stats" => Statistics,
                     "mode7" => "mode 7 is never answered, so that monlist amplification cannot exist",
                     "pps" => ReferenceClocks,

@@ -101,6 +101,9 @@ public sealed class NtpConfiguration
     /// <summary><c>broadcastclient</c>: listen for broadcast servers.</summary>
     public bool BroadcastClient { get; set; }
 
+    /// <summary>Without <c>novolley</c>: a broadcast client measures the delay to a new server with a volley first.</summary>
+    public bool BroadcastVolley { get; set; } = true;
+
     /// <summary><c>multicastclient</c> groups to join.</summary>
     public List<IPAddress> MulticastClientGroups { get; } = new();
 

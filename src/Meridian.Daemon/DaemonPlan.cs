@@ -69,7 +69,10 @@ public sealed record DaemonPlan
             },
             Precision = precision,
             KernelDiscipline = config.SystemFlags.Kernel,
-            Flags = FlagsOf(config.SystemFlags),
+            // broadcastclient and multicastclient set bclient, as in ntpd.
+            Flags = FlagsOf(config.SystemFlags) | (config.BroadcastClient || config.MulticastClientGroups.Count > 0 ? SystemFlags.BroadcastClient : 0),
+            BroadcastVolley = config.BroadcastVolley,
+            ManycastServer = config.ManycastServerGroups.Count > 0,
             ControlKey = ControlKeyOf(config.ControlKey, config.Keys, config.TrustedKeys, out string? controlKeyProblem),
             Access = AccessList.Build(config.Restrictions, new Dictionary<string, IPAddress[]>()),
             Discard = DiscardOf(config.Discard, config.Mru),
@@ -104,6 +107,13 @@ public sealed record DaemonPlan
             }
 
             associations.Add(Plan(association, config.Fudges));
+        }
+
+        foreach (BroadcastConfig line in config.Broadcasts)
+        {
+            associations.Add(new PlannedAssociation(
+                new AssociationConfig(AssociationKind.Server, line.Address, line.Line) { Key = line.Key is int key ? (uint)key : null, MinPoll = line.MinPoll, MaxPoll = line.MaxPoll, Version = line.Version },
+                BroadcastSettings(line)));
         }
 
         return new DaemonPlan
@@ -161,6 +171,29 @@ public sealed record DaemonPlan
         return IPAddress.TryParse(association.Address, out IPAddress? literal)
             ? new PlannedAssociation(association, Settings(association, literal))
             : new PlannedAssociation(association, null);
+    }
+
+    /// <summary>
+    /// A <c>broadcast</c> line (mode 5 to the address every 2^minpoll s) or a <c>manycastclient</c> line (mode 3 to
+    /// the group; the servers that answer get client associations with the line's options).
+    /// </summary>
+    public static AssociationSettings BroadcastSettings(BroadcastConfig line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        return new AssociationSettings(new IPEndPoint(IPAddress.Parse(line.Address), 123))
+        {
+            Mode = line.ManycastClient ? AssociationMode.ManycastClient : AssociationMode.Broadcast,
+            MinPoll = line.MinPoll,
+            MaxPoll = Math.Max(line.MinPoll, line.MaxPoll),
+            Version = (byte)line.Version,
+            Key = line.Key is int key ? (uint)key : null,
+            Ttl = line.Ttl,
+            Iburst = line.Iburst,
+            Burst = line.Burst,
+            Prefer = line.Prefer,
+            NoSelect = line.NoSelect,
+            True = line.True,
+        };
     }
 
     /// <summary>A server, pool or peer line's settings for one of its addresses.</summary>

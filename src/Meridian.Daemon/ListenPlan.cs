@@ -5,15 +5,59 @@ using Meridian.Config;
 
 namespace Meridian.Daemon;
 
-/// <summary>An address of a network interface.</summary>
+/// <summary>An address of a network interface, with what broadcast and multicast need to know of it.</summary>
 public sealed record InterfaceAddress(string Interface, IPAddress Address, bool Loopback)
 {
+    /// <summary>The interface's index (for IP_MULTICAST_IF and group memberships).</summary>
+    public int Index { get; init; }
+
+    /// <summary>The subnet's prefix length (the subnet broadcast address follows from it).</summary>
+    public int PrefixLength { get; init; }
+
+    /// <summary>The interface is up and can send and receive multicast.</summary>
+    public bool Multicast { get; init; }
+
+    /// <summary>The subnet's broadcast address (IPv4), or null.</summary>
+    public IPAddress? Broadcast
+    {
+        get
+        {
+            if (Address.AddressFamily != AddressFamily.InterNetwork || PrefixLength is <= 0 or >= 31)
+            {
+                return null;
+            }
+
+            uint bits = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(Address.GetAddressBytes());
+            uint host = uint.MaxValue >> PrefixLength;
+            byte[] broadcast = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(broadcast, bits | host);
+            return new IPAddress(broadcast);
+        }
+    }
+
     /// <summary>The addresses of this host's interfaces now (IPv6 link-local ones left out: they need a scope).</summary>
     public static List<InterfaceAddress> OfThisHost() =>
         NetworkInterface.GetAllNetworkInterfaces()
-            .SelectMany(i => i.GetIPProperties().UnicastAddresses.Select(u => new InterfaceAddress(i.Name, u.Address, i.NetworkInterfaceType == NetworkInterfaceType.Loopback || IPAddress.IsLoopback(u.Address))))
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses.Select(u => new InterfaceAddress(i.Name, u.Address, i.NetworkInterfaceType == NetworkInterfaceType.Loopback || IPAddress.IsLoopback(u.Address))
+            {
+                Index = IndexOf(i, u.Address.AddressFamily),
+                PrefixLength = u.PrefixLength,
+                Multicast = i.OperationalStatus == OperationalStatus.Up && i.SupportsMulticast && i.NetworkInterfaceType != NetworkInterfaceType.Loopback,
+            }))
             .Where(a => !a.Address.IsIPv6LinkLocal)
             .ToList();
+
+    private static int IndexOf(NetworkInterface i, AddressFamily family)
+    {
+        try
+        {
+            return family == AddressFamily.InterNetworkV6 ? i.GetIPProperties().GetIPv6Properties().Index : i.GetIPProperties().GetIPv4Properties().Index;
+        }
+        catch (NetworkInformationException)
+        {
+            return 0;
+        }
+    }
 }
 
 /// <summary>

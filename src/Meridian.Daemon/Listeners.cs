@@ -7,7 +7,7 @@ using Meridian.Protocol;
 namespace Meridian.Daemon;
 
 /// <summary>A datagram for the engine, copied off a socket.</summary>
-public sealed record ReceivedPacket(byte[] Payload, IPEndPoint From, NtpTimestamp Arrival, IPAddress? Local);
+public sealed record ReceivedPacket(byte[] Payload, IPEndPoint From, NtpTimestamp Arrival, IPAddress? Local, IPAddress? Group = null);
 
 /// <summary>
 /// The server sockets — UDP port 123 on each address the <see cref="ListenPlan"/> chose — and who reads them. By
@@ -22,6 +22,9 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
 
     private readonly List<NtpSocket> _sockets = new();
     private readonly List<IPAddress> _bound = new();
+
+    /// <summary>Sockets on a group or broadcast address: they receive, and never send.</summary>
+    private readonly HashSet<NtpSocket> _receiveOnly = new();
     private readonly List<Thread> _threads = new();
     private readonly Datagram _loopDatagram = new();
     private volatile bool _stopping;
@@ -60,6 +63,98 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
         }
     }
 
+    /// <summary>Whether a packet from our address <paramref name="address"/> would leave by a socket of ours (a wildcard serves every address).</summary>
+    public bool Serves(IPAddress address)
+    {
+        for (int i = 0; i < _sockets.Count; i++)
+        {
+            if (!_receiveOnly.Contains(_sockets[i]) && (_bound[i].Equals(address) || _bound[i].Equals(address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// <c>multicastclient</c> and <c>manycastserver</c> groups: joined on every multicast interface, by the wildcard
+    /// socket of the family when there is one (it then receives the group's packets too), else by a socket bound to
+    /// the group itself.
+    /// </summary>
+    public void JoinGroups(IEnumerable<IPAddress> groups, int port, IReadOnlyList<InterfaceAddress> interfaces)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        ArgumentNullException.ThrowIfNull(interfaces);
+        foreach (IPAddress group in groups.Distinct())
+        {
+            IPAddress any = group.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
+            int wildcard = _bound.FindIndex(a => a.Equals(any));
+            NtpSocket? socket = wildcard >= 0 ? _sockets[wildcard] : OpenReceiveOnly(new IPEndPoint(group, port));
+            if (socket is null)
+            {
+                continue;
+            }
+
+            int joined = 0;
+            foreach (InterfaceAddress nic in interfaces.Where(i => i.Multicast && i.Address.AddressFamily == group.AddressFamily).GroupBy(i => i.Index).Select(g => g.First()))
+            {
+                try
+                {
+                    socket.JoinGroup(group, nic.Index);
+                    joined++;
+                }
+                catch (NtpSocketException e)
+                {
+                    log.Warning($"cannot join multicast group {group} on {nic.Interface}: {e.Message}");
+                }
+            }
+
+            log.Info(joined > 0 ? $"joined multicast group {group} on {joined} interface(s)" : $"multicast group {group}: no multicast interface to join it on");
+        }
+    }
+
+    /// <summary>
+    /// <c>broadcastclient</c>: the wildcard socket hears broadcasts already; sockets bound to single addresses do not,
+    /// so each of their subnets' broadcast addresses (and 255.255.255.255) gets a socket of its own.
+    /// </summary>
+    public void HearBroadcasts(int port, IReadOnlyList<InterfaceAddress> interfaces)
+    {
+        ArgumentNullException.ThrowIfNull(interfaces);
+        if (_bound.Any(a => a.Equals(IPAddress.Any)))
+        {
+            return;
+        }
+
+        IEnumerable<IPAddress> addresses = interfaces
+            .Where(i => _bound.Contains(i.Address) && i.Broadcast is not null)
+            .Select(i => i.Broadcast!)
+            .Append(IPAddress.Broadcast)
+            .Distinct();
+        foreach (IPAddress broadcast in addresses)
+        {
+            OpenReceiveOnly(new IPEndPoint(broadcast, port));
+        }
+    }
+
+    private NtpSocket? OpenReceiveOnly(IPEndPoint endPoint)
+    {
+        try
+        {
+            NtpSocket socket = NtpSocket.Bind(endPoint, reuseAddress: true);
+            _sockets.Add(socket);
+            _bound.Add(endPoint.Address);
+            _receiveOnly.Add(socket);
+            log.Info($"Listen normally on {_sockets.Count - 1} {NtpSocket.Format(socket.LocalEndPoint)} (receives only)");
+            return socket;
+        }
+        catch (NtpSocketException e)
+        {
+            log.Warning($"unable to listen on {NtpSocket.Format(endPoint)}: {e.Message}");
+            return null;
+        }
+    }
+
     /// <summary>Starts reading: a thread per socket, or readers on the loop in the one-thread setting.</summary>
     public void StartServing(bool singleThread)
     {
@@ -88,7 +183,7 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
         for (int i = 0; i < _sockets.Count; i++)
         {
             NtpSocket socket = _sockets[i];
-            if (socket.Family != family || socket.Handle < 0)
+            if (socket.Family != family || socket.Handle < 0 || _receiveOnly.Contains(socket))
             {
                 continue;
             }
@@ -179,9 +274,9 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
         }
 
         NtpTimestamp arrival = datagram.ArrivalTime(clock);
-        if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server or NtpMode.Control)
+        if (NtpHeader.TryPeekModeAndVersion(datagram.Payload, out NtpMode mode, out _) && mode is NtpMode.SymmetricActive or NtpMode.SymmetricPassive or NtpMode.Server or NtpMode.Control or NtpMode.Broadcast)
         {
-            var packet = new ReceivedPacket(datagram.Payload.ToArray(), datagram.RemoteEndPoint, arrival, datagram.LocalAddress);
+            var packet = new ReceivedPacket(datagram.Payload.ToArray(), datagram.RemoteEndPoint, arrival, datagram.LocalAddress, datagram.Group);
             if (onLoop)
             {
                 deliver(packet);
@@ -194,16 +289,12 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
                 return;
             }
 
-            loop.Post(() =>
-            {
-                engine.Io.Dequeued();
-                deliver(packet);
-            });
+            Post(packet);
             return;
         }
 
         // Client requests (and everything else the responder counts and drops) are answered right here.
-        int length = engine.Serve(datagram.Payload, datagram.SourceKey, arrival, reply);
+        int length = engine.Serve(datagram.Payload, datagram.SourceKey, arrival, reply, toGroup: datagram.SentToGroup);
         if (length > 0)
         {
             if (socket.Reply(datagram, reply[..length]))
@@ -216,6 +307,16 @@ public sealed class Listeners(NtpEngine engine, IClock clock, EventLoop loop, Lo
             }
         }
     }
+
+    /// <summary>
+    /// Hands a packet to the loop. A method of its own because the closure it needs would otherwise be allocated on
+    /// entry to <see cref="Handle"/>, for every client request too (the compiler hoists it to the method's scope).
+    /// </summary>
+    private void Post(ReceivedPacket packet) => loop.Post(() =>
+    {
+        engine.Io.Dequeued();
+        deliver(packet);
+    });
 
     public void Dispose()
     {

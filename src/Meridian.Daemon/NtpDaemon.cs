@@ -79,9 +79,20 @@ public sealed class NtpDaemon : IDisposable
     {
         ReportConfiguration();
         var problems = new List<string>();
-        List<IPAddress> addresses = ListenPlan.Choose(_config.InterfaceRules, _options, InterfaceAddress.OfThisHost(), problems);
+        List<InterfaceAddress> interfaces = InterfaceAddress.OfThisHost();
+        List<IPAddress> addresses = ListenPlan.Choose(_config.InterfaceRules, _options, interfaces, problems);
         problems.ForEach(_log.Warning);
         _listeners.Open(addresses, _options.Port, _config.Dscp);
+        _listeners.JoinGroups(_config.MulticastClientGroups.Concat(_config.ManycastServerGroups), _options.Port, interfaces);
+        if (_config.BroadcastClient || _config.SystemFlags.BroadcastClient)
+        {
+            // broadcastclient (not multicastclient, which joins its groups only): the subnets' broadcast addresses.
+            _listeners.HearBroadcasts(_options.Port, interfaces);
+        }
+        _transport.Prepare(Plan.Associations
+            .Select(a => a.Settings)
+            .Where(s => s is { Mode: AssociationMode.Broadcast or AssociationMode.ManycastClient })
+            .Select(s => s!.Address.Address));
         foreach (PlannedAssociation association in Plan.Associations)
         {
             Add(association);
@@ -171,7 +182,7 @@ public sealed class NtpDaemon : IDisposable
     /// <summary>A packet for the engine, on the loop.</summary>
     private void Deliver(ReceivedPacket packet)
     {
-        Engine.Receive(packet.Payload, packet.From, packet.Arrival, EventLoop.Now, packet.Local);
+        Engine.Receive(packet.Payload, packet.From, packet.Arrival, EventLoop.Now, packet.Local, packet.Group);
         AfterEngine();
     }
 
@@ -246,7 +257,12 @@ public sealed class NtpDaemon : IDisposable
     private void Add(PlannedAssociation planned)
     {
         AssociationConfig a = planned.Config;
-        _log.Info($"configured {Describe(a)}");
+        _log.Info(planned.Settings?.Mode switch
+        {
+            AssociationMode.Broadcast => $"configured broadcast {a.Address} minpoll {a.MinPoll} ttl {planned.Settings.Ttl} version {a.Version}",
+            AssociationMode.ManycastClient => $"configured manycastclient {a.Address} minpoll {a.MinPoll} maxpoll {a.MaxPoll} ttl {planned.Settings.Ttl}",
+            _ => $"configured {Describe(a)}",
+        });
         if (a.Kind == AssociationKind.Pool)
         {
             Engine.AddPool(a.Address, planned.Settings!);

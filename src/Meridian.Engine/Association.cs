@@ -17,6 +17,15 @@ public enum AssociationMode
 
     /// <summary>A reference clock driver inside the daemon (the local clock).</summary>
     Refclock,
+
+    /// <summary><c>broadcast ADDR</c>: we send mode 5 to a broadcast address or a multicast group (ntpd's hmode 5).</summary>
+    Broadcast,
+
+    /// <summary>Made on the fly for a server whose mode 5 packets we hear (<c>broadcastclient</c>, <c>multicastclient</c>; hmode 6).</summary>
+    BroadcastClient,
+
+    /// <summary><c>manycastclient GROUP</c>: sends mode 3 to the group and mobilizes a client association for each server that answers.</summary>
+    ManycastClient,
 }
 
 /// <summary>Peer events of the mode 6 status word (RFC 9327 §2.4.2).</summary>
@@ -95,6 +104,15 @@ public sealed record AssociationSettings(IPEndPoint Address)
 
     /// <summary>The pool this association came from; such associations are dropped and replaced when they fail.</summary>
     public Pool? Pool { get; init; }
+
+    /// <summary>The hop limit of packets to a multicast group (<c>broadcast</c>, <c>manycastclient</c>: <c>ttl N</c>).</summary>
+    public int Ttl { get; init; } = 1;
+
+    /// <summary>A broadcast client first measures the round trip with a volley of client requests (not <c>novolley</c>).</summary>
+    public bool Volley { get; init; } = true;
+
+    /// <summary>For a broadcast client: the group or broadcast address the server's packets came to.</summary>
+    public IPAddress? Group { get; init; }
 }
 
 /// <summary>What became of a packet handed to an association.</summary>
@@ -125,6 +143,11 @@ public sealed class Association
     /// <summary>Packets in an iburst or burst.</summary>
     public const int BurstCount = 8;
 
+    /// <summary>Client requests of a broadcast client's volley, and the answers that end it early.</summary>
+    public const int VolleyCount = 6;
+
+    public const int VolleyAnswers = 2;
+
     /// <summary>Seconds between packets of a burst.</summary>
     public const double BurstSpacing = 2;
 
@@ -136,6 +159,10 @@ public sealed class Association
     private bool _everReached;
     private bool _reportedUnreachable;
     private NtpTimestamp _lastArrival;
+    private NtpTimestamp _lastBroadcast;
+    private int _volleySent;
+    private int _volleyAnswers;
+    private double? _pendingSpike;
 
     public Association(int id, AssociationSettings settings, double now, double precisionSeconds)
     {
@@ -155,7 +182,28 @@ public sealed class Association
             ReferenceId = settings.RefclockId;
             Leap = LeapIndicator.NoWarning;
         }
+        else if (settings.Mode is AssociationMode.Broadcast or AssociationMode.ManycastClient)
+        {
+            // ntpq shows these associations by their kind, as ntpd names them: .BCST. and .MCST. for our broadcasts
+            // to an address and to a group, .ACST. for a manycast client's requests.
+            bool group = settings.Address.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 || settings.Address.Address.GetAddressBytes()[0] is >= 224 and < 240;
+            ReferenceId = ReferenceId.FromAscii(settings.Mode == AssociationMode.ManycastClient ? "ACST" : group ? "MCST" : "BCST");
+        }
+
+        InVolley = settings.Mode == AssociationMode.BroadcastClient && settings.Volley;
     }
+
+    /// <summary>
+    /// A broadcast client still measuring the round trip to its server with client requests; its server's broadcasts
+    /// wait until the volley is answered or given up (then <c>broadcastdelay</c> stands for the one-way delay).
+    /// </summary>
+    public bool InVolley { get; private set; }
+
+    /// <summary>The one-way delay the volley measured (half the least round trip), seconds; null before, or without a volley.</summary>
+    public double? CalibratedDelay { get; private set; }
+
+    /// <summary>Sends client requests of its own (mode 3): a server, a broadcast client in its volley, a manycast client.</summary>
+    public bool SendsClientRequests => Mode is AssociationMode.Client or AssociationMode.BroadcastClient or AssociationMode.ManycastClient;
 
     /// <summary>Association ID, as ntpq shows it.</summary>
     public int Id { get; }
@@ -346,24 +394,15 @@ public sealed class Association
     /// </summary>
     public int BuildRequest(Span<byte> buffer, NtpTimestamp realNow, ulong random, double now, int systemPoll, SystemState state)
     {
-        bool burstPacket = _burstLeft > 0;
-        if (!burstPacket)
+        bool burstPacket = _burstLeft > 0 || InVolley;
+        if (InVolley)
         {
-            // A new poll: shift the reach register, and count polls without answer.
-            if (Reach == 0)
-            {
-                Unreach++;
-            }
-
-            SilentPolls++;
-
-            Reach <<= 1;
-            if (Reach == 0 && _everReached && !_reportedUnreachable)
-            {
-                ReachChanged = now;
-                RecordEvent(PeerEvent.Unreachable);
-                _reportedUnreachable = true;
-            }
+            // The volley: client requests 2 s apart until enough answers come or it is given up (see Age).
+            _volleySent++;
+        }
+        else if (!burstPacket)
+        {
+            ShiftReach(now);
             // iburst: while the server is unreachable, each poll is a burst (RFC 5905 §13).
             if (Settings.Iburst && Reach == 0)
             {
@@ -379,7 +418,9 @@ public sealed class Association
             _burstLeft--;
         }
 
-        HostPoll = Math.Clamp(systemPoll, Settings.MinPoll, Settings.MaxPoll);
+        // A manycast client's request is a beacon for servers, not a sample of the system's clock: it goes out every
+        // 2^minpoll s while servers are wanted, every 2^maxpoll s once enough have been found.
+        HostPoll = Mode == AssociationMode.ManycastClient ? (ManycastSatisfied ? Settings.MaxPoll : Settings.MinPoll) : Math.Clamp(systemPoll, Settings.MinPoll, Settings.MaxPoll);
         if (PeerPoll > HostPoll && LastKiss == KissCode.Rate)
         {
             HostPoll = Math.Min(PeerPoll, Settings.MaxPoll);
@@ -390,20 +431,20 @@ public sealed class Association
         int exponent = Mode is AssociationMode.SymmetricActive or AssociationMode.SymmetricPassive && PeerPoll > 0
             ? Math.Max(Math.Min(PeerPoll, HostPoll), NtpConstants.MinPoll)
             : HostPoll;
-        double interval = _burstLeft > 0 ? BurstSpacing : Math.Pow(2, exponent) * (1 - (random % 1024) / 1024.0 / 32);
+        double interval = _burstLeft > 0 || InVolley ? BurstSpacing : Math.Pow(2, exponent) * (1 - (random % 1024) / 1024.0 / 32);
         NextPoll = now + interval;
 
         var header = new NtpHeader
         {
             Leap = state.Leap,
             Version = Settings.Version,
-            Mode = Mode == AssociationMode.Client ? NtpMode.Client : Mode == AssociationMode.SymmetricActive ? NtpMode.SymmetricActive : NtpMode.SymmetricPassive,
+            Mode = SendsClientRequests ? NtpMode.Client : Mode == AssociationMode.SymmetricActive ? NtpMode.SymmetricActive : NtpMode.SymmetricPassive,
             Stratum = state.Stratum >= NtpHeader.UnsynchronizedStratum ? (byte)0 : state.Stratum,
             Poll = (sbyte)HostPoll,
             Precision = state.Precision,
         };
 
-        if (Mode == AssociationMode.Client)
+        if (SendsClientRequests)
         {
             _expectedOrigin = new NtpTimestamp(random | 1);
             header.TransmitTimestamp = _expectedOrigin;
@@ -427,13 +468,170 @@ public sealed class Association
         return NtpHeader.Size;
     }
 
+    /// <summary>A manycast client has found <c>tos minclock</c> servers: its requests slow to 2^maxpoll s.</summary>
+    public bool ManycastSatisfied { get; set; }
+
+    /// <summary>The poll a new passive association's peer announced in the packet that mobilized it.</summary>
+    public void HeardPeerPoll(sbyte poll) => PeerPoll = poll;
+
+    /// <summary>Whether the next due time sends a request (a broadcast client only while its volley lasts).</summary>
+    public bool SendsAtPoll => Mode != AssociationMode.BroadcastClient || (InVolley && _volleySent < VolleyCount);
+
+    /// <summary>
+    /// A broadcast client's poll without a request: the reach register shifts, as at a poll, and a volley that got no
+    /// answer to its last request is given up (the configured <c>broadcastdelay</c> then stands for the one-way delay).
+    /// </summary>
+    public void Age(double now)
+    {
+        InVolley = false;
+        ShiftReach(now);
+        HostPoll = Math.Max(PeerPoll, (sbyte)3);
+        NextPoll = now + Math.Pow(2, HostPoll);
+    }
+
+    /// <summary>
+    /// Our broadcast (RFC 5905 §9: mode 5): the system variables and the transmit timestamp, origin and receive zero;
+    /// the next one 2^minpoll s later.
+    /// </summary>
+    /// <summary>A broadcast interval with nothing to send (we are not synchronized): the next one is 2^minpoll s away.</summary>
+    public void Skip(double now)
+    {
+        HostPoll = Settings.MinPoll;
+        NextPoll = now + Math.Pow(2, HostPoll);
+    }
+
+    public int BuildBroadcast(Span<byte> buffer, NtpTimestamp realNow, double now, SystemState state)
+    {
+        HostPoll = Settings.MinPoll;
+        NextPoll = now + Math.Pow(2, HostPoll);
+        var header = new NtpHeader
+        {
+            Leap = state.Leap,
+            Version = Settings.Version,
+            Mode = NtpMode.Broadcast,
+            Stratum = state.Stratum >= NtpHeader.UnsynchronizedStratum ? (byte)0 : state.Stratum,
+            Poll = (sbyte)HostPoll,
+            Precision = state.Precision,
+            RootDelay = NtpShort.FromSeconds(state.RootDelay),
+            RootDispersion = NtpShort.FromSeconds(state.RootDispersion),
+            ReferenceId = state.ReferenceId,
+            ReferenceTimestamp = state.ReferenceTime,
+            TransmitTimestamp = realNow,
+        };
+        LastTransmit = realNow;
+        Sent++;
+        header.Write(buffer);
+        return NtpHeader.Size;
+    }
+
+    /// <summary>
+    /// A broadcast from this client's server (ntpd's broadcast client): dropped when its transmit timestamp is not
+    /// newer than the last one (a replay), held while the volley runs; otherwise a sample whose offset is the
+    /// server's transmit time plus the one-way delay minus our arrival time, with twice that delay. A sample that
+    /// jumps away from what the filter holds by more than three jitters is kept back until the next broadcast agrees
+    /// with it, so that no one packet moves the clock.
+    /// </summary>
+    public ReplyOutcome ReceiveBroadcast(in NtpHeader header, NtpTimestamp arrival, double now, double systemPrecision, double assumedDelay)
+    {
+        Received++;
+        if (!_lastBroadcast.IsZero && header.TransmitTimestamp.CompareTo(_lastBroadcast) <= 0)
+        {
+            Duplicates++;
+            return ReplyOutcome.Bogus;
+        }
+
+        _lastBroadcast = header.TransmitTimestamp;
+        Heard(header, arrival, now);
+        // The server's interval, within our limits: a packet cannot put our next look at it out of reach.
+        PeerPoll = (sbyte)Math.Clamp((int)header.Poll, NtpConstants.MinPoll - 1, Settings.MaxPoll);
+        Unsuitability unsuitable = ServerReply.Judge(header, broadcast: true);
+        if (unsuitable == Unsuitability.KissOfDeath)
+        {
+            return ReplyOutcome.Bogus;
+        }
+
+        TakeServerVariables(header);
+        if (unsuitable != Unsuitability.None || InVolley)
+        {
+            return ReplyOutcome.Unsynchronized;
+        }
+
+        double oneWay = CalibratedDelay ?? assumedDelay;
+        double offset = (header.TransmitTimestamp - arrival).ToSeconds() + oneWay;
+        if (Filter.Count >= 4 && Math.Abs(offset - Filter.Offset) > Math.Max(3 * Filter.Jitter, 0.001))
+        {
+            bool confirmed = _pendingSpike is double pending && Math.Abs(offset - pending) <= Math.Max(3 * Filter.Jitter, 0.001);
+            _pendingSpike = offset;
+            if (!confirmed)
+            {
+                RecordEvent(PeerEvent.Popcorn);
+                return ReplyOutcome.OldSample;
+            }
+        }
+
+        _pendingSpike = null;
+        LastSample = new OnWireSample(NtpDuration.FromSeconds(offset), NtpDuration.FromSeconds(2 * oneWay));
+        double dispersion = Math.Pow(2, header.Precision) + systemPrecision + NtpConstants.Phi * 2 * oneWay;
+        bool news = Filter.Add(LastSample, dispersion, now);
+        return news ? ReplyOutcome.NewSample : ReplyOutcome.OldSample;
+    }
+
+    /// <summary>A new poll: the reach register shifts, and polls without an answer are counted.</summary>
+    private void ShiftReach(double now)
+    {
+        if (Reach == 0)
+        {
+            Unreach++;
+        }
+
+        SilentPolls++;
+        Reach <<= 1;
+        if (Reach == 0 && _everReached && !_reportedUnreachable)
+        {
+            ReachChanged = now;
+            RecordEvent(PeerEvent.Unreachable);
+            _reportedUnreachable = true;
+        }
+    }
+
+    /// <summary>A packet from the server was taken: the reach register and the timers say so.</summary>
+    private void Heard(in NtpHeader header, NtpTimestamp arrival, double now)
+    {
+        LastOrigin = header.TransmitTimestamp;
+        LastReceived = now;
+        _lastArrival = arrival;
+        if (Reach == 0)
+        {
+            ReachChanged = now;
+            RecordEvent(PeerEvent.Reachable);
+            _everReached = true;
+            _reportedUnreachable = false;
+        }
+
+        Reach |= 1;
+        Unreach = 0;
+        SilentPolls = 0;
+    }
+
+    /// <summary>The server's system variables as its packet gives them (stratum 0 read as unsynchronized).</summary>
+    private void TakeServerVariables(in NtpHeader header)
+    {
+        Leap = header.Leap;
+        Stratum = header.Stratum == 0 ? NtpHeader.UnsynchronizedStratum : header.Stratum;
+        Precision = header.Precision;
+        RootDelay = header.RootDelay.ToSeconds();
+        RootDispersion = header.RootDispersion.ToSeconds();
+        ReferenceId = header.ReferenceId;
+        ReferenceTime = header.ReferenceTimestamp;
+    }
+
     /// <summary>
     /// When the last client request really left (read by the host just before sendmsg): T1 of its exchange. The
     /// request carried a random transmit timestamp, so T1 need not be in the packet (RFC 9109).
     /// </summary>
     public void Left(NtpTimestamp sent)
     {
-        if (Mode == AssociationMode.Client)
+        if (SendsClientRequests)
         {
             _sentAt = sent;
         }
@@ -463,21 +661,12 @@ public sealed class Association
 
         // One answer per request: a replay of the same reply is bogus from now on.
         _expectedOrigin = NtpTimestamp.Zero;
-        LastOrigin = header.TransmitTimestamp;
-        LastReceived = now;
-        _lastArrival = arrival;
-        if (Reach == 0)
+        Heard(header, arrival, now);
+        if (Mode != AssociationMode.BroadcastClient)
         {
-            ReachChanged = now;
-            RecordEvent(PeerEvent.Reachable);
-            _everReached = true;
-            _reportedUnreachable = false;
+            // A broadcast client's peer poll is its server's broadcast interval, not the poll of the volley's replies.
+            PeerPoll = header.Poll;
         }
-
-        Reach |= 1;
-        Unreach = 0;
-        SilentPolls = 0;
-        PeerPoll = header.Poll;
 
         Unsuitability unsuitable = ServerReply.Judge(header);
         Kissed = unsuitable == Unsuitability.KissOfDeath;
@@ -499,13 +688,7 @@ public sealed class Association
             return ReplyOutcome.Kiss;
         }
 
-        Leap = header.Leap;
-        Stratum = header.Stratum == 0 ? NtpHeader.UnsynchronizedStratum : header.Stratum;
-        Precision = header.Precision;
-        RootDelay = header.RootDelay.ToSeconds();
-        RootDispersion = header.RootDispersion.ToSeconds();
-        ReferenceId = header.ReferenceId;
-        ReferenceTime = header.ReferenceTimestamp;
+        TakeServerVariables(header);
         switch (unsuitable)
         {
             case Unsuitability.StratumTooHigh or Unsuitability.Unsynchronized:
@@ -519,6 +702,17 @@ public sealed class Association
         double delay = Math.Max(sample.Delay.ToSeconds(), Math.Pow(2, header.Precision));
         LastSample = sample with { Delay = NtpDuration.FromSeconds(delay) };
         bool news = Filter.Add(LastSample, LastSample.Dispersion(header.Precision, systemPrecision), now);
+        if (InVolley)
+        {
+            // The volley's answers measure the round trip: half the least is the one-way delay of the broadcasts.
+            CalibratedDelay = Math.Min(CalibratedDelay ?? double.MaxValue, delay / 2);
+            if (++_volleyAnswers >= VolleyAnswers)
+            {
+                InVolley = false;
+                NextPoll = now + Math.Pow(2, Math.Max(PeerPoll, (sbyte)3));
+            }
+        }
+
         return news ? ReplyOutcome.NewSample : ReplyOutcome.OldSample;
     }
 

@@ -194,18 +194,19 @@ public sealed record PeerSnapshot
         {
             Id = a.Id,
             Status = ControlStatus.Peer(
-                configured: a.Mode != AssociationMode.SymmetricPassive,
+                configured: a.Mode is not (AssociationMode.SymmetricPassive or AssociationMode.BroadcastClient),
                 authEnabled: s.Key is not null,
                 authentic: a.Authentic,
                 reachable: a.Reach != 0,
-                broadcast: false,
+                broadcast: a.Mode is AssociationMode.Broadcast or AssociationMode.BroadcastClient or AssociationMode.ManycastClient,
                 ControlResponder.Selection(a.Tally),
                 a.EventCount,
                 (int)a.LastEvent),
             Mode = a.Mode,
             Address = a.Address,
             Name = s.Name,
-            LocalAddress = a.LocalAddress,
+            // A broadcast client's packets came to a group or broadcast address: ntpq tells multicast by it.
+            LocalAddress = s.Group ?? a.LocalAddress,
             IsRefclock = a.IsRefclock,
             IsLocalClock = a.IsLocalClock,
             Leap = a.Leap,

@@ -18,6 +18,13 @@ public interface INtpTransport
     /// when the transport cannot say (the engine then uses the time it built the request at).
     /// </returns>
     NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest);
+
+    /// <summary>
+    /// Sends to a broadcast address or a multicast group: on every interface that reaches it (the one whose subnet a
+    /// broadcast address is; each multicast-capable one for a group), with <paramref name="ttl"/> as the hop limit.
+    /// A client request (manycast) leaves from a fresh socket that takes answers from any server; its T1 is returned.
+    /// </summary>
+    NtpTimestamp SendToGroup(IPEndPoint group, ReadOnlySpan<byte> packet, int ttl, bool clientRequest);
 }
 
 /// <summary>Which clock discipline the engine runs.</summary>
@@ -71,6 +78,12 @@ public sealed record EngineSettings
 
     /// <summary>Keys read from the keys file (ntpq's <c>authinfo</c>).</summary>
     public int StoredKeys { get; init; }
+
+    /// <summary>A broadcast client measures the round trip with a volley first (<c>broadcastclient</c> without <c>novolley</c>).</summary>
+    public bool BroadcastVolley { get; init; } = true;
+
+    /// <summary><c>manycastserver</c>: client requests sent to a group are answered (while synchronized).</summary>
+    public bool ManycastServer { get; init; }
 
     /// <summary>The keys <c>trustedkey</c> trusts: they sign and check association and client packets.</summary>
     public IReadOnlyList<SymmetricKey> TrustedKeys { get; init; } = [];
@@ -162,6 +175,9 @@ public sealed class NtpEngine
     private RestrictList _access = RestrictList.Default;
     private LeapIndicator _kernelLeap = LeapIndicator.NoWarning;
     private double _lastPeerLimitLog = double.NegativeInfinity;
+    private readonly Dictionary<IPAddress, double> _lastGroupAuthLog = new();
+    private readonly Dictionary<Association, Pool> _manycastPools = new();
+    private readonly Dictionary<Association, int> _manycastTtl = new();
 
     public NtpEngine(EngineSettings settings, IClock clock, IClockControl control, INtpTransport transport, IRandomSource random)
     {
@@ -212,7 +228,7 @@ public sealed class NtpEngine
         {
             ArgumentNullException.ThrowIfNull(value);
             Volatile.Write(ref _limitedInUse, value.Entries.Any(e => (e.Flags & AccessFlags.Limited) != 0));
-            Volatile.Write(ref _access, value.WithSources(_associations.Where(a => !a.IsRefclock && a.Mode != AssociationMode.SymmetricPassive).Select(a => a.Address.Address)));
+            Volatile.Write(ref _access, value.WithSources(_associations.Where(a => a.Mode is AssociationMode.Client or AssociationMode.SymmetricActive).Select(a => a.Address.Address)));
         }
     }
 
@@ -409,8 +425,14 @@ public sealed class NtpEngine
     /// counts and drops): the sender's access flags, the MRU list's rate verdict, then the responder. Thread-safe
     /// and allocation-free for a known client; returns the reply's length in <paramref name="reply"/>, or 0.
     /// </summary>
-    public int Serve(ReadOnlySpan<byte> datagram, MruKey source, NtpTimestamp arrival, Span<byte> reply)
+    public int Serve(ReadOnlySpan<byte> datagram, MruKey source, NtpTimestamp arrival, Span<byte> reply, bool toGroup = false)
     {
+        if (toGroup && !ServesManycast(datagram))
+        {
+            Responder.Counters.CountDropped(DropReason.Declined);
+            return 0;
+        }
+
         bool monitoring = Monitoring;
         RateVerdict rate = monitoring && datagram.Length > 0 ? Mru.Touch(source, arrival, (byte)(datagram[0] & 0x3F)) : RateVerdict.Ok;
         int length = Responder.Respond(datagram, arrival, reply, Access.Lookup(source), rate, out bool kissed);
@@ -424,10 +446,25 @@ public sealed class NtpEngine
     }
 
     /// <summary>
+    /// A request to a group is a manycast client's: answered only as a manycast server that has time to give, and
+    /// only to a client that is unsynchronized or below us (ntpd's rule: a server never draws a better client down).
+    /// </summary>
+    private bool ServesManycast(ReadOnlySpan<byte> datagram)
+    {
+        if (!_settings.ManycastServer || !State.IsSynchronized || datagram.Length < NtpHeader.Size || (datagram[0] & 7) != (int)NtpMode.Client)
+        {
+            return false;
+        }
+
+        byte theirs = datagram[1];
+        return theirs == 0 || theirs > State.Stratum;
+    }
+
+    /// <summary>
     /// Handles a datagram received at <paramref name="arrival"/> (system clock) and monotonic <paramref name="now"/>,
     /// sent to our address <paramref name="local"/> (replies leave from it; null if unknown).
     /// </summary>
-    public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, NtpTimestamp arrival, double now, IPAddress? local = null)
+    public void Receive(ReadOnlySpan<byte> datagram, IPEndPoint from, NtpTimestamp arrival, double now, IPAddress? local = null, IPAddress? group = null)
     {
         ArgumentNullException.ThrowIfNull(from);
         _now = now;
@@ -440,12 +477,21 @@ public sealed class NtpEngine
         if (mode is NtpMode.Client or NtpMode.Private or NtpMode.Reserved)
         {
             Span<byte> reply = stackalloc byte[ServerResponder.MaxReplyLength];
-            int length = Serve(datagram, source, arrival, reply);
+            int length = Serve(datagram, source, arrival, reply, toGroup: group is not null);
             if (length > 0)
             {
                 _transport.Send(from, local, reply[..length], clientRequest: false);
             }
 
+            return;
+        }
+
+        if ((group is null) == (mode == NtpMode.Broadcast))
+        {
+            // A broadcast comes to a group or broadcast address, and nothing else may: a mode 6 query or a symmetric
+            // packet sent to a group would get an answer from every member (amplification), and a mode 5 packet
+            // sent to our own address is no broadcast (it could come from anywhere and aim our volley anywhere).
+            Responder.Counters.CountDropped(DropReason.Declined);
             return;
         }
 
@@ -474,8 +520,20 @@ public sealed class NtpEngine
         }
 
         NtpHeader header = packet.Header;
-        Association? association = Find(from, mode);
         AuthOutcome auth = Keys.Check(packet, out SymmetricKey? macKey);
+        if (mode == NtpMode.Broadcast)
+        {
+            ReceiveBroadcast(header, from, arrival, now, local, group, access, auth, macKey);
+            return;
+        }
+
+        Association? association = Find(from, mode);
+        if (association is null && mode == NtpMode.Server && Manycast(header) is Association prototype)
+        {
+            MobilizeManycast(prototype, from, auth, macKey, access);
+            return;
+        }
+
         if (association is null && mode == NtpMode.SymmetricActive
             && ((access & (AccessFlags.NoPeer | AccessFlags.NoServe)) != 0 || (((access & AccessFlags.NoTrust) != 0 || (Flags & SystemFlags.Auth) != 0) && auth != AuthOutcome.Authentic)))
         {
@@ -557,6 +615,24 @@ public sealed class NtpEngine
                 continue;
             }
 
+            if (association.Mode == AssociationMode.Broadcast)
+            {
+                SendBroadcast(association, now);
+                continue;
+            }
+
+            if (!association.SendsAtPoll)
+            {
+                // A broadcast client between its server's broadcasts: the reach register ages, nothing is sent.
+                association.Age(now);
+                continue;
+            }
+
+            if (association.Mode == AssociationMode.ManycastClient)
+            {
+                association.ManycastSatisfied = ManycastFound(association) >= _settings.Selection.MinClock;
+            }
+
             int length = association.BuildRequest(_buffer, _clock.Now(), _random.NextUInt64(), now, Discipline.PollExponent, State);
             if (association.Settings.Key is uint keyId)
             {
@@ -571,8 +647,10 @@ public sealed class NtpEngine
                 }
             }
 
-            bool client = association.Mode == AssociationMode.Client;
-            NtpTimestamp left = _transport.Send(association.Address, association.LocalAddress, _buffer.AsSpan(0, length), client);
+            bool client = association.SendsClientRequests;
+            NtpTimestamp left = association.Mode == AssociationMode.ManycastClient
+                ? _transport.SendToGroup(association.Address, _buffer.AsSpan(0, length), ManycastTtl(association), clientRequest: true)
+                : _transport.Send(association.Address, association.LocalAddress, _buffer.AsSpan(0, length), client);
             if (client && !left.IsZero)
             {
                 association.Left(left);
@@ -640,7 +718,7 @@ public sealed class NtpEngine
     /// </summary>
     private Association? MobilizePassive(IPEndPoint from, in NtpHeader header, AuthOutcome auth, SymmetricKey? macKey, double now)
     {
-        if (_associations.Count(a => a.Mode == AssociationMode.SymmetricPassive) >= MaxPassiveAssociations)
+        if (_associations.Count(a => a.Mode is AssociationMode.SymmetricPassive or AssociationMode.BroadcastClient) >= MaxPassiveAssociations)
         {
             Responder.Counters.CountDropped(DropReason.PeerLimit);
             if (now - _lastPeerLimitLog >= 3600)
@@ -662,9 +740,223 @@ public sealed class NtpEngine
             Version = Math.Clamp(header.Version, (byte)1, (byte)4),
         });
         association.Authentic = auth == AuthOutcome.Authentic;
+        // The active peer's poll, so that we send at its rate from the start (RFC 5905 §13): its first packet cannot
+        // be a sample (it answers nothing of ours), and without it we would wait out our own, slower poll.
+        association.HeardPeerPoll(header.Poll);
         Log($"{from.Address}: mobilized a passive association for a symmetric peer (poll {1 << minPoll} s)");
         return association;
     }
+
+    /// <summary>
+    /// Our broadcast (<c>broadcast ADDR</c>): the system state in a mode 5 packet to the address, every 2^minpoll s,
+    /// signed with the line's key; only while we have time to give (an unsynchronized server broadcasts nothing).
+    /// </summary>
+    private void SendBroadcast(Association association, double now)
+    {
+        if (!State.IsSynchronized)
+        {
+            association.Skip(now);
+            return;
+        }
+
+        int length = association.BuildBroadcast(_buffer, _clock.Now(), now, State);
+
+        if (association.Settings.Key is uint keyId)
+        {
+            if (Keys.Find(keyId) is not SymmetricKey key)
+            {
+                if (!association.ReportedMissingKey)
+                {
+                    association.ReportedMissingKey = true;
+                    Log($"broadcast {association.Address.Address}: key {keyId} is not a trusted key of the keys file; nothing is broadcast");
+                }
+
+                return;
+            }
+
+            // The transmit timestamp is read as late as it can be: just before the MAC over it.
+            NtpHeader.PatchTransmitTimestamp(_buffer, _clock.Now());
+            length = Keys.Sign(key, _buffer, length);
+        }
+        else
+        {
+            NtpHeader.PatchTransmitTimestamp(_buffer, _clock.Now());
+        }
+
+        _transport.SendToGroup(association.Address, _buffer.AsSpan(0, length), association.Settings.Ttl, clientRequest: false);
+    }
+
+    /// <summary>
+    /// A mode 5 packet (ntpd's broadcast client). Heard only with <c>broadcastclient</c>/<c>multicastclient</c>; under
+    /// <c>enable auth</c> (and for <c>notrust</c> addresses) only when signed with a trusted key — otherwise ignored,
+    /// counted and logged once an hour with what to configure. A server not heard before gets a broadcast client
+    /// association (ephemeral, under the same cap as passive peers), which measures the delay with a volley first.
+    /// </summary>
+    private void ReceiveBroadcast(in NtpHeader header, IPEndPoint from, NtpTimestamp arrival, double now, IPAddress? local, IPAddress? group, AccessFlags access, AuthOutcome auth, SymmetricKey? macKey)
+    {
+        if ((Flags & SystemFlags.BroadcastClient) == 0 || (local is not null && from.Address.Equals(local)))
+        {
+            // Not a broadcast client, or our own broadcast heard back.
+            Responder.Counters.CountDropped(DropReason.Declined);
+            return;
+        }
+
+        Association? association = _associations.Find(a => a.Mode == AssociationMode.BroadcastClient && a.Address.Address.Equals(from.Address));
+        bool authRequired = (Flags & SystemFlags.Auth) != 0 || (access & AccessFlags.NoTrust) != 0 || association?.Settings.Key is not null;
+        bool wrongKey = association?.Settings.Key is uint keyId && macKey?.Id != keyId;
+        if (auth is AuthOutcome.Bad or AuthOutcome.CryptoNak || (authRequired && auth != AuthOutcome.Authentic) || wrongKey)
+        {
+            Responder.Counters.CountDropped(DropReason.BadAuth);
+            association?.CountBadAuth();
+            if (MayLogAuthFailure(from.Address, now))
+            {
+                Log(wrongKey && auth == AuthOutcome.Authentic
+                    ? $"broadcast from {from.Address} ignored: signed with key {macKey!.Id}, not with key {association!.Settings.Key} as before"
+                    : auth == AuthOutcome.Bad
+                    ? $"broadcast from {from.Address} ignored: its MAC does not verify with our trusted keys"
+                    : $"broadcast from {from.Address} ignored: not authenticated, and 'enable auth' requires it; give the server 'broadcast ... key N' and this host 'keys'/'trustedkey N' with the same key, or 'disable auth' to trust the network (seed 000)");
+            }
+
+            return;
+        }
+
+        if (association is null)
+        {
+            if ((access & (AccessFlags.NoPeer | AccessFlags.NoServe)) != 0)
+            {
+                Responder.Counters.CountRestricted();
+                return;
+            }
+
+            if (_associations.Count(a => a.Mode is AssociationMode.SymmetricPassive or AssociationMode.BroadcastClient) >= MaxPassiveAssociations)
+            {
+                Responder.Counters.CountDropped(DropReason.PeerLimit);
+                return;
+            }
+
+            // The volley goes to the NTP port, whatever port the broadcast came from.
+            association = Add(new AssociationSettings(new IPEndPoint(from.Address, 123))
+            {
+                Mode = AssociationMode.BroadcastClient,
+                Key = macKey?.Id,
+                MinPoll = Math.Clamp((int)header.Poll, PassiveMinPoll, PassiveMaxPoll),
+                MaxPoll = PassiveMaxPoll,
+                Version = Math.Clamp(header.Version, (byte)1, (byte)4),
+                Volley = _settings.BroadcastVolley,
+                Group = group,
+            });
+            Log($"{from.Address}: mobilized a broadcast client association ({(group is { } g ? (g.IsIPv6Multicast || g.GetAddressBytes()[0] is >= 224 and < 240 ? "multicast " : "broadcast ") + g : "broadcast")}){(_settings.BroadcastVolley ? "; measuring the delay with a volley" : $"; delay {_settings.BroadcastDelay:0.000000} s (novolley)")}");
+        }
+
+        association.Authentic = auth == AuthOutcome.Authentic;
+        if (local is not null && !local.Equals(group) && !local.IsIPv6Multicast)
+        {
+            // Our address on that network, for the volley (IPv6 tells only the group: the kernel then chooses).
+            association.LocalAddress = local;
+        }
+
+        if (association.ReceiveBroadcast(header, arrival, now, _precisionSeconds, _settings.BroadcastDelay) == ReplyOutcome.NewSample)
+        {
+            Select(now, association);
+        }
+    }
+
+    /// <summary>
+    /// Whether an ignored broadcast or manycast answer from <paramref name="address"/> may be logged: once an hour per
+    /// address, for at most <see cref="MaxPassiveAssociations"/> addresses an hour, so that spoofed sources can
+    /// neither fill memory nor the log (the drops are counted all the same).
+    /// </summary>
+    private bool MayLogAuthFailure(IPAddress address, double now)
+    {
+        if (_lastGroupAuthLog.TryGetValue(address, out double last) && now - last < 3600)
+        {
+            return false;
+        }
+
+        if (_lastGroupAuthLog.Count >= MaxPassiveAssociations)
+        {
+            foreach (IPAddress old in _lastGroupAuthLog.Where(e => now - e.Value >= 3600).Select(e => e.Key).ToList())
+            {
+                _lastGroupAuthLog.Remove(old);
+            }
+
+            if (_lastGroupAuthLog.Count >= MaxPassiveAssociations)
+            {
+                return false;
+            }
+        }
+
+        _lastGroupAuthLog[address] = now;
+        return true;
+    }
+
+    /// <summary>The manycast client whose last request a reply answers (the origin timestamp is the request's).</summary>
+    private Association? Manycast(in NtpHeader header)
+    {
+        foreach (Association a in _associations)
+        {
+            if (a.Mode == AssociationMode.ManycastClient && !header.OriginTimestamp.IsZero && a.LastTransmit == header.OriginTimestamp)
+            {
+                return a;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A server answered our manycast request: an ordinary client association for it (ntpd's manycast scheme), up to
+    /// <c>tos maxclock</c>; those that become unreachable or falsetickers are dropped as pool servers are, and the
+    /// next beacon finds others.
+    /// </summary>
+    private void MobilizeManycast(Association prototype, IPEndPoint from, AuthOutcome auth, SymmetricKey? macKey, AccessFlags access)
+    {
+        AssociationSettings template = prototype.Settings;
+        bool authRequired = template.Key is not null || (Flags & SystemFlags.Auth) != 0 || (access & AccessFlags.NoTrust) != 0;
+        if ((template.Key is uint id && (auth != AuthOutcome.Authentic || macKey!.Id != id)) || auth is AuthOutcome.Bad or AuthOutcome.CryptoNak
+            || (authRequired && auth != AuthOutcome.Authentic))
+        {
+            // As ntpd: under enable auth a manycast server must prove itself, or anyone on the group could be one.
+            Responder.Counters.CountDropped(DropReason.BadAuth);
+            if (MayLogAuthFailure(from.Address, _now))
+            {
+                Log($"manycast {template.Address.Address}: reply from {from.Address} ignored: not authenticated with the line's key; give 'manycastclient ... key N' and the servers 'keys'/'trustedkey N' with the same key, or 'disable auth'");
+            }
+
+            return;
+        }
+
+        if ((access & (AccessFlags.Ignore | AccessFlags.NoServe)) != 0 || _associations.Any(a => a.Address.Address.Equals(from.Address) && a.Mode != AssociationMode.ManycastClient))
+        {
+            return;
+        }
+
+        Pool pool = _manycastPools.TryGetValue(prototype, out Pool? existing) ? existing : _manycastPools[prototype] = new Pool(template.Address.Address.ToString(), template);
+        if (PoolRoom() <= 0 || pool.Quarantined(from.Address, _now))
+        {
+            return;
+        }
+
+        // A server found under enable auth keeps the key it proved itself with.
+        Add(template with { Mode = AssociationMode.Client, Address = new IPEndPoint(from.Address, 123), Iburst = true, Pool = pool, Name = null, Key = template.Key ?? macKey?.Id });
+        Log($"manycast {template.Address.Address}: mobilized {from.Address}");
+    }
+
+    /// <summary>
+    /// The hop limit of a manycast request: 1, doubling each beacon up to the line's <c>ttl</c> while fewer than
+    /// <c>tos minclock</c> servers answer (ntpd's expanding ring), and the ring starts again once they do.
+    /// </summary>
+    private int ManycastTtl(Association prototype)
+    {
+        int found = ManycastFound(prototype);
+        int ttl = _manycastTtl.TryGetValue(prototype, out int current) ? current : 1;
+        _manycastTtl[prototype] = found >= _settings.Selection.MinClock ? 1 : Math.Min(Math.Max(1, prototype.Settings.Ttl), ttl * 2);
+        return Math.Min(ttl, Math.Max(1, prototype.Settings.Ttl));
+    }
+
+    /// <summary>The servers a manycast client's requests have found and that are still kept.</summary>
+    private int ManycastFound(Association prototype) =>
+        _manycastPools.TryGetValue(prototype, out Pool? mine) ? _associations.Count(a => a.Settings.Pool == mine) : 0;
 
     /// <summary>Ephemeral associations whose peer stopped answering are removed (ntpd's demobilization at NTP_UNREACH).</summary>
     private void DemobilizeUnreachablePeers()
@@ -672,10 +964,13 @@ public sealed class NtpEngine
         for (int i = _associations.Count - 1; i >= 0; i--)
         {
             Association a = _associations[i];
-            if (a.Mode == AssociationMode.SymmetricPassive && a.SilentPolls >= PassiveUnreachLimit)
+            if (a.Mode is AssociationMode.SymmetricPassive or AssociationMode.BroadcastClient && (a.SilentPolls >= PassiveUnreachLimit || a.Stopped))
             {
                 Remove(a);
-                Log($"{a.Address.Address}: passive association demobilized ({a.SilentPolls} polls unanswered)");
+                Log(a.Stopped ? $"{a.Address.Address}: {(a.Mode == AssociationMode.SymmetricPassive ? "passive" : "broadcast client")} association demobilized (kiss-o'-death)"
+                    : a.Mode == AssociationMode.SymmetricPassive
+                    ? $"{a.Address.Address}: passive association demobilized ({a.SilentPolls} polls unanswered)"
+                    : $"{a.Address.Address}: broadcast client association demobilized (no broadcast for {a.SilentPolls} polls)");
             }
         }
     }
@@ -719,7 +1014,7 @@ public sealed class NtpEngine
     }
 
     /// <summary>How many more pool associations fit under <c>tos maxclock</c>.</summary>
-    private int PoolRoom() => _settings.Selection.MaxClock - _associations.Count(a => !a.IsRefclock && a.Mode != AssociationMode.SymmetricPassive);
+    private int PoolRoom() => _settings.Selection.MaxClock - _associations.Count(a => a.Mode is AssociationMode.Client or AssociationMode.SymmetricActive or AssociationMode.BroadcastClient);
 
     /// <summary>Drops failed pool associations and asks for addresses while there is room.</summary>
     private void TendPools(double now)
@@ -768,7 +1063,7 @@ public sealed class NtpEngine
 
             bool fits = mode switch
             {
-                NtpMode.Server => a.Mode == AssociationMode.Client && a.Address.Port == from.Port,
+                NtpMode.Server => a.Mode is AssociationMode.Client or AssociationMode.BroadcastClient && a.Address.Port == from.Port,
                 NtpMode.SymmetricActive or NtpMode.SymmetricPassive => a.Mode is AssociationMode.SymmetricActive or AssociationMode.SymmetricPassive,
                 _ => false,
             };
@@ -969,7 +1264,10 @@ public sealed class NtpEngine
         double rootDispersion = peer.RootDispersion + peer.Filter.Dispersion
             + Math.Sqrt(peerJitter * peerJitter + SystemJitter * SystemJitter)
             + NtpConstants.Phi * Math.Max(0, now - peer.UpdateTime) + Math.Abs(SystemOffset);
-        ReferenceId refid = peer.IsRefclock ? peer.ReferenceId : ReferenceId.FromAddress(peer.Address.Address);
+        // RFC 5905 §7.3: a primary server (a stratum 0 clock) names its clock; above that the refid is the source's
+        // address, a reference clock fudged to a stratum of its own included (ntpd's clock_update: seed 000's clients
+        // see the local clock 127.127.1.1 at stratum 10 as the refid LOCAL(1)).
+        ReferenceId refid = peer.IsRefclock && peer.Stratum == 0 ? peer.ReferenceId : ReferenceId.FromAddress(peer.Address.Address);
         Responder.State = new SystemState(
             leap,
             (byte)Math.Min(peer.Stratum + 1, NtpHeader.UnsynchronizedStratum),
@@ -985,7 +1283,7 @@ public sealed class NtpEngine
 
     private int MaxPoll() => Configured().Select(a => a.Settings.MaxPoll).DefaultIfEmpty(NtpConstants.DefaultMaxPoll).Max();
 
-    private IEnumerable<Association> Configured() => _associations.Where(a => a.Mode != AssociationMode.SymmetricPassive);
+    private IEnumerable<Association> Configured() => _associations.Where(a => a.Mode is AssociationMode.Client or AssociationMode.SymmetricActive or AssociationMode.Refclock);
 
     private static string Describe(Association a) => a.IsRefclock ? a.Settings.Name ?? a.ReferenceId.ToAscii() : a.Address.Address.ToString();
 

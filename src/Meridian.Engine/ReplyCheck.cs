@@ -59,7 +59,12 @@ public enum Unsuitability
 /// <summary>The judgment every client (the daemon's associations, ntpdate, ntpdig) makes of a server's reply.</summary>
 public static class ServerReply
 {
-    public static Unsuitability Judge(in NtpHeader header)
+    /// <param name="header">The reply's header.</param>
+    /// <param name="broadcast">
+    /// A mode 5 broadcast answers no request: its receive timestamp is zero (RFC 5905 §9.2), only the transmit
+    /// timestamp counts.
+    /// </param>
+    public static Unsuitability Judge(in NtpHeader header, bool broadcast = false)
     {
         if (header.Stratum > NtpConstants.MaxStratum)
         {
@@ -76,6 +81,6 @@ public static class ServerReply
             return Unsuitability.Unsynchronized;
         }
 
-        return header.ReceiveTimestamp.IsZero || header.TransmitTimestamp.IsZero ? Unsuitability.ZeroTimestamps : Unsuitability.None;
+        return (!broadcast && header.ReceiveTimestamp.IsZero) || header.TransmitTimestamp.IsZero ? Unsuitability.ZeroTimestamps : Unsuitability.None;
     }
 }

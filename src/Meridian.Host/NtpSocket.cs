@@ -26,12 +26,16 @@ public sealed unsafe class Datagram : IDisposable
     /// </summary>
     internal readonly byte* DestinationAddress;
 
+    /// <summary>The destination the packet carried (IPv4 ipi_addr, IPv6 ipi6_addr): a group or broadcast address when <see cref="SentToGroup"/>.</summary>
+    internal readonly byte* HeaderDestination;
+
     public Datagram()
     {
         Buffer = (byte*)NativeMemory.AllocZeroed(Capacity);
         Name = (byte*)NativeMemory.AllocZeroed(NameCapacity);
         Control = (byte*)NativeMemory.AllocZeroed(ControlCapacity);
         DestinationAddress = (byte*)NativeMemory.AllocZeroed(16);
+        HeaderDestination = (byte*)NativeMemory.AllocZeroed(16);
     }
 
     ~Datagram() => Free();
@@ -57,6 +61,14 @@ public sealed unsafe class Datagram : IDisposable
     internal uint NameLength { get; set; }
 
     internal int DestinationFamily { get; set; }
+
+    /// <summary>The datagram was sent to a multicast group or a broadcast address, not to one of our addresses.</summary>
+    public bool SentToGroup { get; internal set; }
+
+    /// <summary>The group or broadcast address the datagram was sent to (allocated), or null when it came to one of ours.</summary>
+    public IPAddress? Group => !SentToGroup ? null : DestinationFamily == Libc.AF_INET
+        ? new IPAddress(new ReadOnlySpan<byte>(HeaderDestination, 4))
+        : new IPAddress(new ReadOnlySpan<byte>(HeaderDestination, 16));
 
     internal int InterfaceIndex { get; set; }
 
@@ -121,6 +133,7 @@ public sealed unsafe class Datagram : IDisposable
         NativeMemory.Free(Name);
         NativeMemory.Free(Control);
         NativeMemory.Free(DestinationAddress);
+        NativeMemory.Free(HeaderDestination);
     }
 }
 
@@ -166,9 +179,13 @@ public sealed unsafe class NtpSocket : IDisposable
         }
     }
 
-    /// <summary>Opens a socket bound to <paramref name="endPoint"/>; an IPv6 socket is IPv6-only.</summary>
+    /// <summary>
+    /// Opens a socket bound to <paramref name="endPoint"/>; an IPv6 socket is IPv6-only. With
+    /// <paramref name="reuseAddress"/> (SO_REUSEADDR) sockets on a group or broadcast address can share the port with
+    /// the unicast ones, as ntpd's do.
+    /// </summary>
     /// <exception cref="SocketException">With the errno of the failed call (EADDRINUSE when another daemon holds the port).</exception>
-    public static NtpSocket Bind(IPEndPoint endPoint)
+    public static NtpSocket Bind(IPEndPoint endPoint, bool reuseAddress = false)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
@@ -182,6 +199,11 @@ public sealed unsafe class NtpSocket : IDisposable
         try
         {
             socket.SetOption(Libc.SOL_SOCKET, Libc.SO_TIMESTAMPNS, 1);
+            if (reuseAddress)
+            {
+                socket.SetOption(Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+            }
+
             if (v6)
             {
                 socket.SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 1);
@@ -263,6 +285,7 @@ public sealed unsafe class NtpSocket : IDisposable
         datagram.NameLength = message.NameLength;
         datagram.KernelReceiveTime = null;
         datagram.DestinationFamily = 0;
+        datagram.SentToGroup = false;
         ReadControlMessages(datagram, (int)message.ControlLength);
         return ReceiveResult.Received;
     }
@@ -326,7 +349,7 @@ public sealed unsafe class NtpSocket : IDisposable
     /// from the address the request was sent to. Null, or a socket bound to one address, sends as bound.
     /// </summary>
     /// <exception cref="NtpSocketException">When sendmsg fails.</exception>
-    public void SendFrom(ReadOnlySpan<byte> payload, IPEndPoint destination, IPAddress? source)
+    public void SendFrom(ReadOnlySpan<byte> payload, IPEndPoint destination, IPAddress? source, int interfaceIndex = 0)
     {
         ArgumentNullException.ThrowIfNull(destination);
         Span<byte> name = stackalloc byte[SocketAddress.MaxLength];
@@ -341,6 +364,7 @@ public sealed unsafe class NtpSocket : IDisposable
             {
                 controlLength = WriteControlHeader(control, Libc.IPPROTO_IP, Libc.IP_PKTINFO, 12);
                 new Span<byte>(control + 16, 12).Clear();
+                BinaryPrimitives.WriteInt32LittleEndian(new Span<byte>(control + 16, 4), interfaceIndex);
                 bytes[..4].CopyTo(new Span<byte>(control + 16 + 4, 4));
             }
             else
@@ -407,6 +431,49 @@ public sealed unsafe class NtpSocket : IDisposable
         return (32768, 60999);
     });
 
+    /// <summary>Lets the socket send to broadcast addresses (SO_BROADCAST).</summary>
+    public void EnableBroadcast() => SetOption(Libc.SOL_SOCKET, Libc.SO_BROADCAST, 1);
+
+    /// <summary>Joins <paramref name="group"/> on interface <paramref name="interfaceIndex"/> (IP_ADD_MEMBERSHIP, IPV6_JOIN_GROUP).</summary>
+    public void JoinGroup(IPAddress group, int interfaceIndex)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        Span<byte> request = stackalloc byte[20];
+        request.Clear();
+        if (Family == AddressFamily.InterNetworkV6)
+        {
+            // struct ipv6_mreq: the group, then the interface index.
+            group.TryWriteBytes(request[..16], out _);
+            BinaryPrimitives.WriteInt32LittleEndian(request[16..], interfaceIndex);
+            SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_JOIN_GROUP, request[..20]);
+            return;
+        }
+
+        // struct ip_mreqn: the group, the local address (any), the interface index.
+        group.TryWriteBytes(request[..4], out _);
+        BinaryPrimitives.WriteInt32LittleEndian(request[8..], interfaceIndex);
+        SetOption(Libc.IPPROTO_IP, Libc.IP_ADD_MEMBERSHIP, request[..12]);
+    }
+
+    /// <summary>The interface multicast datagrams leave by, the hop limit they get, and whether they loop back to this host.</summary>
+    public void SetMulticast(int interfaceIndex, int ttl, bool loop = false)
+    {
+        if (Family == AddressFamily.InterNetworkV6)
+        {
+            SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, interfaceIndex);
+            SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_HOPS, ttl);
+            SetOption(Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_LOOP, loop ? 1 : 0);
+            return;
+        }
+
+        Span<byte> request = stackalloc byte[12];
+        request.Clear();
+        BinaryPrimitives.WriteInt32LittleEndian(request[8..], interfaceIndex);
+        SetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_IF, request);
+        SetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_TTL, ttl);
+        SetOption(Libc.IPPROTO_IP, Libc.IP_MULTICAST_LOOP, loop ? 1 : 0);
+    }
+
     /// <summary>Sets the DSCP of outgoing packets (ntp.conf's <c>dscp</c>): IP_TOS or IPV6_TCLASS, shifted past the ECN bits.</summary>
     public void SetDscp(int dscp)
     {
@@ -448,6 +515,17 @@ public sealed unsafe class NtpSocket : IDisposable
 
     public static string Format(IPEndPoint endPoint) =>
         endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]:{endPoint.Port}" : $"{endPoint.Address}:{endPoint.Port}";
+
+    private void SetOption(int level, int name, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* p = value)
+        {
+            if (Libc.SetSockOpt(_fd, level, name, p, (uint)value.Length) != 0)
+            {
+                throw LastError($"setsockopt({level}, {name})");
+            }
+        }
+    }
 
     private void SetOption(int level, int name, int value)
     {
@@ -508,6 +586,13 @@ public sealed unsafe class NtpSocket : IDisposable
                     // struct in_pktinfo: ipi_ifindex, ipi_spec_dst (the local address), ipi_addr (the header's).
                     datagram.DestinationAddress[i] = data[4 + i];
                 }
+
+                // A header destination other than the local address: a group, or a broadcast address.
+                datagram.SentToGroup = data[8] >= 224 || data[8] != data[4] || data[9] != data[5] || data[10] != data[6] || data[11] != data[7];
+                for (int i = 0; i < 4; i++)
+                {
+                    datagram.HeaderDestination[i] = data[8 + i];
+                }
             }
             else if (level == Libc.IPPROTO_IPV6 && type == Libc.IPV6_PKTINFO && length >= 36)
             {
@@ -518,6 +603,11 @@ public sealed unsafe class NtpSocket : IDisposable
                 }
 
                 datagram.InterfaceIndex = *(int*)(data + 16);
+                datagram.SentToGroup = data[0] == 0xFF;
+                for (int i = 0; i < 16; i++)
+                {
+                    datagram.HeaderDestination[i] = data[i];
+                }
             }
 
             offset += (length + 7) & ~7;

@@ -42,9 +42,9 @@ public sealed class ReferenceServer : ISimulatedHost
 
     public PacketCounters Counters => _responder.Counters;
 
-    public void Deliver(byte[] datagram, IPEndPoint from)
+    public void Deliver(byte[] datagram, IPEndPoint from, IPAddress? group)
     {
-        if (!Online)
+        if (!Online || group is not null)
         {
             return;
         }
@@ -100,14 +100,14 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         return Engine.Add(configure is null ? settings : configure(settings));
     }
 
-    public void Deliver(byte[] datagram, IPEndPoint from)
+    public void Deliver(byte[] datagram, IPEndPoint from, IPAddress? group)
     {
         if (Exited)
         {
             return;
         }
 
-        Engine.Receive(datagram, from, Clock.Now(), _time.Now, Address);
+        Engine.Receive(datagram, from, Clock.Now(), _time.Now, Address, group);
         Drain();
     }
 
@@ -115,6 +115,13 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
     {
         int port = clientRequest ? (_nextPort = _nextPort >= 60000 ? 40000 : _nextPort + 1) : 123;
         _network.Send(new IPEndPoint(Address, port), destination, packet.ToArray());
+        return NtpTimestamp.Zero;
+    }
+
+    public NtpTimestamp SendToGroup(IPEndPoint group, ReadOnlySpan<byte> packet, int ttl, bool clientRequest)
+    {
+        int port = clientRequest ? (_nextPort = _nextPort >= 60000 ? 40000 : _nextPort + 1) : 123;
+        _network.SendToGroup(new IPEndPoint(Address, port), group.Address, packet.ToArray());
         return NtpTimestamp.Zero;
     }
 

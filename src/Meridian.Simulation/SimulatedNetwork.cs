@@ -54,8 +54,35 @@ public sealed class SimulatedNetwork(VirtualTime time, Random random)
 
     public void Send(IPEndPoint from, IPEndPoint to, byte[] datagram)
     {
-        LinkModel link = _links.TryGetValue((from.Address, to.Address), out LinkModel? l) ? l : DefaultLink;
-        if (!_hosts.TryGetValue(to.Address, out ISimulatedHost? host) || !link.IsUp(time.Now) || random.NextDouble() < link.Loss)
+        if (!_hosts.TryGetValue(to.Address, out ISimulatedHost? host) || !_hosts.ContainsKey(from.Address))
+        {
+            // No such host, or the sender is off the network itself.
+            Lost++;
+            return;
+        }
+
+        Carry(from, host, datagram, null);
+    }
+
+    /// <summary>A broadcast or a multicast: every other host on the network gets it, each over its own link.</summary>
+    public void SendToGroup(IPEndPoint from, IPAddress group, byte[] datagram)
+    {
+        if (!_hosts.ContainsKey(from.Address))
+        {
+            Lost++;
+            return;
+        }
+
+        foreach (ISimulatedHost host in _hosts.Values.Where(h => !h.Address.Equals(from.Address)).ToList())
+        {
+            Carry(from, host, datagram, group);
+        }
+    }
+
+    private void Carry(IPEndPoint from, ISimulatedHost host, byte[] datagram, IPAddress? group)
+    {
+        LinkModel link = _links.TryGetValue((from.Address, host.Address), out LinkModel? l) ? l : DefaultLink;
+        if (!link.IsUp(time.Now) || random.NextDouble() < link.Loss)
         {
             Lost++;
             return;
@@ -65,7 +92,7 @@ public sealed class SimulatedNetwork(VirtualTime time, Random random)
         time.After(delay, () =>
         {
             Delivered++;
-            host.Deliver(datagram, from);
+            host.Deliver(datagram, from, group);
         });
     }
 }
@@ -75,5 +102,8 @@ public interface ISimulatedHost
 {
     IPAddress Address { get; }
 
-    void Deliver(byte[] datagram, IPEndPoint from);
+    /// <param name="datagram">What arrived.</param>
+    /// <param name="from">Who sent it.</param>
+    /// <param name="group">The broadcast address or multicast group it was sent to, or null for one sent to this host.</param>
+    void Deliver(byte[] datagram, IPEndPoint from, IPAddress? group);
 }

@@ -26,6 +26,25 @@ public sealed class ControlFormatTests
         Assert.Equal("*192.168.11.240  127.127.1.1     11 u    4    8  376   41.552   -3.044   0.289", ControlFormat.PeerLine('*', v, Now));
     }
 
+    [Theory]
+    // seed 000's client: its server heard on 224.0.1.1, the local clock as the server's refid.
+    [InlineData("192.168.11.240", "6", "224.0.1.1", "*192.168.11.240  LOCAL(1)        11 m    4    8  376   41.552   -3.044   0.289")]
+    // seed 004's client: a broadcast to the subnet.
+    [InlineData("10.0.246.2", "6", "10.0.246.255", "*10.0.246.2      LOCAL(1)        11 b    4    8  376   41.552   -3.044   0.289")]
+    // The server's own broadcast and multicast rows, and a manycast client's request to its group.
+    [InlineData("10.0.246.255", "5", "10.0.246.2", "*10.0.246.255    LOCAL(1)        11 B    4    8  376   41.552   -3.044   0.289")]
+    [InlineData("224.0.1.1", "5", "192.168.11.240", "*224.0.1.1       LOCAL(1)        11 M    4    8  376   41.552   -3.044   0.289")]
+    [InlineData("239.1.1.1", "3", "198.18.0.2", "*239.1.1.1       LOCAL(1)        11 a    4    8  376   41.552   -3.044   0.289")]
+    public void Broadcast_multicast_and_manycast_rows_carry_their_letter(string srcadr, string hmode, string dstadr, string row)
+    {
+        var v = new Dictionary<string, string>
+        {
+            ["srcadr"] = srcadr, ["dstadr"] = dstadr, ["refid"] = "127.127.1.1", ["stratum"] = "11", ["hmode"] = hmode, ["hpoll"] = "4", ["ppoll"] = "3",
+            ["rec"] = "0xeead00fc.00000000", ["reach"] = "0xfe", ["delay"] = "41.552", ["offset"] = "-3.044", ["jitter"] = "0.289",
+        };
+        Assert.Equal(row, ControlFormat.PeerLine('*', v, Now, address => address.ToString()));
+    }
+
     [Fact]
     public void A_reference_clock_row_with_names_and_a_long_interval()
     {

@@ -16,6 +16,8 @@ public sealed class RemoteConfigurationTests
     private sealed class NoTransport : INtpTransport
     {
         public NtpTimestamp Send(IPEndPoint destination, IPAddress? source, ReadOnlySpan<byte> packet, bool clientRequest) => NtpTimestamp.Zero;
+
+        public NtpTimestamp SendToGroup(IPEndPoint group, ReadOnlySpan<byte> packet, int ttl, bool clientRequest) => NtpTimestamp.Zero;
     }
 
     private static (RemoteConfiguration Remote, NtpEngine Engine, List<string> Added, List<string> Names, StringWriter Log) Create(string conf = "")

@@ -69,7 +69,7 @@ public sealed class ControlResponderTests
         string system = string.Concat(Ask(engine, transport, ControlOpcode.ReadVariables).Select(r => r.Data));
         Assert.Contains("version=\"ntpd test\"", system, StringComparison.Ordinal);
         Assert.Contains("stratum=11", system, StringComparison.Ordinal);
-        Assert.Contains("refid=LOCL", system, StringComparison.Ordinal);
+        Assert.Contains("refid=127.127.1.0", system, StringComparison.Ordinal); // stratum 11: the source's address, as ntpd
         Assert.Contains("peer=1", system, StringComparison.Ordinal);
         Assert.Matches(@"reftime=0x[0-9a-f]{8}\.[0-9a-f]{8}", system);
 

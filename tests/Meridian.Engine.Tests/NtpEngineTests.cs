@@ -16,6 +16,15 @@ internal sealed class RecordingTransport : INtpTransport
         Sent.Add((destination, source, packet.ToArray(), clientRequest));
         return Left;
     }
+
+    /// <summary>Packets to a group, with their hop limit.</summary>
+    public List<(IPEndPoint Group, byte[] Packet, int Ttl, bool ClientRequest)> ToGroups { get; } = new();
+
+    public NtpTimestamp SendToGroup(IPEndPoint group, ReadOnlySpan<byte> packet, int ttl, bool clientRequest)
+    {
+        ToGroups.Add((group, packet.ToArray(), ttl, clientRequest));
+        return Left;
+    }
 }
 
 public sealed class NtpEngineTests
@@ -97,7 +106,9 @@ public sealed class NtpEngineTests
         Assert.Empty(transport.Sent); // a reference clock is read, not polled over the network
         Assert.True(engine.State.IsSynchronized);
         Assert.Equal(served, engine.State.Stratum);
-        Assert.Equal("LOCL", engine.State.ReferenceId.ToAscii());
+        // Above stratum 1 the refid names the source by its address, the local clock's too (RFC 5905 §7.3; seed 000's
+        // clients show it as LOCAL(1)).
+        Assert.Equal("127.127.1.0", engine.State.ReferenceId.ToDottedQuad());
         Assert.Equal(TallyCode.SystemPeer, engine.Associations[0].Tally);
     }
 
@@ -242,6 +253,25 @@ public sealed class NtpEngineTests
     }
 
     [Fact]
+    public void A_passive_association_sends_at_its_active_peers_poll_from_the_start()
+    {
+        var (engine, transport, _) = Create();
+        engine.Flags &= ~SystemFlags.Auth;
+        var packet = new byte[48];
+        new NtpHeader { Version = 4, Mode = NtpMode.SymmetricActive, Stratum = 2, Poll = 4, TransmitTimestamp = Start }.Write(packet);
+        engine.Receive(packet, new IPEndPoint(IPAddress.Parse("198.18.2.1"), 123), Start, 0);
+
+        // The first packet answers nothing of ours, so it is no sample; still, we follow its 16 s, not our 64 s.
+        for (int second = 0; second <= 40; second++)
+        {
+            engine.Tick(second);
+        }
+
+        Assert.Equal(3, transport.Sent.Count); // at 1 s, then 16 s apart
+        Assert.All(transport.Sent, s => Assert.Equal(NtpMode.SymmetricPassive, (NtpMode)(s.Packet[0] & 7)));
+    }
+
+    [Fact]
     public void Replies_and_symmetric_packets_leave_from_the_address_they_were_sent_to()
     {
         var (engine, transport, _) = Create();
@@ -325,5 +355,39 @@ public sealed class NtpEngineTests
         var request = new byte[(12 + data.Length + 3) & ~3];
         new ControlHeader { Version = 2, Opcode = ControlOpcode.ReadVariables, Sequence = 1, AssociationId = (ushort)association }.Write(request, data);
         return request;
+    }
+}
+
+public sealed class ServingAllocationTests
+{
+    /// <summary>
+    /// A flooder from one address is answered once, kissed, then dropped: every one of those paths runs on the
+    /// serving threads for each packet, so none of them may allocate (garbage under a flood is the daemon's memory).
+    /// </summary>
+    [Fact]
+    public void Serving_a_flood_from_one_address_allocates_nothing()
+    {
+        var clock = new FixedClock(NtpTimestamp.FromDateTime(new DateTime(2026, 12, 2, 10, 0, 0, DateTimeKind.Utc)));
+        var engine = new NtpEngine(
+            new EngineSettings { Access = new RestrictList([new AccessEntry(IPAddress.Any, IPAddress.Any, AccessFlags.Limited | AccessFlags.Kod)]) },
+            clock, NoClockControl.Instance, new RecordingTransport(), new SeededRandomSource(1));
+        byte[] request = new byte[48];
+        request[0] = 0x23;
+        Span<byte> reply = stackalloc byte[ServerResponder.MaxReplyLength];
+        var source = new MruKey(0xC612_0002, 40000, false);
+
+        int answered = 0;
+        long allocated = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            NtpTimestamp arrival = clock.Now() + NtpDuration.FromSeconds(i * 0.0001);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int length = engine.Serve(request, source, arrival, reply);
+            allocated += i < 10 ? 0 : GC.GetAllocatedBytesForCurrentThread() - before;
+            answered += length > 0 ? 1 : 0;
+        }
+
+        Assert.InRange(answered, 1, 10);
+        Assert.Equal(0, allocated);
     }
 }

@@ -115,7 +115,7 @@ public sealed class ClientTests
             """
             ^server 127\.0\.0\.1, port 123
             stratum 11, precision -\d+, leap 00, trust 000
-            refid \[76\.79\.67\.76\], delay \d\.\d{5}, dispersion \d\.\d{5}
+            refid \[127\.127\.1\.0\], delay \d\.\d{5}, dispersion \d\.\d{5}
             transmitted 4, in filter 4
             reference time:    [0-9a-f]{8}\.[0-9a-f]{8}  \w{3}, \w{3} [ \d]\d \d{4} [ \d]\d:\d\d:\d\d\.\d{3}
             originate timestamp: [0-9a-f]{8}\.[0-9a-f]{8}  .+

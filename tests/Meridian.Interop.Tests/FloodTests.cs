@@ -57,10 +57,11 @@ public sealed class FloodTests
         Assert.True(politeSent == long.Parse(polite.Groups[2].Value, CultureInfo.InvariantCulture), run.Stdout);
 
         // 500 000 requests from one address add one MRU entry, and at most 4096 packets wait for the loop: the
-        // daemon's resident memory may grow by the runtime's working set under load (about 5 MB here), not by the flood.
+        // daemon's resident memory may grow by the runtime's working set under load (about 3 MB here), not by the flood:
+        // the serving path allocates nothing (a closure once allocated per request grew it by 18 MB on a 32 MB-L3 machine).
         long before = long.Parse(memory.Groups[1].Value, CultureInfo.InvariantCulture);
         long peak = long.Parse(memory.Groups[2].Value, CultureInfo.InvariantCulture);
-        Assert.True(peak - before <= 16_384, $"server memory grew {peak - before} kB under the flood (limit 16 MiB)\n{run.Stdout}");
+        Assert.True(peak - before <= 8_192, $"server memory grew {peak - before} kB under the flood (limit 8 MiB)\n{run.Stdout}");
         Assert.False(ntpd.Process.HasExited, ntpd.Output);
 
         foreach (string line in run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))

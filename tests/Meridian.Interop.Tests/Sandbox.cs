@@ -139,9 +139,9 @@ internal sealed class NetworkNamespace : IDisposable
 
     /// <summary>
     /// Joins this namespace to <paramref name="other"/> with a veth pair, this end <paramref name="address"/>, the
-    /// other <paramref name="otherAddress"/> (both /24 from 198.18.0.0/15). The pair goes with the namespaces.
+    /// other <paramref name="otherAddress"/> (both /24 from 198.18.0.0/15); returns the other side's interface name.
+    /// The pair goes with the namespaces.
     /// </summary>
-    /// <summary>A veth pair between this namespace and <paramref name="other"/>; returns the other side's interface name.</summary>
     public string LinkTo(NetworkNamespace other, string address, string otherAddress, string? name = null)
     {
         int n = Interlocked.Increment(ref s_counter);
@@ -162,6 +162,34 @@ internal sealed class NetworkNamespace : IDisposable
         Check(Host("ip", "-n", Name, "link", "set", a, "up"));
         Check(Host("ip", "-n", other.Name, "link", "set", b, "up"));
         return b;
+    }
+
+    /// <summary>A bridge in this namespace: a switch, with multicast snooping off so that every port hears every group.</summary>
+    public void AddBridge(string name)
+    {
+        Check(Host("ip", "-n", Name, "link", "add", name, "type", "bridge", "mcast_snooping", "0"));
+        Check(Host("ip", "-n", Name, "link", "set", name, "up"));
+    }
+
+    /// <summary>
+    /// Plugs this namespace into <paramref name="bridge"/> of <paramref name="lan"/>: a veth whose end here is
+    /// <paramref name="name"/> with <paramref name="address"/>/24 and its broadcast address, and seed 000's route for
+    /// multicast (<c>route add -net 224.0.0.0 netmask 240.0.0.0 eth0</c>).
+    /// </summary>
+    public void PlugInto(NetworkNamespace lan, string bridge, string address, string name = "eth0")
+    {
+        int n = Interlocked.Increment(ref s_counter);
+        string a = $"mv{Environment.ProcessId % 100000}x{n}a";
+        string b = $"mv{Environment.ProcessId % 100000}x{n}b";
+        Check(Host("ip", "link", "add", a, "type", "veth", "peer", "name", b));
+        Check(Host("ip", "link", "set", a, "netns", Name));
+        Check(Host("ip", "-n", Name, "link", "set", a, "name", name));
+        Check(Host("ip", "link", "set", b, "netns", lan.Name));
+        Check(Host("ip", "-n", lan.Name, "link", "set", b, "master", bridge));
+        Check(Host("ip", "-n", lan.Name, "link", "set", b, "up"));
+        Check(Host("ip", "-n", Name, "addr", "add", address + "/24", "brd", "+", "dev", name));
+        Check(Host("ip", "-n", Name, "link", "set", name, "up"));
+        Check(Host("ip", "-n", Name, "route", "add", "224.0.0.0/4", "dev", name));
     }
 
     /// <summary>
@@ -345,5 +373,50 @@ internal sealed class NetworkNamespace : IDisposable
         {
             throw new InvalidOperationException("setting up the namespace failed: " + result);
         }
+    }
+}
+
+/// <summary>
+/// A simulated LAN: a bridge in a namespace of its own and a namespace per host plugged into it, each with eth0 at
+/// 198.18.<c>subnet</c>.<c>octet</c>/24. Disposing deletes them all.
+/// </summary>
+internal sealed class Lan : IDisposable
+{
+    private readonly NetworkNamespace[] _hosts;
+    private readonly int _subnet;
+
+    public Lan(int subnet, params int[] octets)
+    {
+        _subnet = subnet;
+        Switch = new NetworkNamespace();
+        Switch.AddBridge("br0");
+        _hosts = new NetworkNamespace[octets.Length];
+        Octets = octets;
+        for (int i = 0; i < octets.Length; i++)
+        {
+            _hosts[i] = new NetworkNamespace();
+            _hosts[i].PlugInto(Switch, "br0", Address(i));
+        }
+    }
+
+    public NetworkNamespace Switch { get; }
+
+    public IReadOnlyList<int> Octets { get; }
+
+    public NetworkNamespace this[int host] => _hosts[host];
+
+    public string Address(int host) => $"198.18.{_subnet}.{Octets[host]}";
+
+    /// <summary>The subnet's broadcast address.</summary>
+    public string Broadcast => $"198.18.{_subnet}.255";
+
+    public void Dispose()
+    {
+        foreach (NetworkNamespace host in _hosts)
+        {
+            host?.Dispose();
+        }
+
+        Switch.Dispose();
     }
 }

@@ -15,6 +15,15 @@ internal static unsafe partial class Libc
     public const int SOCK_CLOEXEC = 0x80000;
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
+    public const int SO_BROADCAST = 6;
+    public const int IP_MULTICAST_IF = 32;
+    public const int IP_MULTICAST_TTL = 33;
+    public const int IP_MULTICAST_LOOP = 34;
+    public const int IP_ADD_MEMBERSHIP = 35;
+    public const int IPV6_MULTICAST_IF = 17;
+    public const int IPV6_MULTICAST_HOPS = 18;
+    public const int IPV6_MULTICAST_LOOP = 19;
+    public const int IPV6_JOIN_GROUP = 20;
     public const int SO_TIMESTAMPNS = 35;
     public const int SCM_TIMESTAMPNS = SO_TIMESTAMPNS;
     public const int IPPROTO_IP = 0;

@@ -208,7 +208,7 @@ public static class Program
             int notInEffect = config.NotInEffect.Count();
             Console.WriteLine(config.HasErrors
                 ? $"ntpd: {configFile}: {config.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); ntpd would not start"
-                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count + planWarnings.Count} warning(s), {notInEffect} of them about lines not in effect)");
+                : $"ntpd: {configFile}: configuration OK ({config.Associations.Count + config.Broadcasts.Count} associations, {config.Restrictions.Count} restrict lines, {config.Diagnostics.Count + planWarnings.Count} warning(s), {notInEffect} of them about lines not in effect)");
             return config.HasErrors ? 1 : 0;
         }
 
