@@ -10,7 +10,8 @@ namespace Meridian.Bench.Fuzz;
 /// The harnesses, one per parser: NTP packets (header, extension fields, MAC trailers) through the whole engine,
 /// mode 6 requests through the control responder, <c>ntp.conf</c> text, and keys files. Each checks more than "no
 /// exception": a packet from a stranger never gets more octets back than it had, control responses are well-formed
-/// fragments, and configuration diagnostics point inside the text.
+/// fragments, configuration diagnostics point inside the text, NMEA sentences that parse are in range and their
+/// obscured copies stay inside their buffer, and SHM segments survive a write and a read.
 /// </summary>
 public static class Targets
 {
@@ -21,7 +22,7 @@ public static class Targets
     private static readonly byte[] Md5Secret = Encoding.ASCII.GetBytes("fuzz-md5-secret");
     private static readonly byte[] AesSecret = Convert.FromHexString("00112233445566778899aabbccddeeff");
 
-    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys()];
+    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm()];
 
     /// <summary>Packets of every mode from a stranger, the configured server and loopback, into a running engine.</summary>
     public static FuzzTarget Packet()
@@ -124,6 +125,193 @@ public static class Targets
                 throw new InvalidOperationException("a key ID outside 1..65535");
             }
         });
+    }
+
+    /// <summary>
+    /// Lines from an NMEA receiver (ntpd's type 20): whatever parses has its fields in range and a date exactly when
+    /// the sentence carries one; the <c>flag4</c> copy never writes past a buffer the size of the line, is 7-bit,
+    /// and obscuring it again changes nothing.
+    /// </summary>
+    public static FuzzTarget Nmea()
+    {
+        const int guard = 16;
+        string[] lines =
+        [
+            "$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A",
+            "$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W",
+            "$GNRMC,225446.00,V,,,,,,,191194,,,N",
+            "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,",
+            "$GLGGA,,,,,,0,00,99.99,,,,,,",
+            "$GPGLL,5057.970,N,00146.110,E,142451,A*27",
+            "$GPZDA,235960.123456789,31,12,2016,00,00",
+            "$GPZDG,120001.00,22,11,2026,00,00,1",
+            "$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00",
+            "\r\n",
+        ];
+        var corpus = new List<byte[]>();
+        foreach (string line in lines)
+        {
+            byte[] bytes = Encoding.ASCII.GetBytes(line);
+            int star = line.IndexOf('*', StringComparison.Ordinal);
+            if (star < 0 && line.StartsWith('$'))
+            {
+                // The checksummed form too, so that mutations reach the field parsers past the checksum test.
+                byte sum = 0;
+                foreach (byte b in bytes.AsSpan(1))
+                {
+                    sum ^= b;
+                }
+
+                corpus.Add([.. bytes, .. Encoding.ASCII.GetBytes($"*{sum:X2}")]);
+            }
+
+            corpus.Add(bytes);
+            corpus.Add([.. bytes.Select(b => (byte)(b | 0x80)), 0x8D, 0x8A]);
+        }
+
+        byte[] scratch = new byte[4096 + guard];
+        byte[] again = new byte[4096];
+        return new FuzzTarget("nmea", corpus, input =>
+        {
+            NmeaStatus status = NmeaSentence.TryParse(input, out NmeaSentence sentence);
+            if (!Enum.IsDefined(status))
+            {
+                throw new InvalidOperationException($"status {(int)status}");
+            }
+
+            if (status == NmeaStatus.Ok)
+            {
+                CheckInRange(sentence);
+            }
+            else if (sentence != default)
+            {
+                throw new InvalidOperationException($"{status} with a sentence {sentence}");
+            }
+
+            scratch.AsSpan(input.Length, guard).Fill(0xA5);
+            int length = NmeaSentence.Obscure(input, scratch.AsSpan(0, input.Length));
+            if (length < 0 || length > input.Length)
+            {
+                throw new InvalidOperationException($"Obscure returned {length} for {input.Length} bytes");
+            }
+
+            if (scratch.AsSpan(input.Length, guard).ContainsAnyExcept((byte)0xA5))
+            {
+                throw new InvalidOperationException("Obscure wrote past its destination");
+            }
+
+            ReadOnlySpan<byte> obscured = scratch.AsSpan(0, length);
+            if (obscured.IndexOfAnyInRange((byte)0x80, (byte)0xFF) >= 0)
+            {
+                throw new InvalidOperationException("Obscure left a parity bit");
+            }
+
+            int twice = NmeaSentence.Obscure(obscured, again);
+            if (!again.AsSpan(0, twice).SequenceEqual(obscured))
+            {
+                throw new InvalidOperationException($"Obscure is not idempotent: {Encoding.ASCII.GetString(obscured)}");
+            }
+        });
+
+        static void CheckInRange(NmeaSentence s)
+        {
+            NmeaTime t = s.Time;
+            bool dated = s.Kind is NmeaKind.Rmc or NmeaKind.Zda or NmeaKind.Zdg;
+            bool dateOk = s.Date switch
+            {
+                null => !dated,
+                { } d => dated && d.Month is >= 1 and <= 12 && d.Day is >= 1 and <= 31
+                    && (d.TwoDigitYear ? s.Kind == NmeaKind.Rmc && d.Year is >= 0 and <= 99 : s.Kind != NmeaKind.Rmc && d.Year is > 1980 and <= 9999),
+            };
+            if (!Enum.IsDefined(s.Kind) || t.Hour is < 0 or > 23 || t.Minute is < 0 or > 59 || t.Second is < 0 or > 60
+                || t.Nanosecond is < 0 or > 999_999_999 || !dateOk || (s.Kind is NmeaKind.Zda or NmeaKind.Zdg && !s.Valid))
+            {
+                throw new InvalidOperationException($"out of range: {s}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Segments of ntpd's SHM driver (type 28) as any writer may leave them: a short one is an argument error, a
+    /// full one survives Write then Read, and the two timestamps match an independent 128-bit computation of
+    /// ntpd's rule (nanoseconds only when both extend their microseconds).
+    /// </summary>
+    public static FuzzTarget Shm()
+    {
+        static byte[] Segment(ShmTime t)
+        {
+            var bytes = new byte[ShmTime.Size];
+            t.Write(bytes);
+            return bytes;
+        }
+
+        const long unix = 1_795_000_000;
+        byte[][] corpus =
+        [
+            Segment(new ShmTime { Mode = 1, Count = 7, ClockSeconds = unix, ClockMicroseconds = 123_456, ClockNanoseconds = 123_456_789, ReceiveSeconds = unix, ReceiveMicroseconds = 124_000, ReceiveNanoseconds = 124_000_500, Precision = -20, Samples = 3, Valid = 1 }),
+            Segment(new ShmTime { Mode = 0, Count = 1, ClockSeconds = unix, ClockMicroseconds = 999_999, ReceiveSeconds = unix + 1, ReceiveMicroseconds = 5, Leap = 3, Precision = -1, Valid = 1 }),
+            Segment(new ShmTime { Mode = 1, ClockSeconds = -1, ClockMicroseconds = -1, ReceiveSeconds = long.MaxValue, ReceiveMicroseconds = int.MaxValue, ReceiveNanoseconds = uint.MaxValue }),
+            new byte[ShmTime.Size],
+        ];
+        byte[] padded = new byte[ShmTime.Size];
+        byte[] copy = new byte[ShmTime.Size];
+        return new FuzzTarget("shm", corpus, input =>
+        {
+            if (input.Length < ShmTime.Size)
+            {
+                try
+                {
+                    ShmTime.Read(input);
+                    throw new InvalidOperationException($"a {input.Length}-byte segment was read");
+                }
+                catch (ArgumentException)
+                {
+                }
+
+                Array.Clear(padded);
+                input.CopyTo(padded, 0);
+                input = padded;
+            }
+
+            ShmTime t = ShmTime.Read(input);
+            t.Write(copy);
+            if (ShmTime.Read(copy) != t)
+            {
+                throw new InvalidOperationException($"Write then Read changed {t}");
+            }
+
+            for (int i = 0; i < ShmTime.Size; i++)
+            {
+                bool spare = i is >= 20 and < 24 or >= ShmTime.DummyOffset;
+                if (copy[i] != (spare ? 0 : input[i]))
+                {
+                    throw new InvalidOperationException($"byte {i} written as {copy[i]:x2}, read as {input[i]:x2}");
+                }
+            }
+
+            bool nanoseconds = unchecked(t.ClockNanoseconds - (uint)(t.ClockMicroseconds * 1000)) < 1000
+                && unchecked(t.ReceiveNanoseconds - (uint)(t.ReceiveMicroseconds * 1000)) < 1000;
+            if (nanoseconds != t.UsesNanoseconds
+                || t.ClockTime != Expected(t.ClockSeconds, nanoseconds ? t.ClockNanoseconds : t.ClockMicroseconds * (Int128)1000)
+                || t.ReceiveTime != Expected(t.ReceiveSeconds, nanoseconds ? t.ReceiveNanoseconds : t.ReceiveMicroseconds * (Int128)1000))
+            {
+                throw new InvalidOperationException($"timestamps {t.ClockTime} {t.ReceiveTime} of {t}");
+            }
+        });
+
+        static NtpTimestamp Expected(long seconds, Int128 nanoseconds)
+        {
+            Int128 total = seconds * (Int128)1_000_000_000 + nanoseconds;
+            Int128 whole = Int128.DivRem(total, 1_000_000_000).Quotient;
+            if (whole * 1_000_000_000 > total)
+            {
+                whole--;
+            }
+
+            var remainder = (ulong)(total - whole * 1_000_000_000);
+            var ntpSeconds = (uint)(ulong)((whole + NtpTimestamp.UnixEpochOffsetSeconds) & 0xFFFF_FFFF);
+            return new NtpTimestamp(ntpSeconds, (uint)((remainder << 32) / 1_000_000_000));
+        }
     }
 
     private static (NtpEngine Engine, Transport Transport) Engine()

@@ -89,32 +89,39 @@ public sealed partial class ConfigParser
             return;
         }
 
-        if (!RefclockAddress.TryParse(address.Value.Text, out _))
+        if (!RefclockAddress.TryParse(address.Value.Text, out RefclockAddress clock))
         {
             line.Error(address.Value, $"'{address.Value.Text}' is not a reference clock address (127.127.t.u)");
             return;
         }
 
+        FudgeConfig fudge = _config.Fudges.TryGetValue(clock, out FudgeConfig? existing) ? existing : new FudgeConfig(clock, address.Value.Line);
         bool any = false;
         while (line.Next() is ConfigToken kind)
         {
             any = true;
-            if (kind.Text.ToLowerInvariant() is not ("timedata" or "ppsdata"))
+            string which = kind.Text.ToLowerInvariant();
+            if (which is not ("timedata" or "ppsdata"))
             {
                 line.Error(kind, $"expected timedata or ppsdata, not '{kind.Text}'");
                 return;
             }
 
-            if (line.RequireWord("a device path") is null)
+            if (line.RequireWord("a device path") is not ConfigToken path)
             {
                 return;
             }
+
+            fudge = which == "timedata" ? fudge with { Path = path.Text } : fudge with { PpsPath = path.Text };
         }
 
         if (!any)
         {
             line.ErrorAtEnd("expected timedata PATH or ppsdata PATH");
+            return;
         }
+
+        _config.Fudges[clock] = fudge;
     }
 
     /// <summary><c>pollskewlist [POLL E|L] ... [default E|L]</c>: how early and late polls of each interval may be.</summary>
@@ -662,13 +669,13 @@ public sealed partial class ConfigParser
                 case "time1": fudge = fudge with { Time1 = line.Real(option) }; break;
                 case "time2": fudge = fudge with { Time2 = line.Real(option) }; break;
                 case "flag1" or "flag2" or "flag3" or "flag4": flags[word[4] - '0'] = true; break;
-                case "mode" or "baud" or "subtype" or "holdover":
-                    line.NotInEffect(option, $"refclock {word}", ReferenceClocks);
+                case "mode": association = association with { Mode = line.Integer(option, 0, int.MaxValue) ?? 0 }; break;
+                case "baud": fudge = fudge with { Baud = line.Integer(option, 50, 4_000_000) }; break;
+                case "path": fudge = fudge with { Path = line.RequireWord("a device path")?.Text }; break;
+                case "ppspath": fudge = fudge with { PpsPath = line.RequireWord("a device path")?.Text }; break;
+                case "subtype" or "holdover":
+                    line.NotInEffect(option, $"refclock {word}", "no driver of this build has subtypes or holdover");
                     line.Integer(option, 0, int.MaxValue);
-                    break;
-                case "path" or "ppspath":
-                    line.NotInEffect(option, $"refclock {word}", ReferenceClocks);
-                    line.RequireWord("a device path");
                     break;
                 default:
                     line.Error(option, Unknown("unknown refclock option ", option.Text, word, ["unit", "prefer", "noselect", "minpoll", "maxpoll", "stratum", "refid", "time1", "time2", "flag1", "flag2", "flag3", "flag4", "mode", "path", "ppspath", "baud", "subtype", "holdover"]));
@@ -677,7 +684,7 @@ public sealed partial class ConfigParser
         }
 
         var clock = new RefclockAddress(type, unit);
-        if (type != 1)
+        if (type is not (1 or 20 or 22 or 28))
         {
             line.NotInEffect(driver.Value, $"refclock {driver.Value.Text}", $"driver type {type} is not available in this build yet; the association is not used");
         }

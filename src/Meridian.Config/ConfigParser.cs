@@ -21,7 +21,6 @@ public sealed partial class ConfigParser
         ["ttl"] = "the manycast ring's hop limits double from 1 up to the manycastclient line's ttl in this build",
         ["statistics"] = Statistics, ["statsdir"] = Statistics, ["filegen"] = Statistics,
         ["leapfile"] = LeapSeconds, ["leapsmearinterval"] = LeapSeconds,
-        ["device"] = ReferenceClocks,
         ["requestkey"] = "mode 7 is never answered; ntpdc here speaks mode 6 and authenticates with the controlkey",
         ["logconfig"] = "log classes cannot be chosen in this build: every message at info level and above is logged",
         ["phone"] = "modem reference clocks are not supported", ["calldelay"] = "modem reference clocks are not supported",
@@ -38,7 +37,7 @@ public sealed partial class ConfigParser
 
     private const string Statistics = "statistics files are not written by this build yet";
     private const string LeapSeconds = "leap second files and smearing are not available in this build yet";
-    private const string ReferenceClocks = "reference clock devices are not available in this build yet";
+    private const string KernelPps = "the kernel's PPS discipline (hardpps) is not used in this build: PPS samples go through the daemon's own discipline";
     private const string Autokey = "Autokey (RFC 5906) is not supported";
 
     private static readonly string[] Directives =
@@ -59,7 +58,7 @@ public sealed partial class ConfigParser
         ["autokey"] = Autokey + "; use symmetric keys (key N)",
         ["noval"] = "it has no meaning without Autokey",
         ["ttl"] = "a hop limit applies to broadcast and manycastclient lines only",
-        ["mode"] = ReferenceClocks,
+        ["mode"] = "mode applies to reference clocks (127.127.t.u) only",
         ["bias"] = "a fixed offset per association is not applied in this build",
         ["maxdelay"] = "samples are not discarded by delay in this build",
     };
@@ -400,6 +399,13 @@ public sealed partial class ConfigParser
                     }
 
                     break;
+                case "mode" when association.Refclock is not null:
+                    if (line.Integer(option, 0, int.MaxValue) is int mode)
+                    {
+                        association = association with { Mode = mode };
+                    }
+
+                    break;
                 case "ttl" or "mode":
                     line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
                     line.Integer(option, 0, 255);
@@ -414,7 +420,7 @@ public sealed partial class ConfigParser
             }
         }
 
-        if (association.Refclock is { Type: not 1 } clock)
+        if (association.Refclock is { Type: not (1 or 20 or 22 or 28) } clock)
         {
             line.NotInEffect(address.Value, $"reference clock {clock}", $"driver type {clock.Type} is not available in this build yet; the association is not used");
         }
@@ -629,9 +635,13 @@ public sealed partial class ConfigParser
             }
         }
 
-        if (clock.Type != 1)
+        if (clock.Type is not (1 or 20 or 22 or 28))
         {
             line.NotInEffect(address.Value, $"fudge {clock}", $"driver type {clock.Type} is not available in this build yet");
+        }
+        else if (clock.Type is 20 or 22 && flags.GetValueOrDefault(3))
+        {
+            line.NotInEffect(address.Value, $"fudge {clock} flag3", KernelPps);
         }
 
         _config.Fudges[clock] = fudge with { Flags = flags };
@@ -656,7 +666,7 @@ public sealed partial class ConfigParser
                 {
                     "stats" => Statistics,
                     "mode7" => "mode 7 is never answered, so that monlist amplification cannot exist",
-                    "pps" => ReferenceClocks,
+                    "pps" => KernelPps,
                     _ => "this flag is not in effect in this build",
                 });
             }

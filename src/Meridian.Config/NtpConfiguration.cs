@@ -31,6 +31,9 @@ public sealed record AssociationConfig(AssociationKind Kind, string Address, int
 
     public uint? Key { get; init; }
 
+    /// <summary><c>mode N</c> of a reference clock: its driver's mode bits (NMEA: sentences and speed).</summary>
+    public int Mode { get; init; }
+
     /// <summary>The reference clock this address names (<c>127.127.t.u</c>), if any.</summary>
     public RefclockAddress? Refclock => RefclockAddress.TryParse(Address, out RefclockAddress clock) ? clock : null;
 }
@@ -71,6 +74,15 @@ public sealed record FudgeConfig(RefclockAddress Clock, int Line)
     public double? Time2 { get; init; }
 
     public IReadOnlyDictionary<int, bool> Flags { get; init; } = new Dictionary<int, bool>();
+
+    /// <summary>The timecode device: ntpd 4.2.8's <c>device ... timedata PATH</c>, NTPsec's <c>refclock ... path</c>.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>The PPS device: <c>device ... ppsdata PATH</c>, NTPsec's <c>ppspath</c>.</summary>
+    public string? PpsPath { get; init; }
+
+    /// <summary>NTPsec's <c>baud</c>.</summary>
+    public int? Baud { get; init; }
 }
 
 /// <summary>The typed result of reading ntp.conf, with every problem found on the way.</summary>

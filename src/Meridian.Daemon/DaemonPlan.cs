@@ -1,6 +1,7 @@
 using System.Net;
 using Meridian.Config;
 using Meridian.Engine;
+using Meridian.Engine.Refclocks;
 using Meridian.Protocol;
 
 namespace Meridian.Daemon;
@@ -141,13 +142,13 @@ public sealed record DaemonPlan
         ArgumentNullException.ThrowIfNull(fudges);
         if (association.Refclock is { } clock)
         {
+            FudgeConfig? fudge = fudges.GetValueOrDefault(clock);
             if (clock.Type != LocalClockDriver.Type)
             {
-                // Read and warned about by the parser: no driver of this type yet.
-                return new PlannedAssociation(association, null);
+                // Read and warned about by the parser when there is no driver of this type.
+                return new PlannedAssociation(association, RefclockDriver.Supports(clock.Type) ? Driver(association, clock, fudge) : null);
             }
 
-            FudgeConfig? fudge = fudges.GetValueOrDefault(clock);
             return new PlannedAssociation(association, new AssociationSettings(new IPEndPoint(IPAddress.Parse(clock.ToString()), 123))
             {
                 Mode = AssociationMode.Refclock,
@@ -172,6 +173,42 @@ public sealed record DaemonPlan
             ? new PlannedAssociation(association, Settings(association, literal))
             : new PlannedAssociation(association, null);
     }
+
+    /// <summary>A reference clock with a device: its driver's settings from the server line, fudge and device lines.</summary>
+    private static AssociationSettings Driver(AssociationConfig association, RefclockAddress clock, FudgeConfig? fudge)
+    {
+        var refclock = new RefclockSettings(clock.Type, clock.Unit)
+        {
+            Mode = association.Mode,
+            Time1 = fudge?.Time1 ?? 0,
+            Time2 = fudge?.Time2 ?? 0,
+            Flags = Flags(fudge),
+            Path = fudge?.Path,
+            PpsPath = fudge?.PpsPath,
+            Baud = fudge?.Baud,
+        };
+        RefclockDriver prototype = RefclockDriver.Create(refclock);
+        return new AssociationSettings(new IPEndPoint(IPAddress.Parse(clock.ToString()), 123))
+        {
+            Mode = AssociationMode.Refclock,
+            RefclockType = clock.Type,
+            RefclockStratum = fudge?.Stratum ?? 0,
+            RefclockId = ReferenceId.FromAscii(fudge?.RefId ?? prototype.DefaultReferenceId),
+            RefclockTime1 = fudge?.Time1,
+            RefclockTime2 = fudge?.Time2,
+            RefclockFlags = refclock.Flags,
+            NoSelect = association.NoSelect,
+            Prefer = association.Prefer,
+            Iburst = association.Iburst,
+            MinPoll = association.MinPoll,
+            MaxPoll = association.MinPoll,
+            Name = prototype.Name,
+            Refclock = refclock,
+        };
+    }
+
+    private static int Flags(FudgeConfig? fudge) => fudge is null ? 0 : fudge.Flags.Where(f => f.Value).Sum(f => 1 << (f.Key - 1));
+
 
     /// <summary>
     /// A <c>broadcast</c> line (mode 5 to the address every 2^minpoll s) or a <c>manycastclient</c> line (mode 3 to

@@ -49,6 +49,7 @@ public sealed class NtpDaemon : IDisposable
         _transport = new Transport(_loop, clock, log) { Deliver = Deliver };
         Engine = new NtpEngine(Plan.Engine with { Host = KernelClockState.Describe(options.Version) }, clock, _control, _transport, CryptoRandomSource.Instance);
         _transport.Counters = Engine.Io;
+        Engine.Devices = new RefclockDevices(_loop, clock);
         _listeners = new Listeners(Engine, clock, _loop, log, Deliver);
         _transport.Listeners = _listeners;
         _runtime = new RuntimeConfiguration(config, Engine, log);
@@ -138,6 +139,11 @@ public sealed class NtpDaemon : IDisposable
         _stopped = true;
         _loop.Stop();
         _background?.Join(TimeSpan.FromSeconds(5));
+        foreach (Association association in Engine.Associations)
+        {
+            association.Driver?.Close();
+        }
+
         _listeners.Dispose();
         _transport.Dispose();
         _resolver.Dispose();

@@ -113,6 +113,9 @@ public sealed record AssociationSettings(IPEndPoint Address)
 
     /// <summary>For a broadcast client: the group or broadcast address the server's packets came to.</summary>
     public IPAddress? Group { get; init; }
+
+    /// <summary>For a reference clock with a device (NMEA, PPS, SHM): what its driver is given.</summary>
+    public Refclocks.RefclockSettings? Refclock { get; init; }
 }
 
 /// <summary>What became of a packet handed to an association.</summary>
@@ -181,6 +184,12 @@ public sealed class Association
             Stratum = (byte)settings.RefclockStratum;
             ReferenceId = settings.RefclockId;
             Leap = LeapIndicator.NoWarning;
+            if (settings.Refclock is { } refclock)
+            {
+                Driver = Refclocks.RefclockDriver.Create(refclock);
+                Leap = LeapIndicator.Unsynchronized;
+                Precision = Driver.Precision;
+            }
         }
         else if (settings.Mode is AssociationMode.Broadcast or AssociationMode.ManycastClient)
         {
@@ -385,6 +394,15 @@ public sealed class Association
     }
 
     public bool IsDue(double now) => !Stopped && now >= NextPoll;
+
+    /// <summary>The driver of a reference clock with a device; null for the local clock and network sources.</summary>
+    public Refclocks.RefclockDriver? Driver { get; }
+
+    /// <summary>A PPS peer: its last samples were disciplined by a pulse-per-second signal (ntpq's <c>o</c>).</summary>
+    public bool IsPps => Driver is { PpsActive: true } && Reach != 0;
+
+    /// <summary>The bare PPS driver, whose seconds someone else must number.</summary>
+    public bool IsAtom => Driver is Refclocks.PpsDriver;
 
     /// <summary>
     /// Builds the next request into <paramref name="buffer"/> (48 octets) and schedules the poll after it. A client
@@ -719,6 +737,11 @@ public sealed class Association
     /// <summary>A reference clock's poll: the local clock driver claims the system clock is right.</summary>
     public bool PollRefclock(double now, double systemPrecision, NtpTimestamp clockNow)
     {
+        if (Driver is not null)
+        {
+            return PollDriver(now, systemPrecision, clockNow);
+        }
+
         if (Reach == 0)
         {
             ReachChanged = now;
@@ -738,5 +761,57 @@ public sealed class Association
         NextPoll = now + (Filter.Count < NtpConstants.FilterStages ? 1 : Math.Pow(2, HostPoll));
         Precision = LocalClockDriver.DriverPrecision;
         return Filter.Add(new OnWireSample(NtpDuration.Zero, NtpDuration.Zero), NtpConstants.MinDispersion, now);
+    }
+
+    /// <summary>
+    /// Whether a driver's association should poll now, ahead of its interval: until the reach register is full, as
+    /// soon as a few samples wait (3 to 6, more as reach grows), so that a clock is usable within a minute of start
+    /// as in ntpd.
+    /// </summary>
+    public bool WantsEarlyPoll => Driver is not null && Reach != 0xFF && Driver.Samples.Count >= Math.Clamp(System.Numerics.BitOperations.PopCount(Reach), 3, 6);
+
+    /// <summary>
+    /// A driver's poll: the median of its samples enters the clock filter as a sample with no delay and the
+    /// samples' jitter for dispersion, with the driver's stratum, reference ID, leap and precision; no samples
+    /// shift a zero into the reach register.
+    /// </summary>
+    private bool PollDriver(double now, double systemPrecision, NtpTimestamp clockNow)
+    {
+        Refclocks.RefclockDriver driver = Driver!;
+        Sent++;
+        HostPoll = Math.Clamp(Settings.MinPoll, NtpConstants.MinPoll, NtpConstants.MaxPoll);
+        PeerPoll = (sbyte)HostPoll;
+        NextPoll = now + Math.Pow(2, HostPoll);
+        if (!driver.TryPoll(systemPrecision, out double offset, out double jitter) || driver.Leap == LeapIndicator.Unsynchronized)
+        {
+            Reach = (byte)(Reach << 1);
+            if (Reach == 0 && _everReached && !_reportedUnreachable)
+            {
+                _reportedUnreachable = true;
+                ReachChanged = now;
+                RecordEvent(PeerEvent.Unreachable);
+            }
+
+            return false;
+        }
+
+        if (Reach == 0)
+        {
+            ReachChanged = now;
+            RecordEvent(PeerEvent.Reachable);
+        }
+
+        _everReached = true;
+        _reportedUnreachable = false;
+        Received++;
+        LastReceived = now;
+        _lastArrival = clockNow;
+        Reach = (byte)((Reach << 1) | 1);
+        Unreach = 0;
+        Leap = driver.Leap;
+        Precision = driver.Precision;
+        ReferenceTime = driver.ReferenceTime;
+        LastSample = new OnWireSample(NtpDuration.FromSeconds(offset), NtpDuration.Zero);
+        return Filter.Add(LastSample, Math.Max(jitter, Math.Pow(2, driver.Precision)), now);
     }
 }

@@ -215,7 +215,15 @@ public sealed class ControlResponder(IRandomSource random, AuthCounters auth, IE
             return Error(reply, ControlError.UnknownAssociation);
         }
 
-        return Variables(reply with { Status = ControlStatus.Clock(0, 0) }, Values(ControlVariableTable.Clock, clock), request);
+        var values = Values(ControlVariableTable.Clock, clock);
+        if (clock.Driver is { } driver)
+        {
+            values.AddRange(driver.Variables.Select(v => (v.Name, true, v.Value)));
+        }
+
+        int status = clock.Driver is { } d ? (int)d.CurrentStatus : 0;
+        int last = clock.Driver is { } e ? (int)e.LastEvent : 0;
+        return Variables(reply with { Status = ControlStatus.Clock(status, last) }, values, request);
     }
 
     /// <summary>The system variables with their values now: the table, the host description, and <c>setvar</c> variables.</summary>

@@ -174,12 +174,12 @@ internal static class ControlVariableTable
     /// <summary>A reference clock's variables in ntpd's order; the fudge times only when configured.</summary>
     public static readonly IReadOnlyList<ControlVariable<PeerSnapshot>> Clock =
     [
-        new("device", true, p => Quote(p.IsLocalClock ? "Undisciplined local clock" : $"Reference clock type {p.RefclockType}")),
-        new("timecode", true, _ => "\"\""),
-        new("poll", true, p => N(p.Sent)),
-        new("noreply", true, _ => "0"),
-        new("badformat", true, _ => "0"),
-        new("baddata", true, _ => "0"),
+        new("device", true, p => Quote(p.Driver?.Description ?? (p.IsLocalClock ? "Undisciplined local clock" : $"Reference clock type {p.RefclockType}"))),
+        new("timecode", true, p => Quote(p.Driver?.Timecode ?? "")),
+        new("poll", true, p => N(p.Driver?.Polls ?? p.Sent)),
+        new("noreply", true, p => N(p.Driver?.NoReply ?? 0)),
+        new("badformat", true, p => N(p.Driver?.BadFormat ?? 0)),
+        new("baddata", true, p => N(p.Driver?.BadData ?? 0)),
         new("fudgetime1", true, p => p.RefclockTime1 is double t ? Milliseconds(t, 3) : null),
         new("fudgetime2", true, p => p.RefclockTime2 is double t ? Milliseconds(t, 3) : null),
         new("stratum", true, p => N(p.RefclockStratum)),

@@ -184,6 +184,9 @@ public sealed record PeerSnapshot
 
     public int RefclockFlags { get; init; }
 
+    /// <summary>A driver's state for <c>ntpq -c cv</c> (null for the local clock and network sources).</summary>
+    public RefclockState? Driver { get; init; }
+
     /// <summary>A copy of <paramref name="a"/> at monotonic time <paramref name="now"/>.</summary>
     public static PeerSnapshot Of(Association a, double now)
     {
@@ -246,6 +249,7 @@ public sealed record PeerSnapshot
             RefclockStratum = s.RefclockStratum,
             RefclockId = s.RefclockId,
             RefclockFlags = s.RefclockFlags,
+            Driver = a.Driver is { } d ? new RefclockState(d.Description, d.Timecode, d.Polls, d.NoReply, d.BadFormat, d.BadData, d.CurrentStatus, d.LastEvent, [.. d.Variables]) : null,
         };
     }
 }
@@ -279,3 +283,8 @@ public enum SystemFlags
     /// <summary>ntpd's defaults: auth, kernel, monitor, ntp, stats.</summary>
     Default = Auth | Kernel | Monitor | Ntp | Stats,
 }
+
+/// <summary>What a reference clock driver reports of itself: the counters and the last timecode of ntpd's READCLOCK.</summary>
+public sealed record RefclockState(
+    string Description, string Timecode, long Polls, long NoReply, long BadFormat, long BadData,
+    Refclocks.RefclockEvent CurrentStatus, Refclocks.RefclockEvent LastEvent, IReadOnlyList<(string Name, string Value)> Variables);

@@ -354,9 +354,17 @@ public sealed class NtpEngine
     /// <summary>Log lines produced since the caller last drained them.</summary>
     public Queue<EngineEvent> Events { get; } = new();
 
+    /// <summary>The devices reference clock drivers read (the host's in the daemon, fakes in a simulation).</summary>
+    public Refclocks.IRefclockDevices Devices { get; set; } = Refclocks.NoRefclockDevices.Instance;
+
     public Association Add(AssociationSettings settings)
     {
         var association = new Association(_nextId++, settings, _now, _precisionSeconds);
+        if (association.Driver is { } driver)
+        {
+            driver.Log = Log;
+        }
+
         _associations.Add(association);
         Discipline.SetPollLimits(MinPoll(), MaxPoll());
         Access = _access;
@@ -604,6 +612,17 @@ public sealed class NtpEngine
         bool news = false;
         foreach (Association association in _associations)
         {
+            if (association.Driver is { } driver)
+            {
+                driver.Second(Devices, now, _clock.Now(), State.IsSynchronized);
+                if (association.IsDue(now) || association.WantsEarlyPoll)
+                {
+                    news |= association.PollRefclock(now, _precisionSeconds, _clock.Now());
+                }
+
+                continue;
+            }
+
             if (!association.IsDue(now))
             {
                 continue;
@@ -1005,6 +1024,8 @@ public sealed class NtpEngine
     /// <summary>Removes an association (unpeer, or a pool server that failed).</summary>
     public void Remove(Association association)
     {
+        ArgumentNullException.ThrowIfNull(association);
+        association.Driver?.Close();
         _associations.Remove(association);
         Access = _access;
         if (SystemPeer == association)
@@ -1079,7 +1100,7 @@ public sealed class NtpEngine
     private void Select(double now, Association? sampled = null)
     {
         _lastSelect = now;
-        SelectionResult result = SelectionAlgorithm.Run(_associations, SystemPeer, now, Discipline.PollExponent, _settings.Selection, Eligible);
+        SelectionResult result = SelectionAlgorithm.Run(_associations, SystemPeer, now, Discipline.PollExponent, _settings.Selection, Eligible, SystemOffset);
         Association? previous = SystemPeer;
         SystemPeer = result.SystemPeer;
         if (SystemPeer is null)

@@ -42,8 +42,35 @@ public static class SelectionAlgorithm
     /// Runs the mitigation; <paramref name="eligible"/> is the system's own test of which survivors may become the
     /// system peer (loop avoidance, orphan parents), null to allow all.
     /// </summary>
-    public static SelectionResult Run(IReadOnlyList<Association> associations, Association? current, double now, int systemPoll, SelectionSettings settings, Func<Association, bool>? eligible = null)
+    public static SelectionResult Run(IReadOnlyList<Association> associations, Association? current, double now, int systemPoll, SelectionSettings settings, Func<Association, bool>? eligible = null, double systemOffset = 0)
     {
+        SelectionResult result = RunWithoutPps(associations, current, now, systemPoll, settings, eligible, out Association? pps);
+        if (pps is null)
+        {
+            return result;
+        }
+
+        // ntpd's PPS rule: a PPS peer that survived the intersection takes over from the choice when the clock is
+        // already within 0.4 s (the pulse cannot number seconds), and a bare PPS signal only while a prefer peer
+        // numbers them (or, with tos minsane 0, when there is nothing else).
+        bool numbered = !pps.IsAtom || result.SystemPeer is { Settings.Prefer: true } || (result.SystemPeer is null && settings.MinSane == 0);
+        if (Math.Abs(systemOffset) >= 0.4 || !numbered)
+        {
+            return result;
+        }
+
+        if (result.SystemPeer is { } chosen && chosen.Tally == TallyCode.SystemPeer)
+        {
+            chosen.Tally = TallyCode.Candidate;
+        }
+
+        pps.Tally = TallyCode.PpsPeer;
+        return new SelectionResult(pps, [.. result.Survivors, pps], pps.Filter.Offset, pps.Filter.Jitter);
+    }
+
+    private static SelectionResult RunWithoutPps(IReadOnlyList<Association> associations, Association? current, double now, int systemPoll, SelectionSettings settings, Func<Association, bool>? eligible, out Association? pps)
+    {
+        pps = null;
         var candidates = new List<Association>();
         var localClocks = new List<Association>();
         foreach (Association a in associations)
@@ -65,6 +92,11 @@ public static class SelectionAlgorithm
                 a.Tally = TallyCode.Falseticker;
             }
         }
+
+        // A PPS peer takes part in the intersection (it can be a falseticker) but not in clustering or combining:
+        // its offset is either the answer or not used at all.
+        pps = truechimers.FirstOrDefault(a => a.IsPps);
+        truechimers.RemoveAll(a => a.IsPps);
 
         if (truechimers.Count == 0)
         {

@@ -145,9 +145,9 @@ public sealed class ConfigParserTests
     [Fact]
     public void Trusted_key_ranges_and_access_directives_are_read()
     {
-        NtpConfiguration c = ConfigParser.Parse("trustedkey 1 (10 ... 12) 40\nrestrict source nopeer\nunrestrict 192.0.2.0/24 noquery\nrestrict -6 2001:db8::/32 ignore\nmanycastserver 239.255.254.254\nsetvar mydesc = \"rack 4\" default\ndiscard average 3 minimum 1\nmru maxdepth 1000\nrefclock nmea unit 1 refid GPS time2 0.1 flag1\n", "ntp.conf");
-        // The NMEA driver is read and checked, and said not to be in effect yet: a warning naming the line.
-        Assert.Equal(["ntp.conf:9:10"], c.Diagnostics.Select(d => $"{d.File}:{d.Line}:{d.Column}"));
+        NtpConfiguration c = ConfigParser.Parse("trustedkey 1 (10 ... 12) 40\nrestrict source nopeer\nunrestrict 192.0.2.0/24 noquery\nrestrict -6 2001:db8::/32 ignore\nmanycastserver 239.255.254.254\nsetvar mydesc = \"rack 4\" default\ndiscard average 3 minimum 1\nmru maxdepth 1000\nrefclock nmea unit 1 refid GPS time2 0.1 flag1 path /dev/ttyAMA0 ppspath /dev/pps0 baud 9600 mode 1\nrefclock jjy unit 0\n", "ntp.conf");
+        // The NMEA driver is in effect; a driver this build lacks is a warning naming the line.
+        Assert.Equal(["ntp.conf:10:10"], c.Diagnostics.Select(d => $"{d.File}:{d.Line}:{d.Column}"));
         Assert.All(c.Diagnostics, d => Assert.True(d.NotInEffect && d.Severity == DiagnosticSeverity.Warning));
         Assert.Equal([1, 10, 11, 12, 40], c.TrustedKeys.Order());
         Assert.Equal((RestrictTarget.Source, RestrictFlags.NoPeer), (c.Restrictions[0].Target, c.Restrictions[0].Flags));
@@ -156,8 +156,9 @@ public sealed class ConfigParserTests
         Assert.Equal("rack 4", c.SetVar["mydesc"]);
         Assert.Equal(new DiscardOptions { Average = 3, Minimum = 1 }, c.Discard);
         Assert.Equal(1000, c.Mru.MaxDepth);
-        Assert.Equal("127.127.20.1", Assert.Single(c.Associations).Address);
-        Assert.True(c.Fudges[new RefclockAddress(20, 1)] is { RefId: "GPS", Time2: 0.1 });
+        Assert.Equal(["127.127.20.1", "127.127.40.0"], c.Associations.Select(a => a.Address));
+        Assert.Equal(1, c.Associations[0].Mode);
+        Assert.True(c.Fudges[new RefclockAddress(20, 1)] is { RefId: "GPS", Time2: 0.1, Path: "/dev/ttyAMA0", PpsPath: "/dev/pps0", Baud: 9600 });
     }
 
     [Fact]
@@ -199,7 +200,9 @@ public sealed class ConfigParserTests
         Assert.Equal((15.0, 900.0), (c.Tinker.Dispersion, c.Tinker.StepOut));
         Assert.Equal("/run/ntpd.pid", c.PidFile);
         // What is read but not in effect says so, each at its line.
-        Assert.Equal([1, 2, 4, 5, 7, 8, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+        Assert.Equal([1, 2, 4, 5, 8, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+        // ntpd 4.2.8's device line is in effect: the driver opens those paths.
+        Assert.True(c.Fudges[new RefclockAddress(20, 0)] is { Path: "/dev/gps0", PpsPath: "/dev/pps0" });
     }
 
     [Theory]
@@ -215,9 +218,9 @@ public sealed class ConfigParserTests
     [Fact]
     public void Options_not_in_effect_are_warned_about_where_they_stand()
     {
-        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 xleave ttl 4\ntos maxdist 2 minclock 4\nenable calibrate monitor\nmru maxdepth 10 initalloc 4\ndiscard monitor 100\nrestrict default kod noepeer ippeerlimit 2\nfudge 127.127.20.0 time2 0.5\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 xleave ttl 4\ntos maxdist 2 minclock 4\nenable calibrate monitor\nmru maxdepth 10 initalloc 4\ndiscard monitor 100\nrestrict default kod noepeer ippeerlimit 2\nfudge 127.127.8.0 time2 0.5\nfudge 127.127.22.0 flag3 1\nserver 192.0.2.2 mode 5\n", "ntp.conf");
         Assert.False(c.HasErrors);
-        Assert.Equal(["1:18 xleave", "1:25 ttl", "2:5 tos maxdist", "3:8 enable calibrate", "4:17 mru initalloc", "5:9 discard monitor", "6:22 restrict noepeer", "6:30 restrict ippeerlimit", "7:7 fudge 127.127.20.0"],
+        Assert.Equal(["1:18 xleave", "1:25 ttl", "2:5 tos maxdist", "3:8 enable calibrate", "4:17 mru initalloc", "5:9 discard monitor", "6:22 restrict noepeer", "6:30 restrict ippeerlimit", "7:7 fudge 127.127.8.0", "8:7 fudge 127.127.22.0 flag3", "9:18 mode"],
             c.NotInEffect.Select(d => $"{d.Line}:{d.Column} {d.Message.Split('\'')[1]}"));
     }
 

@@ -141,11 +141,14 @@ public sealed class DaemonPlanTests
             pool pool.example.net
             server 127.127.1.0
             fudge 127.127.1.0 stratum 5 refid ABC
-            server 127.127.20.0
+            server 127.127.8.0
             server 192.0.2.99
             unpeer 192.0.2.99
+            server 127.127.20.0 mode 17 minpoll 4
+            fudge 127.127.20.0 flag1 1 time2 0.726
+            device 127.127.20.0 timedata /dev/ttyAMA0
             """);
-        Assert.Equal(5, plan.Associations.Count);
+        Assert.Equal(6, plan.Associations.Count);
         AssociationSettings server = plan.Associations[0].Settings!;
         Assert.Equal((AssociationMode.Client, 4, 6, true, 7u), (server.Mode, server.MinPoll, server.MaxPoll, server.Iburst, server.Key));
         Assert.True(plan.Associations[1].NeedsName);
@@ -156,6 +159,10 @@ public sealed class DaemonPlanTests
         // A driver this build does not have: no association (the parser warned about the line).
         Assert.True(plan.Associations[4] is { Settings: null, NeedsName: false });
         Assert.Contains("192.0.2.99: removed by unpeer", plan.Warnings);
+        // The NMEA driver: stratum 0, refid GPS, its poll fixed at minpoll, and what the driver is given.
+        AssociationSettings gps = plan.Associations[5].Settings!;
+        Assert.Equal((AssociationMode.Refclock, 0, "GPS", "GPS_NMEA(0)", 4, 4), (gps.Mode, gps.RefclockStratum, gps.RefclockId.ToAscii(), gps.Name, gps.MinPoll, gps.MaxPoll));
+        Assert.Equal(new Meridian.Engine.Refclocks.RefclockSettings(20, 0) { Mode = 17, Time2 = 0.726, Flags = 1, Path = "/dev/ttyAMA0" }, gps.Refclock);
     }
 
     [Fact]

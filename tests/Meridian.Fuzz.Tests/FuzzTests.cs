@@ -5,27 +5,40 @@ namespace Meridian.Fuzz.Tests;
 
 /// <summary>
 /// Each parser's harness for a bounded time in ./test.sh (bench/fuzz runs them as long as wanted): no input may crash
-/// it or break its checks (no amplification to strangers, well-formed mode 6 fragments, diagnostics inside the text).
+/// it or break its checks (no amplification to strangers, well-formed mode 6 fragments, diagnostics inside the text,
+/// NMEA fields in range and obscured copies inside their buffer, SHM segments that round-trip).
 /// The seed is fixed so that a failure can be replayed; the figures go to TestResults/figures.txt.
 /// </summary>
 public sealed class FuzzTests
 {
     private const int Seed = 20261122;
 
+    /// <summary>Every harness of <see cref="Targets.All"/> has a row; the small parsers (NMEA, SHM) saturate in 1 s.</summary>
     [Theory]
-    [InlineData("packet")]
-    [InlineData("mode6")]
-    [InlineData("ntp.conf")]
-    [InlineData("keys")]
-    public void A_harness_runs_without_a_crash(string name)
+    [InlineData("packet", 3)]
+    [InlineData("mode6", 3)]
+    [InlineData("ntp.conf", 3)]
+    [InlineData("keys", 3)]
+    [InlineData("nmea", 1)]
+    [InlineData("shm", 1)]
+    public void A_harness_runs_without_a_crash(string name, double seconds)
     {
         FuzzTarget target = Targets.All().Single(t => t.Name == name);
-        FuzzResult result = Fuzzer.Run(target, TimeSpan.FromSeconds(3), Seed);
+        FuzzResult result = Fuzzer.Run(target, TimeSpan.FromSeconds(seconds), Seed);
 
         Assert.True(result.Crashes == 0, result.FirstCrash);
         // That the harness ran, not how fast: beside the end-to-end tests' daemons the machine may be slow.
         Assert.True(result.Inputs > target.Corpus.Count + 1_000, $"only {result.Inputs} inputs in {result.Elapsed}");
         Record(string.Create(CultureInfo.InvariantCulture, $"fuzz {result.Target}: {result.Inputs} inputs in {result.Elapsed.TotalSeconds:0.0} s, {result.Crashes} crashes"));
+    }
+
+    [Fact]
+    public void Every_harness_has_a_row()
+    {
+        string[] rows = typeof(FuzzTests).GetMethod(nameof(A_harness_runs_without_a_crash))!
+            .GetCustomAttributes(typeof(InlineDataAttribute), false).Cast<InlineDataAttribute>()
+            .Select(a => (string)a.GetData(null!).Single()[0]).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(Targets.All().Select(t => t.Name).Order(StringComparer.Ordinal), rows);
     }
 
     private static void Record(string line)

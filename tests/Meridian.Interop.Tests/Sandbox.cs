@@ -28,7 +28,7 @@ internal static class Sandbox
             return "network namespaces need root";
         }
 
-        foreach (string path in new[] { Out("ntpd"), Out("ntpdate"), Out("ntpdig"), Chronyd, Chronyc, "/usr/sbin/ntpd", "/usr/bin/ntpdig", "/usr/sbin/ntpdate", "/usr/bin/setpriv" })
+        foreach (string path in new[] { Out("ntpd"), Out("ntpdate"), Out("ntpdig"), Chronyd, Chronyc, "/usr/sbin/ntpd", "/usr/bin/ntpdig", "/usr/sbin/ntpdate", "/usr/bin/setpriv", "/usr/sbin/gpsd", "/usr/bin/nsenter" })
         {
             if (!File.Exists(path))
             {
@@ -136,6 +136,19 @@ internal sealed class NetworkNamespace : IDisposable
     }
 
     public string Name { get; }
+
+    private string? _ipc;
+
+    /// <summary>
+    /// Gives what runs here a System V IPC namespace of its own (bound to a file, so that every process started
+    /// later joins it): shared-memory segments such as the SHM reference clock's are then the test's alone.
+    /// </summary>
+    public void OwnIpc()
+    {
+        _ipc = Path.Combine(Directory, "ipc");
+        File.WriteAllText(_ipc, "");
+        Check(Host("unshare", "--ipc=" + _ipc, "true"));
+    }
 
     /// <summary>
     /// Joins this namespace to <paramref name="other"/> with a veth pair, this end <paramref name="address"/>, the
@@ -308,6 +321,11 @@ internal sealed class NetworkNamespace : IDisposable
         }
 
         Host("ip", "netns", "del", Name);
+        if (_ipc is not null)
+        {
+            Host("umount", _ipc);
+        }
+
         foreach (string directory in new[] { Directory, Path.Combine("/etc/netns", Name) })
         {
             try
@@ -327,7 +345,8 @@ internal sealed class NetworkNamespace : IDisposable
     {
         // ip netns exec and setpriv both exec the next program, so the PID we hold is the program's own.
         var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "netns", "exec", Name, "/usr/bin/setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--", program })
+        string[] ipc = _ipc is null ? [] : ["/usr/bin/nsenter", "--ipc=" + _ipc, "--"];
+        foreach (string a in (string[])["netns", "exec", Name, .. ipc, "/usr/bin/setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time", "--", program])
         {
             info.ArgumentList.Add(a);
         }
