@@ -8,7 +8,7 @@ say() { echo "test.sh: $*"; }
 
 # --- Debian packages: the reference peers (NTPsec, gpsd) and the namespace tools. -----------------------------------
 need=()
-for pair in ntpsec:/usr/sbin/ntpd ntpsec-ntpdig:/usr/bin/ntpdig ntpsec-ntpdate:/usr/sbin/ntpdate iproute2:/usr/sbin/ip util-linux:/usr/bin/setpriv gpsd:/usr/sbin/gpsd gpsd-clients:/usr/bin/ntpshmmon; do
+for pair in ntpsec:/usr/sbin/ntpd ntpsec-ntpdig:/usr/bin/ntpdig ntpsec-ntpdate:/usr/sbin/ntpdate iproute2:/usr/sbin/ip util-linux:/usr/bin/setpriv gpsd:/usr/sbin/gpsd gpsd-clients:/usr/bin/ntpshmmon ntpsec-ntpviz:/usr/bin/ntpviz; do
   [ -e "${pair#*:}" ] || need+=("${pair%%:*}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -19,7 +19,6 @@ public sealed partial class ConfigParser
     private static readonly Dictionary<string, string> NotInEffectDirectives = new(StringComparer.Ordinal)
     {
         ["ttl"] = "the manycast ring's hop limits double from 1 up to the manycastclient line's ttl in this build",
-        ["statistics"] = Statistics, ["statsdir"] = Statistics, ["filegen"] = Statistics,
         ["leapfile"] = LeapSeconds, ["leapsmearinterval"] = LeapSeconds,
         ["requestkey"] = "mode 7 is never answered; ntpdc here speaks mode 6 and authenticates with the controlkey",
         ["logconfig"] = "log classes cannot be chosen in this build: every message at info level and above is logged",
@@ -35,7 +34,6 @@ public sealed partial class ConfigParser
         ["pollskewlist"] = "the poll skew is fixed (up to 3 % early) in this build",
     };
 
-    private const string Statistics = "statistics files are not written by this build yet";
     private const string LeapSeconds = "leap second files and smearing are not available in this build yet";
     private const string KernelPps = "the kernel's PPS discipline (hardpps) is not used in this build: PPS samples go through the daemon's own discipline";
     private const string Autokey = "Autokey (RFC 5906) is not supported";
@@ -90,7 +88,7 @@ public sealed partial class ConfigParser
     private static readonly string[] SystemFlagNames = ["auth", "bclient", "calibrate", "kernel", "monitor", "ntp", "stats", "mode7", "pps", "peer_clear_digest_early", "unpeer_crypto_early", "unpeer_crypto_nak_early", "unpeer_digest_early"];
 
     /// <summary>The system flags in effect; the others are read and warned about when a line names them.</summary>
-    private static readonly HashSet<string> SystemFlagsInEffect = new(StringComparer.Ordinal) { "auth", "bclient", "kernel", "monitor", "ntp" };
+    private static readonly HashSet<string> SystemFlagsInEffect = new(StringComparer.Ordinal) { "auth", "bclient", "kernel", "monitor", "ntp", "stats" };
 
     private readonly NtpConfiguration _config = new();
     private readonly Stack<string> _includeStack = new();
@@ -664,7 +662,6 @@ public sealed partial class ConfigParser
             {
                 line.NotInEffect(flag, $"{(enable ? "enable" : "disable")} {word}", word switch
                 {
-                    "stats" => Statistics,
                     "mode7" => "mode 7 is never answered, so that monlist amplification cannot exist",
                     "pps" => KernelPps,
                     _ => "this flag is not in effect in this build",

@@ -52,8 +52,26 @@ public sealed class NtpDaemon : IDisposable
         Engine.Devices = new RefclockDevices(_loop, clock);
         _listeners = new Listeners(Engine, clock, _loop, log, Deliver);
         _transport.Listeners = _listeners;
-        _runtime = new RuntimeConfiguration(config, Engine, log);
+        _runtime = new RuntimeConfiguration(config, Engine, log) { StatisticsChanged = OpenStatistics };
+        OpenStatistics();
         _remote = new RemoteConfiguration(Engine, _runtime, AddAssociations, ResolveRestrictNames, log);
+    }
+
+    private StatisticsFiles? _statistics;
+
+    /// <summary>The statistics files being written (for tests).</summary>
+    public StatisticsFiles? Statistics => _statistics;
+
+    /// <summary>(Re)opens the statistics files as the configuration asks for them now, and says which.</summary>
+    private void OpenStatistics()
+    {
+        _statistics?.Dispose();
+        _statistics = new StatisticsFiles(_runtime.StatisticsFiles(), _log);
+        Engine.Statistics = _statistics;
+        if (_statistics.Enabled.Count > 0)
+        {
+            _log.Info($"statistics: {string.Join(", ", _statistics.Enabled.Select(f => $"{f.Name} ({f.Type}{(f.Link ? ", linked" : "")})"))} into {Path.GetDirectoryName(_statistics.Enabled.First().Prefix)}");
+        }
     }
 
     /// <summary>What the configuration and the command line were translated into.</summary>
@@ -146,6 +164,7 @@ public sealed class NtpDaemon : IDisposable
 
         _listeners.Dispose();
         _transport.Dispose();
+        _statistics?.Dispose();
         _resolver.Dispose();
         SaveDrift();
         if (_control is LinuxClockControl { Failures: > 0 } kernel)

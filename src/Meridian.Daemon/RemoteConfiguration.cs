@@ -18,6 +18,7 @@ public sealed class RemoteConfiguration(NtpEngine engine, RuntimeConfiguration r
     private static readonly HashSet<string> RuntimeDirectives = new(StringComparer.Ordinal)
     {
         "server", "pool", "peer", "fudge", "unpeer", "unconfig", "restrict", "unrestrict", "enable", "disable", "trustedkey", "setvar", "readkeys",
+        "statistics", "filegen",
     };
 
     /// <summary>System flags a run-time <c>enable</c>/<c>disable</c> can change.</summary>
@@ -69,6 +70,11 @@ public sealed class RemoteConfiguration(NtpEngine engine, RuntimeConfiguration r
         foreach ((string name, string value) in remote.SetVar)
         {
             engine.Control.SetUserVariable(new UserVariable(name, value, remote.SetVarDefault.Contains(name)));
+        }
+
+        if (remote.Statistics.Count > 0 || remote.FileGens.Count > 0)
+        {
+            runtime.ChangeStatistics(remote);
         }
 
         runtime.TrustedKeys.UnionWith(remote.TrustedKeys);

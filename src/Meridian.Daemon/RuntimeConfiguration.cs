@@ -22,6 +22,32 @@ public sealed class RuntimeConfiguration(NtpConfiguration config, NtpEngine engi
 
     public KeyRing Keys { get; private set; } = config.Keys;
 
+    /// <summary>The statistics files enabled (<c>statistics</c>) and their <c>filegen</c> settings, as changed at run time.</summary>
+    public HashSet<string> Statistics { get; } = new(config.Statistics, StringComparer.Ordinal);
+
+    public Dictionary<string, FileGenConfig> FileGens { get; } = new(config.FileGens, StringComparer.Ordinal);
+
+    /// <summary>Told when <c>:config</c> changed <see cref="Statistics"/> or <see cref="FileGens"/>.</summary>
+    public Action? StatisticsChanged { get; set; }
+
+    /// <summary>The statistics files as the configuration now asks for them.</summary>
+    public IReadOnlyList<FileGenSettings> StatisticsFiles() => FileGenSettings.From(config.StatsDirectory, Flags.Stats, Statistics, FileGens);
+
+    /// <summary>A run-time <c>statistics</c> or <c>filegen</c> line: enable more files, change a file's generation.</summary>
+    public void ChangeStatistics(NtpConfiguration remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        Statistics.UnionWith(remote.Statistics);
+        foreach ((string name, FileGenConfig gen) in remote.FileGens)
+        {
+            FileGens[name] = FileGens.TryGetValue(name, out FileGenConfig? old)
+                ? old with { File = gen.File ?? old.File, Type = gen.Type, Link = gen.Link, Enable = gen.Enable ?? old.Enable }
+                : gen;
+        }
+
+        StatisticsChanged?.Invoke();
+    }
+
     /// <summary>Restrict host names that could not be resolved yet (SIGHUP tries them again).</summary>
     public HashSet<string> UnresolvedNames { get; } = new(StringComparer.OrdinalIgnoreCase);
 

@@ -308,7 +308,11 @@ public sealed class Association
     {
         EventCount = Math.Min(EventCount + 1, 15);
         LastEvent = e;
+        EventRecorded?.Invoke(this, e);
     }
+
+    /// <summary>Told of every peer event (protostats); set by the engine.</summary>
+    public Action<Association, PeerEvent>? EventRecorded { get; init; }
 
     /// <summary>Polls sent since the last answer (bursts count once).</summary>
     public int SilentPolls { get; private set; }

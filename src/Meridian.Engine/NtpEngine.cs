@@ -316,6 +316,43 @@ public sealed class NtpEngine
     {
         SystemEventCount = Math.Min(SystemEventCount + 1, 15);
         LastSystemEvent = (int)e;
+        if (Statistics.Wants(StatisticsFile.ProtoStats))
+        {
+            NtpTimestamp now = _clock.Now();
+            Statistics.Write(StatisticsFile.ProtoStats, now, StatisticsLine.Proto(now, null, ControlStatus.System(State.Leap, 0, SystemEventCount, LastSystemEvent), (int)e, SystemEventNames[(int)e]));
+        }
+    }
+
+    private static readonly string[] SystemEventNames =
+    [
+        "unspecified", "freq_not_set", "freq_set", "spike_detect", "freq_mode", "clock_sync", "restart", "panic_stop",
+        "no_sys_peer", "leap_armed", "leap_disarmed", "leap_event", "clock_step",
+    ];
+
+    private static readonly string[] PeerEventNames =
+    [
+        "unspecified", "mobilize", "demobilize", "unreachable", "reachable", "restart", "no_reply", "rate_exceeded",
+        "access_denied", "leap_armed", "sys_peer", "clock_event", "bad_auth", "popcorn",
+    ];
+
+    private void RecordPeerEvent(Association a, PeerEvent e)
+    {
+        if (Statistics.Wants(StatisticsFile.ProtoStats))
+        {
+            NtpTimestamp now = _clock.Now();
+            Statistics.Write(StatisticsFile.ProtoStats, now, StatisticsLine.Proto(now, a.Address.Address, PeerSnapshot.Of(a, _now).Status, (int)e, PeerEventNames[(int)e]));
+        }
+    }
+
+    /// <summary>peerstats: a sample entered the association's clock filter (ntpd writes one line per sample).</summary>
+    private void RecordPeerStats(Association a)
+    {
+        if (Statistics.Wants(StatisticsFile.PeerStats) && a.Filter.Count > 0)
+        {
+            NtpTimestamp now = _clock.Now();
+            PeerSnapshot p = PeerSnapshot.Of(a, _now);
+            Statistics.Write(StatisticsFile.PeerStats, now, StatisticsLine.Peer(now, a.Address.Address, p.Status, p.Offset, p.Delay, p.Dispersion, p.Jitter));
+        }
     }
 
     public IClockDiscipline Discipline { get; }
@@ -354,12 +391,15 @@ public sealed class NtpEngine
     /// <summary>Log lines produced since the caller last drained them.</summary>
     public Queue<EngineEvent> Events { get; } = new();
 
+    /// <summary>Where statistics lines go (<c>statistics</c>, <c>filegen</c>); none by default.</summary>
+    public IStatisticsSink Statistics { get; set; } = NoStatistics.Instance;
+
     /// <summary>The devices reference clock drivers read (the host's in the daemon, fakes in a simulation).</summary>
     public Refclocks.IRefclockDevices Devices { get; set; } = Refclocks.NoRefclockDevices.Instance;
 
     public Association Add(AssociationSettings settings)
     {
-        var association = new Association(_nextId++, settings, _now, _precisionSeconds);
+        var association = new Association(_nextId++, settings, _now, _precisionSeconds) { EventRecorded = RecordPeerEvent };
         if (association.Driver is { } driver)
         {
             driver.Log = Log;
@@ -570,6 +610,17 @@ public sealed class NtpEngine
         }
 
         ReplyOutcome outcome = association.Receive(header, arrival, now, _precisionSeconds);
+        if (outcome != ReplyOutcome.Bogus && Statistics.Wants(StatisticsFile.RawStats))
+        {
+            NtpTimestamp stamp = _clock.Now();
+            Statistics.Write(StatisticsFile.RawStats, stamp, StatisticsLine.Raw(stamp, from.Address, local, header.OriginTimestamp, header.ReceiveTimestamp, header.TransmitTimestamp, arrival, header));
+        }
+
+        if (outcome is ReplyOutcome.NewSample or ReplyOutcome.OldSample)
+        {
+            RecordPeerStats(association);
+        }
+
         switch (outcome)
         {
             case ReplyOutcome.Kiss:
@@ -617,7 +668,18 @@ public sealed class NtpEngine
                 driver.Second(Devices, now, _clock.Now(), State.IsSynchronized);
                 if (association.IsDue(now) || association.WantsEarlyPoll)
                 {
+                    long received = association.Received;
                     news |= association.PollRefclock(now, _precisionSeconds, _clock.Now());
+                    if (association.Received != received)
+                    {
+                        RecordPeerStats(association);
+                    }
+
+                    if (driver.Timecode.Length > 0 && Statistics.Wants(StatisticsFile.ClockStats))
+                    {
+                        NtpTimestamp stamp = _clock.Now();
+                        Statistics.Write(StatisticsFile.ClockStats, stamp, StatisticsLine.Clock(stamp, association.Address.Address, driver.Timecode));
+                    }
                 }
 
                 continue;
@@ -631,6 +693,7 @@ public sealed class NtpEngine
             if (association.IsRefclock)
             {
                 news |= association.PollRefclock(now, _precisionSeconds, _clock.Now());
+                RecordPeerStats(association);
                 continue;
             }
 
@@ -684,6 +747,34 @@ public sealed class NtpEngine
         TendPools(now);
         DemobilizeUnreachablePeers();
         ArmLeap();
+        if (now - _lastSysStats >= 3600)
+        {
+            RecordSysStats(now);
+        }
+    }
+
+    private double _lastSysStats = double.NaN;
+
+    /// <summary>sysstats, once an hour as ntpd writes it: the counters since start.</summary>
+    private void RecordSysStats(double now)
+    {
+        if (double.IsNaN(_lastSysStats))
+        {
+            // The first hour starts now.
+            _lastSysStats = now;
+            return;
+        }
+
+        _lastSysStats = now;
+        if (Statistics.Wants(StatisticsFile.SysStats))
+        {
+            PacketCounters c = Responder.Counters;
+            NtpTimestamp stamp = _clock.Now();
+            Statistics.Write(StatisticsFile.SysStats, stamp, StatisticsLine.Sys(
+                stamp, (long)(now - StartTime), c.Received + c.ControlQueries, c.Received + c.ControlQueries - c.TotalDropped, c.CurrentVersion, c.OlderVersion,
+                c.Dropped(DropReason.Restricted), c.Dropped(DropReason.BadLength) + c.Dropped(DropReason.BadVersion), c.Dropped(DropReason.BadAuth),
+                c.Dropped(DropReason.Declined) + c.Dropped(DropReason.Mode7) + c.Dropped(DropReason.PeerLimit), c.Dropped(DropReason.Limited) + c.Dropped(DropReason.ControlLimited), c.Kisses));
+        }
     }
 
     /// <summary>
@@ -1159,6 +1250,12 @@ public sealed class NtpEngine
         SystemOffset = offset;
         SystemJitter = result.Jitter;
         DisciplineAction action = Discipline.Update(offset, delay, SystemPeer.Filter.Dispersion, now);
+        if (action is not (DisciplineAction.Panic or DisciplineAction.Ignored) && Statistics.Wants(StatisticsFile.LoopStats))
+        {
+            NtpTimestamp stamp = _clock.Now();
+            Statistics.Write(StatisticsFile.LoopStats, stamp, StatisticsLine.Loop(stamp, offset, Discipline.Frequency * 1e6, Discipline.Jitter, Discipline.Wander * 1e6, Discipline.PollExponent));
+        }
+
         switch (action)
         {
             case DisciplineAction.Panic:

@@ -28,7 +28,7 @@ internal static class Sandbox
             return "network namespaces need root";
         }
 
-        foreach (string path in new[] { Out("ntpd"), Out("ntpdate"), Out("ntpdig"), Chronyd, Chronyc, "/usr/sbin/ntpd", "/usr/bin/ntpdig", "/usr/sbin/ntpdate", "/usr/bin/setpriv", "/usr/sbin/gpsd", "/usr/bin/nsenter" })
+        foreach (string path in new[] { Out("ntpd"), Out("ntpdate"), Out("ntpdig"), Chronyd, Chronyc, "/usr/sbin/ntpd", "/usr/bin/ntpdig", "/usr/sbin/ntpdate", "/usr/bin/setpriv", "/usr/sbin/gpsd", "/usr/bin/nsenter", "/usr/bin/ntpviz" })
         {
             if (!File.Exists(path))
             {

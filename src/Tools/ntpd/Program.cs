@@ -344,7 +344,6 @@ public static class Program
         if (statsDirectory is not null)
         {
             config.StatsDirectory = statsDirectory;
-            config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, "-s", 0, 0, $"'-s {statsDirectory}' is read but not in effect: statistics files are not written by this build yet") { NotInEffect = true });
         }
     }
 
