@@ -530,7 +530,24 @@ public sealed partial class ConfigParser
                 return;
             }
 
+            WarnUnwrittenStatistics(line, name, word);
             _config.Statistics.Add(word);
+        }
+    }
+
+    /// <summary>The statistics files this build writes; the others are named by ntpd's Autokey and NTPsec's NTS.</summary>
+    private static readonly HashSet<string> WrittenStatistics = new(StringComparer.Ordinal) { "loopstats", "peerstats", "clockstats", "rawstats", "sysstats", "protostats" };
+
+    private static void WarnUnwrittenStatistics(LineReader line, ConfigToken name, string word)
+    {
+        if (!WrittenStatistics.Contains(word))
+        {
+            line.NotInEffect(name, word, word switch
+            {
+                "cryptostats" => "Autokey (RFC 5906) is not supported, so there are no crypto statistics",
+                "ntsstats" or "ntskestats" => "NTS is not in this build yet",
+                _ => "this build does not write that file",
+            });
         }
     }
 
@@ -550,6 +567,7 @@ public sealed partial class ConfigParser
             return;
         }
 
+        WarnUnwrittenStatistics(line, name.Value, stat);
         FileGenConfig gen = _config.FileGens.GetValueOrDefault(stat) ?? new FileGenConfig(stat, name.Value.Line);
         while (line.Next() is ConfigToken option)
         {

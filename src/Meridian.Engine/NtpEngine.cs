@@ -747,34 +747,58 @@ public sealed class NtpEngine
         TendPools(now);
         DemobilizeUnreachablePeers();
         ArmLeap();
-        if (now - _lastSysStats >= 3600)
+        if (double.IsNaN(_lastSysStats))
+        {
+            // The first hour starts with the first tick.
+            _lastSysStats = now;
+            _sysStatsBase = SysStatsCounts();
+        }
+        else if (now - _lastSysStats >= 3600)
         {
             RecordSysStats(now);
         }
     }
 
     private double _lastSysStats = double.NaN;
+    private long[] _sysStatsBase = [];
 
-    /// <summary>sysstats, once an hour as ntpd writes it: the counters since start.</summary>
+    /// <summary>
+    /// sysstats, once an hour as ntpd writes it: each line counts the hour since the previous one (ntpd clears its
+    /// counters after each line), so the lines can be summed or plotted without differencing. The counters that
+    /// <c>ntpq -c sysstats</c> shows are not cleared.
+    /// </summary>
     private void RecordSysStats(double now)
     {
-        if (double.IsNaN(_lastSysStats))
+        long[] counts = SysStatsCounts();
+        long[] hour = new long[counts.Length];
+        for (int i = 0; i < counts.Length; i++)
         {
-            // The first hour starts now.
-            _lastSysStats = now;
-            return;
+            hour[i] = counts[i] - _sysStatsBase[i];
         }
 
+        long seconds = (long)Math.Round(now - _lastSysStats);
         _lastSysStats = now;
+        _sysStatsBase = counts;
         if (Statistics.Wants(StatisticsFile.SysStats))
         {
-            PacketCounters c = Responder.Counters;
             NtpTimestamp stamp = _clock.Now();
             Statistics.Write(StatisticsFile.SysStats, stamp, StatisticsLine.Sys(
-                stamp, (long)(now - StartTime), c.Received + c.ControlQueries, c.Received + c.ControlQueries - c.TotalDropped, c.CurrentVersion, c.OlderVersion,
-                c.Dropped(DropReason.Restricted), c.Dropped(DropReason.BadLength) + c.Dropped(DropReason.BadVersion), c.Dropped(DropReason.BadAuth),
-                c.Dropped(DropReason.Declined) + c.Dropped(DropReason.Mode7) + c.Dropped(DropReason.PeerLimit), c.Dropped(DropReason.Limited) + c.Dropped(DropReason.ControlLimited), c.Kisses));
+                stamp, seconds, hour[0], hour[1], hour[2], hour[3], hour[4], hour[5], hour[6], hour[7], hour[8], hour[9]));
         }
+    }
+
+    /// <summary>The counters of a sysstats line, in its order (received ... kisses sent), since start.</summary>
+    private long[] SysStatsCounts()
+    {
+        PacketCounters c = Responder.Counters;
+        long received = c.Received + c.ControlQueries;
+        return
+        [
+            received, received - c.TotalDropped, c.CurrentVersion, c.OlderVersion, c.Dropped(DropReason.Restricted),
+            c.Dropped(DropReason.BadLength) + c.Dropped(DropReason.BadVersion), c.Dropped(DropReason.BadAuth),
+            c.Dropped(DropReason.Declined) + c.Dropped(DropReason.Mode7) + c.Dropped(DropReason.PeerLimit),
+            c.Dropped(DropReason.Limited) + c.Dropped(DropReason.ControlLimited), c.Kisses,
+        ];
     }
 
     /// <summary>

@@ -227,12 +227,13 @@ public sealed class ConfigParserTests
     [Fact]
     public void Directives_of_later_features_are_warnings_that_name_their_lines()
     {
-        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\nleapfile /x\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats cryptostats\nleapfile /x\nfilegen timingstats type day enable\n", "ntp.conf");
         Assert.False(c.HasErrors);
         Assert.Equal(
             [
-                "ntp.conf:3:1: warning: 'statistics' is read and checked but not in effect: statistics files are not written by this build yet",
+                "ntp.conf:3:22: warning: 'cryptostats' is read and checked but not in effect: Autokey (RFC 5906) is not supported, so there are no crypto statistics",
                 "ntp.conf:4:1: warning: 'leapfile' is read and checked but not in effect: leap second files and smearing are not available in this build yet",
+                "ntp.conf:5:9: warning: 'timingstats' is read and checked but not in effect: this build does not write that file",
             ],
             c.NotInEffect.Select(d => d.ToString()));
     }
