@@ -94,6 +94,13 @@ public sealed class SummaryTests
         Assert.Equal(scale, k);
         Assert.Equal(("ppm", 1.0), Report.UnitFor(Quantity.Ppm, [value]));
     }
+
+    [Theory]
+    [InlineData(30.2, "0.000")]
+    [InlineData(0.0, "0.000")]
+    [InlineData(0.0234, "0.0000")]
+    [InlineData(0.00234, "0.00000")]
+    public void Small_figures_keep_three_significant_digits(double magnitude, string format) => Assert.Equal(format, Report.Format(magnitude));
 }
 
 /// <summary>The summary computed the plain way, to check the report's against: nearest rank by its definition.</summary>

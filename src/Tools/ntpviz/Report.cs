@@ -94,6 +94,7 @@ public static partial class Report
         foreach (Series s in series)
         {
             Summary stats = Summary.Of([.. s.Values])!.Value;
+            string format = Format(Math.Max(Math.Abs(stats.P1), Math.Abs(stats.P99)) * scale);
             html.Append("<tr class=\"series\" data-series=\"").Append(Encode(s.Name)).Append("\"><td class=\"name\">").Append(Encode(s.Name)).Append("</td>")
                 .Append(CultureInfo.InvariantCulture, $"<td class=\"count\" data-value=\"{stats.Count}\">{stats.Count}</td>");
             foreach ((string cls, double value) in new[]
@@ -103,7 +104,7 @@ public static partial class Report
                      })
             {
                 html.Append("<td class=\"").Append(cls).Append("\" data-value=\"").Append(value.ToString("R", CultureInfo.InvariantCulture)).Append("\">")
-                    .Append((value * scale).ToString("0.000", CultureInfo.InvariantCulture)).Append("</td>");
+                    .Append((value * scale).ToString(format, CultureInfo.InvariantCulture)).Append("</td>");
             }
 
             html.Append("<td class=\"unit\">").Append(Encode(unit)).Append("</td></tr>\n");
@@ -155,8 +156,15 @@ public static partial class Report
         };
     }
 
+    /// <summary>At least three decimals, and enough for three significant digits of a small figure (a wander of 0.00234 ppm).</summary>
+    public static string Format(double magnitude)
+    {
+        int decimals = magnitude > 0 ? Math.Clamp(2 - (int)Math.Floor(Math.Log10(magnitude)), 3, 9) : 3;
+        return "0." + new string('0', decimals);
+    }
+
     /// <summary>The plot as inline SVG (no XML declaration, which is not allowed inside HTML).</summary>
-    private static string Svg(string prefix, List<Series> series, string axis, double scale)
+    private static string Svg(string prefix, List<Series> series, string label, double scale)
     {
         var plot = new Plot();
         plot.Font.Set("DejaVu Sans");
@@ -173,8 +181,14 @@ public static partial class Report
             }
         }
 
-        plot.Axes.DateTimeTicksBottom();
-        plot.Axes.Left.Label.Text = axis;
+        // ISO dates on the time axis, not the US month-first default.
+        var axis = plot.Axes.DateTimeTicksBottom();
+        if (axis.TickGenerator is ScottPlot.TickGenerators.DateTimeAutomatic ticks)
+        {
+            ticks.LabelFormatter = t => t.ToString(t.TimeOfDay == TimeSpan.Zero ? "yyyy-MM-dd" : "yyyy-MM-dd\nHH:mm", CultureInfo.InvariantCulture);
+        }
+
+        plot.Axes.Left.Label.Text = label;
         plot.Axes.Bottom.Label.Text = "time (UTC)";
         if (series.Count > 1)
         {
