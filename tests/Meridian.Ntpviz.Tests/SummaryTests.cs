@@ -2,20 +2,21 @@ using Meridian.Tools.Ntpviz;
 
 namespace Meridian.Ntpviz.Tests;
 
-/// <summary>The summary table's figures: nearest-rank percentiles, ranges, mean, population standard deviation.</summary>
+/// <summary>The summary table's figures: NTPsec ntpviz's percentiles (index ⌊p·N/100⌋), ranges, mean, population standard deviation.</summary>
 public sealed class SummaryTests
 {
     [Fact]
-    public void One_to_a_hundred_gives_the_ranks_themselves()
+    public void One_to_a_hundred_gives_the_sample_after_the_rank()
     {
         double[] data = [.. Enumerable.Range(1, 100).Select(i => (double)i).OrderBy(i => (i * 37) % 101)];
         Summary s = Summary.Of(data)!.Value;
         Assert.Equal(100, s.Count);
-        Assert.Equal(1, s.P1);
-        Assert.Equal(5, s.P5);
-        Assert.Equal(50, s.P50);
-        Assert.Equal(95, s.P95);
-        Assert.Equal(99, s.P99);
+        // Index ⌊p·100/100⌋ = p: the (p+1)-th smallest.
+        Assert.Equal(2, s.P1);
+        Assert.Equal(6, s.P5);
+        Assert.Equal(51, s.P50);
+        Assert.Equal(96, s.P95);
+        Assert.Equal(100, s.P99);
         Assert.Equal(90, s.Range90);
         Assert.Equal(98, s.Range98);
         Assert.Equal(50.5, s.Mean, 12);
@@ -25,14 +26,14 @@ public sealed class SummaryTests
     }
 
     [Fact]
-    public void Ten_samples_round_the_rank_up_not_to_the_nearest_or_between()
+    public void Ten_samples_take_the_index_rounded_down_not_an_interpolation()
     {
         Summary s = Summary.Of([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])!.Value;
 
-        // Sorted 1 1 2 3 3 4 5 5 6 9: ranks ⌈0.1⌉=1, ⌈0.5⌉=1, ⌈5⌉=5, ⌈9.5⌉=10, ⌈9.9⌉=10.
+        // Sorted 1 1 2 3 3 4 5 5 6 9: indexes ⌊0.1⌋=0, ⌊0.5⌋=0, ⌊5⌋=5, ⌊9.5⌋=9, ⌊9.9⌋=9.
         Assert.Equal(1, s.P1);
         Assert.Equal(1, s.P5);
-        Assert.Equal(3, s.P50);
+        Assert.Equal(4, s.P50);
         Assert.Equal(9, s.P95);
         Assert.Equal(9, s.P99);
         Assert.Equal(8, s.Range90);
@@ -43,10 +44,11 @@ public sealed class SummaryTests
     [Fact]
     public void The_median_of_an_even_count_is_a_sample_not_the_midpoint()
     {
-        // Linear interpolation would give 5.5; nearest rank keeps a value that was logged.
-        Assert.Equal(5, Summary.Percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50));
+        // Linear interpolation would give 5.5 and nearest rank 5; NTPsec's index ⌊5⌋ is the sixth sample.
+        Assert.Equal(6, Summary.Percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50));
         Assert.Equal(10, Summary.Percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95));
         Assert.Equal(1, Summary.Percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0));
+        Assert.Equal(10, Summary.Percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 100));
     }
 
     [Fact]
@@ -103,7 +105,7 @@ public sealed class SummaryTests
     public void Small_figures_keep_three_significant_digits(double magnitude, string format) => Assert.Equal(format, Report.Format(magnitude));
 }
 
-/// <summary>The summary computed the plain way, to check the report's against: nearest rank by its definition.</summary>
+/// <summary>The summary computed the plain way, to check the report's against: each percentile by its definition.</summary>
 internal readonly record struct Expected(double P1, double P5, double P50, double P95, double P99, double Mean, double StdDev, double Min, double Max, int Count)
 {
     public static Expected Of(IReadOnlyList<double> data)
@@ -111,10 +113,10 @@ internal readonly record struct Expected(double P1, double P5, double P50, doubl
         List<double> sorted = [.. data.Order()];
         double Rank(int p)
         {
-            // The smallest sample with at least p% of all samples at or below it, counted in integers.
+            // The smallest sample with more than p% of all samples at or before it, counted in integers.
             for (int i = 0; i < sorted.Count; i++)
             {
-                if ((i + 1) * 100 >= p * sorted.Count)
+                if ((i + 1) * 100 > p * sorted.Count)
                 {
                     return sorted[i];
                 }

@@ -10,18 +10,18 @@ internal static class Tool
 {
     public static readonly string RepoRoot = FindRepoRoot();
 
-    /// <summary>The published ntpviz (out/ntpviz, what build.sh makes), else the one the test build made.</summary>
+    /// <summary>
+    /// The published ntpviz (out/ntpviz, what build.sh makes) or the one the test build made, whichever is newer: a
+    /// stale out/ from before the last change would test old code.
+    /// </summary>
     public static string Ntpviz()
     {
         string published = Path.Combine(Environment.GetEnvironmentVariable("MERIDIAN_OUT_DIR") ?? Path.Combine(RepoRoot, "out"), "ntpviz");
-        if (File.Exists(published))
-        {
-            return published;
-        }
-
         string bin = Path.Combine(RepoRoot, "src", "Tools", "ntpviz", "bin", "Release");
         string? built = System.IO.Directory.Exists(bin) ? System.IO.Directory.EnumerateFiles(bin, "ntpviz", SearchOption.AllDirectories).FirstOrDefault() : null;
-        return built ?? throw new InvalidOperationException($"no ntpviz binary in out/ or {bin}: run ./build.sh");
+        DateTime Age(string? apphost) => apphost is not null && File.Exists(apphost + ".dll") ? File.GetLastWriteTimeUtc(apphost + ".dll") : DateTime.MinValue;
+        string? newest = new[] { File.Exists(published) ? published : null, built }.Where(p => p is not null).OrderByDescending(Age).FirstOrDefault();
+        return newest ?? throw new InvalidOperationException($"no ntpviz binary in out/ or {bin}: run ./build.sh");
     }
 
     /// <summary>Runs a program to its end or the deadline; on the deadline it is killed by its PID and the result says so.</summary>

@@ -71,7 +71,7 @@ public static partial class Report
         }
 
         AppendClockstats(html, set.Clocks);
-        html.Append("<p class=\"notes\">Percentiles are nearest-rank values of the logged samples; 90% range is the 95th less the 5th percentile, 98% range the 99th less the 1st; the standard deviation is the population one. Times are UTC.</p>\n");
+        html.Append("<p class=\"notes\">Percentiles are logged samples, the one at index ⌊p·N/100⌋ of the N sorted, as NTPsec's ntpviz takes them; 90% range is the 95th less the 5th percentile, 98% range the 99th less the 1st; the standard deviation is the population one. Times are UTC.</p>\n");
         html.Append("</body>\n</html>\n");
         return html.ToString();
     }

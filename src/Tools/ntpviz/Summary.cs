@@ -2,9 +2,10 @@ namespace Meridian.Tools.Ntpviz;
 
 /// <summary>
 /// The summary ntpviz prints under each plot: percentiles, the 90% and 98% ranges between them, mean, standard
-/// deviation and extremes. Percentiles are nearest-rank (the smallest sample with at least p% of the samples at or
-/// below it: rank ⌈p·N/100⌉ of the sorted samples), so every figure is a value that was actually logged; the standard
-/// deviation is the population one (divided by N), as numpy's default that NTPsec's ntpviz uses.
+/// deviation and extremes, computed as NTPsec's ntpviz computes them so the two reports of the same files agree.
+/// A percentile is a logged sample, not an interpolation: the p-th is the sample at 0-based index ⌊p·N/100⌋ of the
+/// sorted samples (the smallest with more than p% of the samples at or before it; the last for p = 100). The
+/// standard deviation is the population one (divided by N).
 /// </summary>
 public readonly struct Summary
 {
@@ -72,11 +73,11 @@ public readonly struct Summary
         };
     }
 
-    /// <summary>Nearest-rank percentile of ascending samples: rank ⌈p·N/100⌉, at least 1.</summary>
+    /// <summary>The p-th percentile of ascending samples: the one at index ⌊p·N/100⌋, NTPsec ntpviz's choice.</summary>
     public static double Percentile(double[] sorted, double percent)
     {
         ArgumentOutOfRangeException.ThrowIfZero(sorted.Length);
-        int rank = (int)Math.Ceiling(percent * sorted.Length / 100.0);
-        return sorted[Math.Clamp(rank, 1, sorted.Length) - 1];
+        int index = (int)Math.Floor(percent * sorted.Length / 100.0);
+        return sorted[Math.Clamp(index, 0, sorted.Length - 1)];
     }
 }
