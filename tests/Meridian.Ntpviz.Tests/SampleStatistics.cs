@@ -39,12 +39,25 @@ internal sealed class SampleStatistics : IDisposable
             var clock = new List<string>();
             for (int s = 17; s < 86400; s += poll)
             {
+                // A restart on the first morning leaves 37 polls without lines, so no count is a round number.
+                int polls = (s - 17) / poll;
+                if (d == 0 && polls is >= 100 and < 137)
+                {
+                    continue;
+                }
+
                 double t = d * 86400.0 + s;
                 double sec = s + 0.029;
                 double daily = Math.Sin(2 * Math.PI * t / 86400);
                 loop.Add($"{mjd} {F(sec, "0.000")} {F(25e-6 * daily + Noise(8e-6), "0.000000000")} {F(-12.5 + 0.8 * daily + Noise(0.01), "0.000")} {F(4e-6 + Math.Abs(Noise(3e-6)), "0.000000000")} {F(0.002 + Math.Abs(Noise(0.003)), "0.000000")} 6");
                 for (int p = 0; p < Servers.Length; p++)
                 {
+                    // Each server misses a poll now and then (every 11th, 13th, 17th): peers have different counts.
+                    if (polls % (11 + 2 * p + (p == 2 ? 2 : 0)) == 5)
+                    {
+                        continue;
+                    }
+
                     double offset = (p - 1) * 300e-6 + 25e-6 * daily + Noise(150e-6 * (p + 1));
                     double delay = 0.002 + 0.011 * p + Math.Abs(Noise(400e-6 * (p + 1)));
                     peer.Add($"{mjd} {F(sec + 0.1 * (p + 1), "0.000")} {Servers[p]} {(p == 0 ? "9614" : "9414")} {F(offset, "0.000000000")} {F(delay, "0.000000000")} {F(0.001 + Math.Abs(Noise(0.002)), "0.000000000")} {F(Math.Abs(Noise(200e-6 * (p + 1))), "0.000000000")}");

@@ -6,39 +6,41 @@ namespace Meridian.Ntpviz.Tests;
 public sealed class SummaryTests
 {
     [Fact]
-    public void One_to_a_hundred_gives_the_sample_after_the_rank()
+    public void One_to_a_hundred_and_fifty_gives_the_sample_at_the_index_rounded_down()
     {
-        double[] data = [.. Enumerable.Range(1, 100).Select(i => (double)i).OrderBy(i => (i * 37) % 101)];
+        double[] data = [.. Enumerable.Range(1, 150).Select(i => (double)i).OrderBy(i => (i * 37) % 151)];
         Summary s = Summary.Of(data)!.Value;
-        Assert.Equal(100, s.Count);
-        // Index ⌊p·100/100⌋ = p: the (p+1)-th smallest.
+        Assert.Equal(150, s.Count);
+
+        // Indexes ⌊1.5⌋=1, ⌊7.5⌋=7, ⌊75⌋=75, ⌊142.5⌋=142, ⌊148.5⌋=148 of 1..150: the samples 2, 8, 76, 143, 149.
         Assert.Equal(2, s.P1);
-        Assert.Equal(6, s.P5);
-        Assert.Equal(51, s.P50);
-        Assert.Equal(96, s.P95);
-        Assert.Equal(100, s.P99);
-        Assert.Equal(90, s.Range90);
-        Assert.Equal(98, s.Range98);
-        Assert.Equal(50.5, s.Mean, 12);
-        Assert.Equal(Math.Sqrt((100.0 * 100 - 1) / 12), s.StdDev, 12);
+        Assert.Equal(8, s.P5);
+        Assert.Equal(76, s.P50);
+        Assert.Equal(143, s.P95);
+        Assert.Equal(149, s.P99);
+        Assert.Equal(135, s.Range90);
+        Assert.Equal(147, s.Range98);
+        Assert.Equal(75.5, s.Mean, 12);
+        Assert.Equal(Math.Sqrt((150.0 * 150 - 1) / 12), s.StdDev, 12);
         Assert.Equal(1, s.Min);
-        Assert.Equal(100, s.Max);
+        Assert.Equal(150, s.Max);
     }
 
     [Fact]
     public void Ten_samples_take_the_index_rounded_down_not_an_interpolation()
     {
-        Summary s = Summary.Of([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])!.Value;
+        Summary s = Summary.Of([3, 1, 4, 1.5, 5, 9, 2, 6, 5.5, 3.5])!.Value;
 
-        // Sorted 1 1 2 3 3 4 5 5 6 9: indexes ⌊0.1⌋=0, ⌊0.5⌋=0, ⌊5⌋=5, ⌊9.5⌋=9, ⌊9.9⌋=9.
+        // Sorted 1 1.5 2 3 3.5 4 5 5.5 6 9: indexes ⌊0.1⌋=0, ⌊0.5⌋=0, ⌊5⌋=5, ⌊9.5⌋=9, ⌊9.9⌋=9.
         Assert.Equal(1, s.P1);
         Assert.Equal(1, s.P5);
         Assert.Equal(4, s.P50);
         Assert.Equal(9, s.P95);
         Assert.Equal(9, s.P99);
         Assert.Equal(8, s.Range90);
-        Assert.Equal(3.9, s.Mean, 12);
-        Assert.Equal(Math.Sqrt(54.9 / 10), s.StdDev, 12);
+        Assert.Equal(8, s.Range98);
+        Assert.Equal(4.05, s.Mean, 12);
+        Assert.Equal(Math.Sqrt(52.725 / 10), s.StdDev, 12);
     }
 
     [Fact]
