@@ -82,6 +82,16 @@ public sealed class BrowserTests(ITestOutputHelper output)
         Assert.DoesNotMatch(ReportTests.ExternalReference(), html);
         Assert.DoesNotMatch(new Regex("""<(?:script|link|img|iframe)\b""", RegexOptions.IgnoreCase), html);
 
+        // The page as chromium parsed it: every plot and table in the DOM, and no console message at all (an error in
+        // the page, a resource refused or not found would be one).
+        var dom = Tool.Run(Browser.Chromium, [.. Headless(sample.Directory), "--enable-logging=stderr", "--log-level=0", "--dump-dom", new Uri(index).AbsoluteUri], TimeSpan.FromSeconds(120));
+        Assert.False(dom.TimedOut, "chromium did not finish in 120 s: killed");
+        Assert.True(dom.ExitCode == 0, $"chromium exit {dom.ExitCode}\n{dom.Stderr}");
+        Assert.Equal(8, Regex.Count(dom.Stdout, "<svg"));
+        Assert.Equal(8, Regex.Count(dom.Stdout, "<section class=\"chart\""));
+        Assert.DoesNotContain(":CONSOLE", dom.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ERR_", dom.Stderr, StringComparison.Ordinal);
+
         string png = Path.Combine(sample.Directory, "screenshot.png");
         Screenshot(index, png, 1280, 4000, sample.Directory);
         using SKBitmap bitmap = SKBitmap.Decode(png) ?? throw new InvalidOperationException("chromium's screenshot does not decode");
@@ -132,15 +142,18 @@ public sealed class BrowserTests(ITestOutputHelper output)
     /// <summary>One headless chromium screenshot of a local file; no name resolves, so nothing can be fetched.</summary>
     private static void Screenshot(string index, string png, int width, int height, string scratch)
     {
-        string profile = Path.Combine(scratch, "chromium-profile-" + Guid.NewGuid().ToString("N"));
         var run = Tool.Run(Browser.Chromium,
-            [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-                "--disable-background-networking", "--disable-sync", "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND",
-                $"--user-data-dir={profile}", $"--screenshot={png}", $"--window-size={width},{height}", new Uri(index).AbsoluteUri,
-            ],
+            [.. Headless(scratch), $"--screenshot={png}", $"--window-size={width},{height}", new Uri(index).AbsoluteUri],
             TimeSpan.FromSeconds(120));
         Assert.False(run.TimedOut, "chromium did not finish in 120 s: killed");
         Assert.True(run.ExitCode == 0 && File.Exists(png), $"chromium exit {run.ExitCode}\n{run.Stderr}");
     }
+
+    /// <summary>Headless, with a profile of its own and no name resolving, so nothing can be fetched.</summary>
+    private static string[] Headless(string scratch) =>
+    [
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+        "--disable-background-networking", "--disable-sync", "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND",
+        $"--user-data-dir={Path.Combine(scratch, "chromium-profile-" + Guid.NewGuid().ToString("N"))}",
+    ];
 }
