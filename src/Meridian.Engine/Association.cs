@@ -647,6 +647,9 @@ public sealed class Association
         ReferenceTime = header.ReferenceTimestamp;
     }
 
+    /// <summary>T1 of the last client request as our clock read it (its packet carried a random transmit timestamp).</summary>
+    public NtpTimestamp RequestSentAt => _sentAt;
+
     /// <summary>
     /// When the last client request really left (read by the host just before sendmsg): T1 of its exchange. The
     /// request carried a random transmit timestamp, so T1 need not be in the packet (RFC 9109).

@@ -612,8 +612,11 @@ public sealed class NtpEngine
         ReplyOutcome outcome = association.Receive(header, arrival, now, _precisionSeconds);
         if (outcome != ReplyOutcome.Bogus && Statistics.Wants(StatisticsFile.RawStats))
         {
+            // T1 is our clock's reading when the request left, not the random transmit timestamp the reply echoes
+            // (RFC 9109), so the four timestamps of a line give the offset and delay.
             NtpTimestamp stamp = _clock.Now();
-            Statistics.Write(StatisticsFile.RawStats, stamp, StatisticsLine.Raw(stamp, from.Address, local, header.OriginTimestamp, header.ReceiveTimestamp, header.TransmitTimestamp, arrival, header));
+            NtpTimestamp origin = association.SendsClientRequests && !association.RequestSentAt.IsZero ? association.RequestSentAt : header.OriginTimestamp;
+            Statistics.Write(StatisticsFile.RawStats, stamp, StatisticsLine.Raw(stamp, from.Address, local, origin, header.ReceiveTimestamp, header.TransmitTimestamp, arrival, header));
         }
 
         if (outcome is ReplyOutcome.NewSample or ReplyOutcome.OldSample)

@@ -91,6 +91,7 @@ public sealed class BroadcastLanTests
         string server = Broadcasting.Seed("seed000-server.conf",
             ("/var/lib/ntp/ntp.drift", Path.Combine(lan[0].Directory, "ntp.drift")),
             ("logfile /var/log/ntp.log\n", ""),
+            ("#statsdir /var/log/ntpstats/", $"statsdir {Path.Combine(lan[0].Directory, "stats")}/"),
             ("192.168.0.0 mask 255.255.0.0", "198.18.0.0 mask 255.254.0.0"));
         Daemon serverDaemon = Broadcasting.StartOurs(lan[0], server);
         var clock = Stopwatch.StartNew();
@@ -130,6 +131,11 @@ public sealed class BroadcastLanTests
         CommandResult own = lan[0].Run(TimeSpan.FromSeconds(20), Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
         Assert.Matches(new Regex(@"^ 224\.0\.1\.1\s+\.MCST\.\s+16 M\s+\S+\s+8\s", RegexOptions.Multiline), own.Stdout + serverDaemon.Output);
         Assert.Contains("configured broadcast 224.0.1.1 minpoll 3", Broadcasting.Log(lan[0]), StringComparison.Ordinal);
+
+        // The seed logs loopstats and peerstats (its statsdir moved into the test's directory): the local clock's.
+        string stats = Path.Combine(lan[0].Directory, "stats");
+        Assert.True(NetworkNamespace.Await(() => File.Exists(Path.Combine(stats, "loopstats")) && File.Exists(Path.Combine(stats, "peerstats")), TimeSpan.FromSeconds(30)), Broadcasting.Log(lan[0]));
+        Assert.Contains(File.ReadAllLines(Path.Combine(stats, "peerstats")), l => l.Split(' ') is [_, _, "127.127.1.1", _, _, _, _, _]);
 
         Figures.Record($"seed 000 LAN (multicast 224.0.1.1 every 8 s, server at stratum 11): 3 clients synchronized at stratum 12 after {string.Join(", ", figures)} (from start; ntpq -p offset)");
     }

@@ -64,7 +64,9 @@ public sealed class RefclockTests
 
         // Seed 003's full configuration, the device a pty: time2 0.728 (PPS asked for, but there is none here), and
         // four internet servers that cannot be reached from the namespace.
-        string full = Broadcasting.Seed("seed003-gps.conf", ("server 127.127.20.0 mode 17 iburst", "server 127.127.20.0 mode 17 iburst minpoll 4"))
+        string stats = Path.Combine(ns.Directory, "stats");
+        string full = Broadcasting.Seed("seed003-gps.conf", ("server 127.127.20.0 mode 17 iburst", "server 127.127.20.0 mode 17 iburst minpoll 4"),
+                ("statsdir /var/log/ntpstats/", $"statsdir {stats}/"), ("/var/lib/ntp/ntp.drift", Path.Combine(ns.Directory, "ntp.drift")))
             + $"device 127.127.20.0 timedata {gps}\n";
         clock.Restart();
         Daemon second = Broadcasting.StartOurs(ns, full);
@@ -87,6 +89,13 @@ public sealed class RefclockTests
         Assert.Matches(new Regex(@"^\^\* 127\.0\.0\.1\s+1\s", RegexOptions.Multiline), sources.Stdout + chronyd.Output);
         CommandResult tracking = ns.Run(Short, Sandbox.Chronyc, "-h", "127.0.0.1", "-n", "tracking");
         Assert.Contains("Stratum         : 2", tracking.Stdout, StringComparison.Ordinal);
+
+        // The seed's statistics: the GPS's sentences in clockstats, its samples in peerstats, the discipline in loopstats.
+        string[] clock0 = File.ReadAllLines(Path.Combine(stats, "clockstats"));
+        Assert.Contains(clock0, l => Regex.IsMatch(l, @"^\d{5} \d+\.\d{3} 127\.127\.20\.0 \$GPRMC,\d{6}\.00,A,"));
+        Assert.Contains(File.ReadAllLines(Path.Combine(stats, "peerstats")), l => l.Split(' ') is [_, _, "127.127.20.0", _, _, _, _, _]);
+        Assert.NotEmpty(File.ReadAllLines(Path.Combine(stats, "loopstats")));
+        Figures.Record($"seed 003's clockstats: {clock0[^1]}");
 
         Figures.Record($"seed 003 GPS on a pty, sentences 726 ms after the second: noselect/time2 0 -> ntpq -pn offset {noselect.Offset:0.000} ms (after {measured:0} s); seed's full config (time2 0.728) -> *GPS_NMEA(0) offset {serving.Offset:+0.000;-0.000} ms jitter {serving.Jitter:0.000} ms, stratum 1 after {synced:0} s; ntpdig s1, chronyd stratum 2");
     }

@@ -51,4 +51,47 @@ public sealed class StatisticsTests
 
         Figures.Record($"NTPsec ntpviz read our statistics: {rows.Count / 2} local-offset rows from {ours.Length} loopstats lines, all values equal; sample loopstats: {ours[^1]}; peerstats: {File.ReadAllLines(Path.Combine(stats, "peerstats"))[^1]}");
     }
+
+    [InteropFact]
+    public void A_client_of_chronyd_writes_rawstats_peerstats_and_protostats_of_what_it_measured()
+    {
+        using var upstream = new NetworkNamespace();
+        using var downstream = new NetworkNamespace();
+        upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
+        ClientTests.StartChronyServer(upstream);
+        string stats = Path.Combine(downstream.Directory, "stats");
+        Daemon ntpd = Broadcasting.StartOurs(downstream, $"""
+            server 198.18.0.1 iburst minpoll 4 maxpoll 4
+            statsdir {stats}/
+            statistics loopstats peerstats rawstats protostats sysstats
+            """);
+        string peer = Path.Combine(stats, "peerstats");
+        Assert.True(NetworkNamespace.Await(() => File.Exists(peer) && File.ReadAllLines(peer).Length >= 6, TimeSpan.FromSeconds(90)), Broadcasting.Log(downstream) + ntpd.Output);
+
+        // rawstats: chronyd's replies, each with our request's transmit time as its origin, chronyd's stratum 3.
+        string[] raw = File.ReadAllLines(Path.Combine(stats, "rawstats"));
+        Assert.True(raw.Length >= 6, string.Join("\n", raw));
+        Assert.All(raw, l => Assert.Matches(@"^\d{5} \d+\.\d{3} 198\.18\.0\.1 198\.18\.0\.2 (\d{10}\.\d{9} ){4}0 4 4 3 \d+ -?\d+ \d+\.\d{6} \d+\.\d{6} \S+$", l));
+        foreach (string[] f in raw.Select(l => l.Split(' ')))
+        {
+            // T1 <= T4, and the server's T2 <= T3: the four timestamps are in their places.
+            double t1 = double.Parse(f[4], CultureInfo.InvariantCulture), t2 = double.Parse(f[5], CultureInfo.InvariantCulture);
+            double t3 = double.Parse(f[6], CultureInfo.InvariantCulture), t4 = double.Parse(f[7], CultureInfo.InvariantCulture);
+            Assert.True(t1 <= t4 && t2 <= t3 && t4 - t1 < 0.1, string.Join(' ', f));
+        }
+
+        // peerstats: offsets and delays as small as a veth makes them.
+        string[][] samples = [.. File.ReadAllLines(peer).Select(l => l.Split(' '))];
+        Assert.All(samples, f => Assert.Equal("198.18.0.1", f[2]));
+        Assert.All(samples, f => Assert.InRange(Math.Abs(double.Parse(f[4], CultureInfo.InvariantCulture)), 0, 0.01));
+        Assert.All(samples, f => Assert.InRange(double.Parse(f[5], CultureInfo.InvariantCulture), 0, 0.01));
+
+        // protostats: chronyd chosen as the system peer.
+        string proto = Path.Combine(stats, "protostats");
+        Assert.True(NetworkNamespace.Await(() => File.Exists(proto) && File.ReadAllText(proto).Contains(" sys_peer", StringComparison.Ordinal), TimeSpan.FromSeconds(60)), Broadcasting.Log(downstream));
+        string[] events = File.ReadAllLines(proto);
+        Assert.Contains(events, l => Regex.IsMatch(l, @"^\d{5} \d+\.\d{3} 198\.18\.0\.1 [0-9a-f]{4} 0a sys_peer$"));
+
+        Figures.Record($"statistics of our client of chronyd: rawstats: {raw[^1]}; peerstats: {string.Join(' ', samples[^1])}; protostats: {events.Last(l => l.EndsWith("sys_peer", StringComparison.Ordinal))}");
+    }
 }

@@ -51,6 +51,9 @@ public sealed class StatisticsTests
         Assert.InRange(raw.Length, 440, 470);
         Assert.All(raw, f => Assert.Equal(server.Address.ToString(), f[2]));
         Assert.All(raw.Skip(10), f => Assert.Equal(server.Engine.State.Stratum.ToString(CultureInfo.InvariantCulture), f[11]));
+        // T1 is when the request left by our clock, not the random transmit timestamp the request carried: the four
+        // timestamps give the round trip, under a second.
+        Assert.All(raw, f => Assert.InRange(double.Parse(f[7], CultureInfo.InvariantCulture) - double.Parse(f[4], CultureInfo.InvariantCulture), 0, 1));
 
         // peerstats: one line per sample. The first replies, sent while the server was not synchronized yet, pass
         // the packet checks (rawstats) but not the peer's (RFC 5905 §8: stratum 16), so they give no sample.
