@@ -26,7 +26,7 @@ public sealed record ClockModel
 /// </summary>
 public sealed class SimulatedClock : IClock, IClockControl
 {
-    /// <summary>Virtual time 0 is this instant.</summary>
+    /// <summary>Virtual time 0 is this instant unless the run's <see cref="VirtualTime.Epoch"/> says otherwise.</summary>
     public static readonly NtpTimestamp Epoch = NtpTimestamp.FromDateTime(new DateTime(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc));
 
     private readonly ClockModel _model;
@@ -84,7 +84,7 @@ public sealed class SimulatedClock : IClock, IClockControl
             reading = Math.Floor(reading / _model.Resolution) * _model.Resolution;
         }
 
-        return Epoch + NtpDuration.FromSeconds(reading);
+        return _time.Epoch + NtpDuration.FromSeconds(reading);
     }
 
     public void Step(double seconds)
@@ -119,6 +119,23 @@ public sealed class SimulatedClock : IClock, IClockControl
         {
             ArmedLeap = leap;
             LeapCalls.Add((Now().ToDateTime(), leap));
+        }
+
+        return true;
+    }
+
+    /// <summary>TAI − UTC as the discipline last set it (0: never set).</summary>
+    public int TaiOffset { get; private set; }
+
+    /// <summary>Every TAI − UTC the engine set, with the clock's UTC reading when it did.</summary>
+    public List<(DateTime Utc, int Offset)> TaiCalls { get; } = new();
+
+    public bool SetTaiOffset(int seconds)
+    {
+        if (CanAdjust)
+        {
+            TaiOffset = seconds;
+            TaiCalls.Add((Now().ToDateTime(), seconds));
         }
 
         return true;

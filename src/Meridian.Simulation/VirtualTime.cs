@@ -9,6 +9,12 @@ public sealed class VirtualTime
     private readonly PriorityQueue<Action, (double Time, long Sequence)> _events = new();
     private long _sequence;
 
+    /// <summary>
+    /// UTC at virtual time 0: <see cref="SimulatedClock.Epoch"/> unless a run needs another date (a leap second of
+    /// the past, say). Every clock, server and receiver of the run counts from it.
+    /// </summary>
+    public Meridian.Protocol.NtpTimestamp Epoch { get; init; } = SimulatedClock.Epoch;
+
     /// <summary>True time, seconds since the start of the run.</summary>
     public double Now { get; private set; }
 

@@ -200,7 +200,9 @@ public sealed class ConfigParserTests
         Assert.Equal((15.0, 900.0), (c.Tinker.Dispersion, c.Tinker.StepOut));
         Assert.Equal("/run/ntpd.pid", c.PidFile);
         // What is read but not in effect says so, each at its line.
-        Assert.Equal([1, 2, 4, 5, 8, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+        Assert.Equal([1, 2, 4, 5, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+        // leapsmearinterval is in effect now.
+        Assert.Equal(7200, c.LeapSmearInterval);
         // ntpd 4.2.8's device line is in effect: the driver opens those paths.
         Assert.True(c.Fudges[new RefclockAddress(20, 0)] is { Path: "/dev/gps0", PpsPath: "/dev/pps0" });
     }
@@ -225,17 +227,19 @@ public sealed class ConfigParserTests
     }
 
     [Fact]
-    public void Directives_of_later_features_are_warnings_that_name_their_lines()
+    public void Statistics_and_leapfile_lines_are_in_effect_and_draw_no_warning()
     {
-        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\nleapfile /x\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats\nleapfile /x\nleapsmearinterval 86400\n", "ntp.conf");
         Assert.False(c.HasErrors);
-        Assert.Equal(
-            [
-                "ntp.conf:3:1: warning: 'statistics' is read and checked but not in effect: statistics files are not written by this build yet",
-                "ntp.conf:4:1: warning: 'leapfile' is read and checked but not in effect: leap second files and smearing are not available in this build yet",
-            ],
-            c.NotInEffect.Select(d => d.ToString()));
+        Assert.Empty(c.NotInEffect);
+        Assert.Equal(("/x", 86400.0), (c.LeapFile, c.LeapSmearInterval));
     }
+
+    [Theory]
+    [InlineData("leapsmearinterval -1", "ntp.conf:1:1: error: 'leapsmearinterval' is 0 to 2592000 seconds, not -1")]
+    [InlineData("leapsmearinterval", "ntp.conf:1:19: error: 'leapsmearinterval' needs a number")]
+    public void A_bad_smear_interval_is_an_error(string line, string expected) =>
+        Assert.Equal(expected, Assert.Single(ConfigParser.Parse(line, "ntp.conf").Diagnostics).ToString());
 
     [Fact]
     public void Any_text_parses_or_yields_located_diagnostics_never_an_exception()
