@@ -80,7 +80,7 @@ public sealed class LeapFileTests : IDisposable
         var text = new StringWriter();
         var leapFile = new LeapFile(expired, Engine(), LinuxClock.Instance, Log.ToWriter("ntpd", text));
         Assert.True(leapFile.Load("at start"));
-        int days = (int)Math.Round((DateTime.UtcNow - new DateTime(2026, 6, 28, 0, 0, 0, DateTimeKind.Utc)).TotalDays);
+        int days = (int)Math.Round((DateTime.UtcNow - new DateTime(2026, 6, 28, 0, 0, 0, DateTimeKind.Utc)).TotalDays, MidpointRounding.AwayFromZero);
         Assert.Contains($"leapfile {expired} expired on 2026-06-28 ({days} days ago): leap seconds announced since are unknown to it; get a current leap-seconds.list", text.ToString(), StringComparison.Ordinal);
         Assert.Contains("/usr/share/zoneinfo/leap-seconds.list", text.ToString(), StringComparison.Ordinal);
 
