@@ -184,6 +184,7 @@ public sealed class NtpEngine
     private int _kernelTai;
     private LeapTable? _leapTable;
     private double _smearCrossing = double.NaN;
+    private long _smearDone;
     private double _lastPeerLimitLog = double.NegativeInfinity;
     private readonly Dictionary<IPAddress, double> _lastGroupAuthLog = new();
     private readonly Dictionary<Association, Pool> _manycastPools = new();
@@ -1244,8 +1245,6 @@ public sealed class NtpEngine
             _smearCrossing = now + (next.NtpSeconds - seconds);
         }
     }
-
-    private long _smearDone;
 
     private void LogLeapChange(LeapIndicator leap, bool fromFile, NtpTimestamp clock)
     {

@@ -238,4 +238,53 @@ public sealed class LeapEngineTests
         Assert.Equal(2000, answered);
         Assert.Equal(0, allocated);
     }
+
+    [Fact]
+    public void Served_time_never_jumps_when_the_kernel_repeats_the_last_second()
+    {
+        const double interval = 3600;
+        double leap = LeapTableTests.Leap2016;
+        NtpTimestamp Reading(double ntpSeconds) => NtpTimestamp.FromDateTime(DateTime.UnixEpoch.AddSeconds(ntpSeconds - NtpTimestamp.UnixEpochOffsetSeconds));
+        var clock = new FixedClock(Reading(leap - 2.5));
+        var engine = new NtpEngine(new EngineSettings { LeapSmearInterval = interval }, clock, NoClockControl.Instance, new RecordingTransport(), new SeededRandomSource(1))
+        {
+            LeapTable = LeapTableTests.Tzdata(),
+        };
+        var request = new byte[48];
+        new NtpHeader { Version = 4, Mode = NtpMode.Client, TransmitTimestamp = new NtpTimestamp(0x1234) }.Write(request);
+        var reply = new byte[ServerResponder.MaxReplyLength];
+        var served = new List<(double Real, double Served)>();
+        void Serve(double real, double reading)
+        {
+            clock.Current = Reading(reading);
+            Assert.Equal(48, engine.Responder.Respond(request, clock.Current, reply));
+            Assert.True(NtpHeader.TryRead(reply, out NtpHeader h));
+            served.Add((real, LeapTable.Seconds(h.ReceiveTimestamp)));
+        }
+
+        // Monotonic time m; the clock reads leap − 2.5 + m until the kernel steps it back 1 s at the leap (m = 2.5).
+        foreach (double m in new[] { 0.0, 1.0, 2.0 })
+        {
+            clock.Current = Reading(leap - 2.5 + m);
+            engine.Tick(m);
+            Serve(m + 0.2, leap - 2.5 + m + 0.2);
+        }
+
+        Serve(2.4, leap - 0.1);       // the first pass of 23:59:59
+        Serve(2.7, leap - 0.8);       // the repeated second, before the next tick
+        clock.Current = Reading(leap - 0.5);
+        engine.Tick(3.0);             // past the leap by monotonic time: the smear is retired
+        Assert.Null(engine.Responder.Smear);
+        Serve(3.2, leap - 0.3);
+        Serve(3.6, leap + 0.1);
+
+        // Served time advances with real time at (nearly) the same rate throughout: no step back, no step forward.
+        for (int i = 1; i < served.Count; i++)
+        {
+            double elapsed = served[i].Real - served[i - 1].Real;
+            Assert.Equal(elapsed, served[i].Served - served[i - 1].Served, 0.002);
+        }
+
+        Assert.Equal(leap - 0.8, served[4].Served, 6);
+    }
 }
