@@ -46,7 +46,7 @@ public sealed class LeapFile(string path, NtpEngine engine, IClock clock, Log lo
         if (file is null)
         {
             ConfigDiagnostic error = problems.First(p => p.Severity == DiagnosticSeverity.Error);
-            string reason = error.Line == 0 ? $"{Path}: {error.Message}" : error.ToString();
+            string reason = error.Line == 0 ? error.Message : error.ToString();
             log.Error($"leapfile {Path} refused ({why}): {reason}; {(Table is null ? "no leap second table is in use" : "the previous table stays in use")}");
             return false;
         }

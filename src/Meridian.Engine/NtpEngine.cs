@@ -1497,6 +1497,7 @@ public sealed class NtpEngine
             IsOrphanParent = true;
             Log($"orphan mode: no source for {now - _lostSince:0} s, serving stratum {selection.Orphan} as orphan parent");
             // An orphan parent has no source to vote: only the leap seconds file can announce a leap.
+            _votedLeap = LeapIndicator.NoWarning;
             Responder.State = new SystemState(
                 DecideLeap(LeapIndicator.NoWarning, _clock.Now()),
                 (byte)selection.Orphan,

@@ -129,4 +129,23 @@ public sealed class LeapFileTests : IDisposable
         Assert.Contains($"leapfile {path} refused (SIGHUP): {path}:3:1: error: the SHA-1 hash ('#h') does not match the data", text.ToString(), StringComparison.Ordinal);
         Assert.Same(first, daemon.LeapFile.Table);
     }
+
+    [Fact]
+    public void A_missing_file_is_logged_and_read_once_it_appears()
+    {
+        string path = Path.Combine(_directory, "later.list");
+        var text = new StringWriter();
+        NtpEngine engine = Engine();
+        var leapFile = new LeapFile(path, engine, LinuxClock.Instance, Log.ToWriter("ntpd", text));
+
+        Assert.False(leapFile.Load("at start"));
+        Assert.Contains($"leapfile {path} refused (at start): the leap seconds file does not exist; no leap second table is in use", text.ToString(), StringComparison.Ordinal);
+        Assert.Null(engine.LeapTable);
+
+        System.IO.File.WriteAllText(path, File(Ntp(DateTime.UtcNow.AddDays(200)), Entries));
+        leapFile.Tick(0);
+        leapFile.Tick(LeapFile.CheckInterval);
+        Assert.NotNull(engine.LeapTable);
+        Assert.Contains($"leapfile {path} read (the file changed): 3 entries", text.ToString(), StringComparison.Ordinal);
+    }
 }
