@@ -131,4 +131,31 @@ public sealed class LeapSecondTests
         Assert.Contains(node.Log, e => e.Message.StartsWith("leap smear started: insertion at 2026-11-23 00:00:00 UTC smeared over 7200 s", StringComparison.Ordinal));
         Assert.True(samples.Count(s => s.BeforeLeap is > 0 and <= interval) >= 200);
     }
+
+    [Fact]
+    public void A_client_of_a_smearing_server_follows_the_smear_and_never_sees_the_leap()
+    {
+        const double interval = 86400;
+        DateTime leap = new(2026, 11, 24, 0, 0, 0, DateTimeKind.Utc);
+        var table = new LeapTable([new(3644697600, 36), new(Ntp(Leap2016), 37), new(Ntp(leap), 38)], 0, Ntp(leap.AddYears(1)));
+        (Lab lab, SimulatedNode server) = Synchronized(SimulatedClock.Epoch.ToDateTime(), table, smear: interval);
+        SimulatedNode client = lab.Node();
+        client.AddServer(server.Address, s => s with { Iburst = true, MaxPoll = 6 });
+
+        var errors = new List<(double BeforeLeap, double Error)>();
+        bool clientSawLeap = false;
+        lab.Run((leap.AddHours(6) - lab.Time.Epoch.ToDateTime()).TotalSeconds - lab.Time.Now, 600, () =>
+        {
+            double beforeLeap = (leap - lab.Time.Epoch.ToDateTime()).TotalSeconds - lab.Time.Now;
+            errors.Add((beforeLeap, client.Clock.Error));
+            clientSawLeap |= client.Engine.State.Leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond;
+        });
+
+        Assert.False(clientSawLeap);
+        Assert.Empty(client.Clock.LeapCalls);
+        // The client's clock is the smeared time: behind true time by the smear, within a few milliseconds.
+        Assert.All(errors.Where(e => e.BeforeLeap is > 0 and < interval), e => Assert.Equal(-(1 - (e.BeforeLeap / interval)), e.Error, 0.01));
+        (_, double half) = errors.MinBy(e => Math.Abs(e.BeforeLeap - (interval / 2)));
+        System.Console.WriteLine($"FIG client error at half {half:F6} max dev {errors.Where(e => e.BeforeLeap is > 0 and < interval).Max(e => Math.Abs(e.Error + (1 - (e.BeforeLeap / interval)))) * 1e3:F3} ms; after {errors.Last().Error:F6}");
+    }
 }
