@@ -50,7 +50,7 @@ public sealed class ReferenceServer : ISimulatedHost
         }
 
         var reply = new byte[ServerResponder.MaxReplyLength];
-        NtpTimestamp arrival = _time.Epoch + NtpDuration.FromSeconds(_time.Now + Offset);
+        NtpTimestamp arrival = _time.Utc(_time.Now) + NtpDuration.FromSeconds(Offset);
         int length = _responder.Respond(datagram, arrival, reply);
         if (length > 0)
         {
@@ -60,7 +60,7 @@ public sealed class ReferenceServer : ISimulatedHost
 
     private sealed class OffsetClock(VirtualTime time, Func<double> offset) : IClock
     {
-        public NtpTimestamp Now() => time.Epoch + NtpDuration.FromSeconds(time.Now + offset());
+        public NtpTimestamp Now() => time.Utc(time.Now) + NtpDuration.FromSeconds(offset());
     }
 }
 

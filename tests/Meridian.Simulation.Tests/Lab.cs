@@ -13,10 +13,11 @@ internal sealed class Lab
     /// <param name="seed">Seeds the network and every node.</param>
     /// <param name="link">The default link; 2 ms ± 0.1 ms.</param>
     /// <param name="epoch">UTC at virtual time 0 (<see cref="SimulatedClock.Epoch"/> by default).</param>
-    public Lab(int seed = 1, LinkModel? link = null, DateTime? epoch = null)
+    /// <param name="leaps">The leap seconds of the run's true UTC (none by default).</param>
+    public Lab(int seed = 1, LinkModel? link = null, DateTime? epoch = null, LeapTable? leaps = null)
     {
         Seed = seed;
-        Time = new VirtualTime { Epoch = epoch is DateTime utc ? Meridian.Protocol.NtpTimestamp.FromDateTime(utc) : SimulatedClock.Epoch };
+        Time = new VirtualTime { Epoch = epoch is DateTime utc ? Meridian.Protocol.NtpTimestamp.FromDateTime(utc) : SimulatedClock.Epoch, Leaps = leaps };
         Network = new SimulatedNetwork(Time, new Random(seed))
         {
             DefaultLink = link ?? new LinkModel { BaseDelay = 0.002, Jitter = 0.0001 },

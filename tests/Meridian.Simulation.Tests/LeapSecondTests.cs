@@ -19,9 +19,10 @@ public sealed class LeapSecondTests
     private static LeapTable Tzdata() =>
         new([new(2272060800, 10), new(3644697600, 36), new(Ntp(Leap2016), 37)], updated: 3960835200, expires: 3991593600);
 
+    /// <summary>A node synchronized to three servers; true UTC has the table's leaps, so the servers repeat (or skip) a second.</summary>
     private static (Lab Lab, SimulatedNode Node) Synchronized(DateTime epoch, LeapTable table, double smear = 0, int seed = 23)
     {
-        var lab = new Lab(seed, epoch: epoch);
+        var lab = new Lab(seed, epoch: epoch, leaps: table);
         var servers = new[] { lab.Server(), lab.Server(), lab.Server() };
         var node = lab.Node(settings: new EngineSettings { LeapSmearInterval = smear });
         node.Engine.LeapTable = table;
@@ -80,6 +81,12 @@ public sealed class LeapSecondTests
         Assert.Equal((new DateOnly(2017, 1, 1), LeapIndicator.NoWarning), (DateOnly.FromDateTime(node.Clock.LeapCalls[1].Utc), node.Clock.LeapCalls[1].Leap));
         Assert.Equal([36, 37], node.Clock.TaiCalls.Select(c => c.Offset));
         Assert.Equal(Leap2016, node.Clock.TaiCalls[1].Utc, TimeSpan.FromSeconds(2));
+
+        // The armed clock repeated 23:59:59 with UTC: it stays on time without a step.
+        Assert.Equal(1, node.Clock.LeapsPerformed);
+        lab.RunUntil(Leap2016.AddHours(1));
+        Assert.Equal(0, node.Clock.Steps);
+        Assert.InRange(Math.Abs(node.Clock.Error), 0, 0.005);
     }
 
     [Fact]
@@ -100,6 +107,11 @@ public sealed class LeapSecondTests
             node.Clock.LeapCalls.Select(c => (DateOnly.FromDateTime(c.Utc), c.Leap)));
         Assert.Equal(LeapIndicator.NoWarning, Probe(node).Reply.Leap);
         Assert.Equal(36, node.Clock.TaiOffset);
+        // 23:59:59 was skipped by the clock as by UTC.
+        Assert.Equal(1, node.Clock.LeapsPerformed);
+        lab.RunUntil(deletion.AddHours(1));
+        Assert.Equal(0, node.Clock.Steps);
+        Assert.InRange(Math.Abs(node.Clock.Error), 0, 0.005);
     }
 
     [Fact]
@@ -156,6 +168,14 @@ public sealed class LeapSecondTests
         // The client's clock is the smeared time: behind true time by the smear, within a few milliseconds.
         Assert.All(errors.Where(e => e.BeforeLeap is > 0 and < interval), e => Assert.Equal(-(1 - (e.BeforeLeap / interval)), e.Error, 0.01));
         (_, double half) = errors.MinBy(e => Math.Abs(e.BeforeLeap - (interval / 2)));
-        System.Console.WriteLine($"FIG client error at half {half:F6} max dev {errors.Where(e => e.BeforeLeap is > 0 and < interval).Max(e => Math.Abs(e.Error + (1 - (e.BeforeLeap / interval)))) * 1e3:F3} ms; after {errors.Last().Error:F6}");
+        Assert.Equal(-0.5, half, 0.005);
+
+        // The server's clock repeated the second, so served time went on without a jump: the client, which never
+        // armed a leap, is on UTC again after it and never stepped.
+        Assert.Equal(1, server.Clock.LeapsPerformed);
+        Assert.Equal(0, client.Clock.LeapsPerformed);
+        Assert.Equal(0, client.Clock.Steps);
+        Assert.All(errors.Where(e => e.BeforeLeap < -600), e => Assert.InRange(Math.Abs(e.Error), 0, 0.005));
+        System.Console.WriteLine($"FIG client error at half {half:F6} max dev {errors.Where(e => e.BeforeLeap is > 0 and < interval).Max(e => Math.Abs(e.Error + (1 - (e.BeforeLeap / interval)))) * 1e3:F3} ms; after {errors.Where(e => e.BeforeLeap < -600).Max(e => Math.Abs(e.Error)) * 1e3:F3} ms");
     }
 }
