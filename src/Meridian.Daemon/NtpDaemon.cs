@@ -264,7 +264,7 @@ public sealed class NtpDaemon : IDisposable
             _log.Error($"SIGHUP: cannot open the log file again ({e.Message}); logging to the old one");
         }
 
-        _log.Notice("SIGHUP: log file reopened, keys file read, names that did not resolve tried again");
+        _log.Notice($"SIGHUP: log file reopened, keys file read{(_leapFile is null ? string.Empty : ", leap seconds file read")}, names that did not resolve tried again");
         if (_runtime.ReadKeys() is string problem)
         {
             _log.Error("SIGHUP: " + problem + "; the keys in use are kept");
