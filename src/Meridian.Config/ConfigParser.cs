@@ -19,7 +19,6 @@ public sealed partial class ConfigParser
     private static readonly Dictionary<string, string> NotInEffectDirectives = new(StringComparer.Ordinal)
     {
         ["ttl"] = "the manycast ring's hop limits double from 1 up to the manycastclient line's ttl in this build",
-        ["leapfile"] = LeapSeconds, ["leapsmearinterval"] = LeapSeconds,
         ["requestkey"] = "mode 7 is never answered; ntpdc here speaks mode 6 and authenticates with the controlkey",
         ["logconfig"] = "log classes cannot be chosen in this build: every message at info level and above is logged",
         ["phone"] = "modem reference clocks are not supported", ["calldelay"] = "modem reference clocks are not supported",
@@ -34,7 +33,6 @@ public sealed partial class ConfigParser
         ["pollskewlist"] = "the poll skew is fixed (up to 3 % early) in this build",
     };
 
-    private const string LeapSeconds = "leap second files and smearing are not available in this build yet";
     private const string KernelPps = "the kernel's PPS discipline (hardpps) is not used in this build: PPS samples go through the daemon's own discipline";
     private const string Autokey = "Autokey (RFC 5906) is not supported";
 
@@ -43,6 +41,7 @@ public sealed partial class ConfigParser
         "server", "pool", "peer", "fudge", "enable", "disable", "interface", "nic", "driftfile", "logfile", "includefile",
         "tos", "tinker", "slewalways", "precision", "keys", "trustedkey", "controlkey", "crypto", "discard", "mru",
         "setvar", "resolver", "refclock", "unpeer", "unconfig", "restrict", "unrestrict", "dscp", "pidfile",
+        "leapfile", "leapsmearinterval",
         .. NotInEffectDirectives.Keys,
     ];
 
@@ -310,7 +309,16 @@ public sealed partial class ConfigParser
 
                 line.WarnRest();
                 break;
-            case "leapsmearinterval" or "mdnstries" or "calldelay" or "revoke" or "automax" or "nonvolatile":
+            case "leapsmearinterval":
+                // ntpd 4.2.8 and NTPsec: seconds before the leap over which served time is smeared; 0 turns it off.
+                if (line.Integer(keyword, 0, 30 * 86400) is int smear)
+                {
+                    _config.LeapSmearInterval = smear;
+                }
+
+                line.WarnRest();
+                break;
+            case "mdnstries" or "calldelay" or "revoke" or "automax" or "nonvolatile":
                 line.Real(keyword);
                 line.WarnRest();
                 break;

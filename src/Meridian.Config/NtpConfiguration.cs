@@ -141,6 +141,9 @@ public sealed class NtpConfiguration
 
     public string? LeapFile { get; set; }
 
+    /// <summary><c>leapsmearinterval</c>, seconds: served time is smeared over this long before a leap (0 or null: not smeared).</summary>
+    public double? LeapSmearInterval { get; set; }
+
     public string? StatsDirectory { get; set; }
 
     /// <summary><c>statistics</c>: which files to write (loopstats, peerstats, ...).</summary>

@@ -82,6 +82,7 @@ public sealed record DaemonPlan
             BroadcastDelay = config.BroadcastDelay,
             UserVariables = config.SetVar.Select(v => new UserVariable(v.Key, v.Value, config.SetVarDefault.Contains(v.Key))).ToList(),
             QueueCapacity = NtpDaemon.MaxPendingPackets,
+            LeapSmearInterval = config.LeapSmearInterval ?? 0,
         };
         if (controlKeyProblem is not null)
         {
@@ -91,6 +92,11 @@ public sealed record DaemonPlan
         if (!config.SystemFlags.Kernel && options.Discipline == DisciplineKind.Adaptive)
         {
             warnings.Add("disable kernel: the adaptive discipline never uses the kernel PLL; the flag changes only --discipline classic (ntpd's daemon loop instead of the kernel PLL)");
+        }
+
+        if (config.LeapSmearInterval > 0 && config.LeapFile is null)
+        {
+            warnings.Add("leapsmearinterval without a leapfile: only the leap seconds of a leap seconds file are smeared, so nothing will be");
         }
 
         foreach (int id in config.TrustedKeys.Where(id => id > 0 && config.Keys[(uint)id] is null))

@@ -29,6 +29,7 @@ public sealed class NtpDaemon : IDisposable
     private readonly RuntimeConfiguration _runtime;
     private readonly RemoteConfiguration _remote;
     private readonly DriftFile? _drift;
+    private readonly LeapFile? _leapFile;
     private double _nextTick;
     private Thread? _background;
     private bool _stopped;
@@ -53,6 +54,7 @@ public sealed class NtpDaemon : IDisposable
         _listeners = new Listeners(Engine, clock, _loop, log, Deliver);
         _transport.Listeners = _listeners;
         _runtime = new RuntimeConfiguration(config, Engine, log) { StatisticsChanged = OpenStatistics };
+        _leapFile = config.LeapFile is string leapPath ? new LeapFile(leapPath, Engine, clock, log) : null;
         OpenStatistics();
         _remote = new RemoteConfiguration(Engine, _runtime, AddAssociations, ResolveRestrictNames, log);
     }
@@ -84,6 +86,9 @@ public sealed class NtpDaemon : IDisposable
 
     public IReadOnlyList<IPEndPoint> LocalEndPoints => _listeners.Sockets.Select(s => s.LocalEndPoint).ToList();
 
+    /// <summary>The leap seconds file (<c>leapfile</c>), if configured.</summary>
+    public LeapFile? LeapFile => _leapFile;
+
     /// <summary>The server sockets (for tests).</summary>
     internal Listeners Listeners => _listeners;
 
@@ -97,6 +102,7 @@ public sealed class NtpDaemon : IDisposable
     public void Start()
     {
         ReportConfiguration();
+        _leapFile?.Load("at start");
         var problems = new List<string>();
         List<InterfaceAddress> interfaces = InterfaceAddress.OfThisHost();
         List<IPAddress> addresses = ListenPlan.Choose(_config.InterfaceRules, _options, interfaces, problems);
@@ -141,8 +147,8 @@ public sealed class NtpDaemon : IDisposable
     public void RequestStop(string reason) => _loop.Post(() => Finish(reason, 0));
 
     /// <summary>
-    /// SIGHUP, as NTPsec: the log file opened again (for logrotate), the keys file read again, and names that did not
-    /// resolve tried again now; safe from any thread.
+    /// SIGHUP, as NTPsec: the log file opened again (for logrotate), the keys file and the leap seconds file read
+    /// again, and names that did not resolve tried again now; safe from any thread.
     /// </summary>
     public void RequestReload() => _loop.Post(Reload);
 
@@ -194,6 +200,7 @@ public sealed class NtpDaemon : IDisposable
         Engine.Tick(now);
         AfterEngine();
         _drift?.Tick(now, Disciplining, Engine.Discipline.Frequency * 1e6);
+        _leapFile?.Tick(now);
 
         _nextTick += 1;
         if (_nextTick < now)
@@ -257,12 +264,13 @@ public sealed class NtpDaemon : IDisposable
             _log.Error($"SIGHUP: cannot open the log file again ({e.Message}); logging to the old one");
         }
 
-        _log.Notice("SIGHUP: log file reopened, keys file read, names that did not resolve tried again");
+        _log.Notice($"SIGHUP: log file reopened, keys file read{(_leapFile is null ? string.Empty : ", leap seconds file read")}, names that did not resolve tried again");
         if (_runtime.ReadKeys() is string problem)
         {
             _log.Error("SIGHUP: " + problem + "; the keys in use are kept");
         }
 
+        _leapFile?.Load("SIGHUP");
         _resolver.RetryNow();
         ResolveRestrictNames(_runtime.UnresolvedNames.ToList());
     }

@@ -35,6 +35,13 @@ internal static class ControlVariableTable
         new("sys_jitter", true, s => Milliseconds(s.SystemJitter, 6)),
         new("clk_jitter", true, s => Milliseconds(s.ClockJitter, 6)),
         new("clk_wander", true, s => Ppm(s.Wander)),
+        // ntpd 4.2.8 lists these after clk_wander once a leap seconds file is loaded (ntp_control.c CS_TAI...).
+        new("tai", true, s => s.Leaps?.TaiOffset(s.Clock) is int tai and > 0 ? N(tai) : null),
+        new("leapsec", true, s => s.Leaps is { } t && (t.NextLeap(s.Clock) ?? t.LastLeap(s.Clock)) is LeapSecond leap ? Minutes(leap.NtpSeconds) : null),
+        new("expire", true, s => s.Leaps is { } t ? Minutes(t.Expires) : null),
+        new("leapsmearinterval", true, s => s.LeapSmearInterval > 0 ? N((long)s.LeapSmearInterval) : null),
+        // As ntpd's doffset: served minus clock, milliseconds (negative while an insertion is smeared).
+        new("leapsmearoffset", true, s => s.LeapSmearInterval > 0 ? Milliseconds(0 - s.LeapSmearOffset, 3) : null),
 
         new("ss_uptime", false, s => N((long)s.Uptime)),
         new("ss_reset", false, s => N((long)s.Uptime)),
@@ -232,6 +239,10 @@ internal static class ControlVariableTable
 
     private static string Milliseconds(double seconds, int decimals) =>
         (seconds * 1e3).ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>ntpd's <c>ctl_putfs</c> form of an NTP second count: UTC as <c>YYYYMMDDhhmm</c> (<c>201701010000</c>).</summary>
+    private static string Minutes(long ntpSeconds) =>
+        LeapTable.ToUtc(ntpSeconds).ToString("yyyyMMddHHmm", CultureInfo.InvariantCulture);
 
     /// <summary>NTP timestamps as ntpd sends them: <c>0xe5b8c3a1.7c6f2b1a</c>.</summary>
     public static string Hex(NtpTimestamp t) =>

@@ -60,6 +60,15 @@ public sealed record EngineSnapshot
     /// <summary>The kernel's discipline state as the host last read it; null where there is none.</summary>
     public KernelLoop? Kernel { get; init; }
 
+    /// <summary>The leap seconds file's table, if one is loaded (ntpq's <c>tai</c>, <c>leapsec</c>, <c>expire</c>).</summary>
+    public LeapTable? Leaps { get; init; }
+
+    /// <summary><c>leapsmearinterval</c>, seconds (0: off).</summary>
+    public double LeapSmearInterval { get; init; }
+
+    /// <summary>How far served time is behind the clock now because of the smear, seconds.</summary>
+    public double LeapSmearOffset { get; init; }
+
     public required PacketCounters Packets { get; init; }
 
     public required IoCounters Io { get; init; }

@@ -28,6 +28,12 @@ public interface IClockControl
     bool SetLeap(Meridian.Protocol.LeapIndicator leap);
 
     /// <summary>
+    /// Tells the kernel TAI − UTC (from the leap seconds file), so that CLOCK_TAI is right; the kernel itself moves
+    /// it by one when it performs a leap. False when refused (tried again at the next tick).
+    /// </summary>
+    bool SetTaiOffset(int seconds);
+
+    /// <summary>
     /// Tells the kernel whether the clock is synchronized and how well (<c>maxerror</c>: root distance,
     /// <c>esterror</c>: jitter, seconds). Called on every clock update while synchronized, and once when
     /// synchronization is lost.
@@ -51,6 +57,8 @@ public sealed class NoClockControl : IClockControl
     }
 
     public bool SetLeap(Meridian.Protocol.LeapIndicator leap) => true;
+
+    public bool SetTaiOffset(int seconds) => true;
 
     public void SetStatus(bool synchronized, double maxError, double estimatedError)
     {

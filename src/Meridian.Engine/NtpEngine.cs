@@ -87,6 +87,12 @@ public sealed record EngineSettings
 
     /// <summary>The keys <c>trustedkey</c> trusts: they sign and check association and client packets.</summary>
     public IReadOnlyList<SymmetricKey> TrustedKeys { get; init; } = [];
+
+    /// <summary>
+    /// <c>leapsmearinterval</c>, seconds (0: off): served time is smeared linearly over this long before a leap of
+    /// the leap seconds file, and served packets never announce the leap.
+    /// </summary>
+    public double LeapSmearInterval { get; init; }
 }
 
 /// <summary>A <c>setvar</c> variable; <c>default</c> ones are listed by a plain <c>ntpq rv</c>.</summary>
@@ -174,6 +180,11 @@ public sealed class NtpEngine
     private bool _limitedInUse;
     private RestrictList _access = RestrictList.Default;
     private LeapIndicator _kernelLeap = LeapIndicator.NoWarning;
+    private LeapIndicator _votedLeap = LeapIndicator.NoWarning;
+    private int _kernelTai;
+    private LeapTable? _leapTable;
+    private double _smearCrossing = double.NaN;
+    private long _smearDone;
     private double _lastPeerLimitLog = double.NegativeInfinity;
     private readonly Dictionary<IPAddress, double> _lastGroupAuthLog = new();
     private readonly Dictionary<Association, Pool> _manycastPools = new();
@@ -193,7 +204,7 @@ public sealed class NtpEngine
         Auth = new AuthCounters { StoredKeys = settings.StoredKeys };
         Keys = new KeyStore(Auth);
         Keys.Replace(settings.TrustedKeys);
-        Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision)) { KissPoll = settings.Discard.Average, Keys = Keys };
+        Responder = new ServerResponder(clock, SystemState.Unsynchronized(settings.Precision)) { KissPoll = settings.Discard.Average, Keys = Keys, HidesLeap = settings.LeapSmearInterval > 0 };
         Mru = new MruList(settings.Discard);
         Access = settings.Access;
         Io = new IoCounters { QueueCapacity = settings.QueueCapacity };
@@ -256,6 +267,21 @@ public sealed class NtpEngine
     /// <summary>The kernel's discipline state as the host last read it (ntpq's <c>kerninfo</c>); null where there is none.</summary>
     public KernelLoop? Kernel { get; set; }
 
+    /// <summary>
+    /// The leap seconds file's table (<c>leapfile</c>), replaced when the host reads the file again; null without
+    /// one. While it is not expired its leaps outrank the sources' vote; the next tick applies a new table.
+    /// </summary>
+    public LeapTable? LeapTable
+    {
+        get => _leapTable;
+        set
+        {
+            _leapTable = value;
+            Responder.Smear = null;
+            _smearCrossing = double.NaN;
+        }
+    }
+
     /// <summary>Authenticated <c>:config</c> requests waiting for the host: it applies each and calls <see cref="AnswerConfiguration"/>.</summary>
     public Queue<ConfigurationRequest> ConfigurationRequests { get; } = new();
 
@@ -296,6 +322,9 @@ public sealed class NtpEngine
             Flags = Flags,
             BroadcastDelay = _settings.BroadcastDelay,
             Kernel = Kernel,
+            Leaps = _leapTable,
+            LeapSmearInterval = _settings.LeapSmearInterval,
+            LeapSmearOffset = Responder.Smear?.OffsetAt(_clock.Now()) ?? 0,
             Packets = Responder.Counters,
             Io = Io,
             Auth = Auth,
@@ -749,6 +778,7 @@ public sealed class NtpEngine
 
         TendPools(now);
         DemobilizeUnreachablePeers();
+        TendLeapTable(now);
         ArmLeap();
         if (double.IsNaN(_lastSysStats))
         {
@@ -1119,7 +1149,14 @@ public sealed class NtpEngine
     private void ArmLeap()
     {
         LeapIndicator wanted = LeapIndicator.NoWarning;
-        if (State.Leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond && IsLastDayOfMonth(_clock.Now().ToDateTime()))
+        NtpTimestamp clock = _clock.Now();
+        if (_leapTable is { } table && table.ArmKernel(clock) is var fromFile and not LeapIndicator.NoWarning)
+        {
+            // The file knows the day: the kernel is armed in the last UTC day before the leap only.
+            wanted = State.IsSynchronized ? fromFile : LeapIndicator.NoWarning;
+        }
+        else if ((_leapTable is null || _leapTable.Expired(clock))
+            && State.Leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond && IsLastDayOfMonth(clock.ToDateTime()))
         {
             wanted = State.Leap;
         }
@@ -1138,6 +1175,118 @@ public sealed class NtpEngine
     }
 
     private static bool IsLastDayOfMonth(DateTime utc) => utc.Day == DateTime.DaysInMonth(utc.Year, utc.Month);
+
+    /// <summary>
+    /// The leap indicator to advertise given the sources' vote: a leap of the leap seconds file outranks the vote,
+    /// and while the file is current the vote cannot add one it lacks (ntpd 4.2.8 adds a voted leap to its table only
+    /// once the table has expired); without a file, or with an expired one that knows no leap, the vote stands.
+    /// </summary>
+    private LeapIndicator DecideLeap(LeapIndicator voted, NtpTimestamp clock)
+    {
+        if (_leapTable is not { } table)
+        {
+            return voted;
+        }
+
+        LeapIndicator fromFile = table.Announced(clock);
+        return fromFile != LeapIndicator.NoWarning || !table.Expired(clock) ? fromFile : voted;
+    }
+
+    /// <summary>
+    /// Once a second with a leap seconds file: the leap indicator follows the file's window (it need not wait for a
+    /// clock update, which may be 17 minutes away), the kernel learns TAI − UTC, and the smear is kept up to date.
+    /// </summary>
+    private void TendLeapTable(double now)
+    {
+        if (_leapTable is not { } table)
+        {
+            return;
+        }
+
+        NtpTimestamp clock = _clock.Now();
+        if (State.IsSynchronized)
+        {
+            LeapIndicator leap = DecideLeap(_votedLeap, clock);
+            if (leap != State.Leap)
+            {
+                LogLeapChange(leap, fromFile: true, clock);
+                Responder.State = State with { Leap = leap };
+            }
+
+            int tai = table.TaiOffset(clock);
+            if (tai > 0 && tai != _kernelTai && ClockControl.CanAdjust && ClockControl.SetTaiOffset(tai))
+            {
+                Log($"kernel TAI offset set to {tai} s (from the leap seconds file)");
+                _kernelTai = tai;
+            }
+        }
+
+        TendSmear(now, table, clock);
+    }
+
+    /// <summary>
+    /// Gives the serving path the smear of the next leap within <c>leapsmearinterval</c>. In the leap's last second
+    /// it marks the crossing (see <see cref="LeapSmear"/>), and a tick past the leap's monotonic moment retires it,
+    /// since after Linux repeated the second the clock's readings fall inside the smear window once more.
+    /// </summary>
+    private void TendSmear(double now, LeapTable table, NtpTimestamp clock)
+    {
+        double interval = _settings.LeapSmearInterval;
+        if (interval <= 0)
+        {
+            return;
+        }
+
+        LeapSmear? current = Responder.Smear;
+        if (!double.IsNaN(_smearCrossing))
+        {
+            if (now < _smearCrossing)
+            {
+                return;
+            }
+
+            // Past the leap by monotonic time: done with it, whatever the clock reads.
+            Log($"leap smear of {LeapTable.ToUtc(current?.Leap.NtpSeconds ?? 0):yyyy-MM-dd HH:mm:ss} UTC complete");
+            _smearCrossing = double.NaN;
+            Responder.Smear = null;
+            _smearDone = current?.Leap.NtpSeconds ?? 0;
+            return;
+        }
+
+        double seconds = LeapTable.Seconds(clock);
+        if (table.NextLeap(clock) is not LeapSecond next || next.NtpSeconds - seconds >= interval || next.NtpSeconds == _smearDone)
+        {
+            Responder.Smear = null;
+            return;
+        }
+
+        if (current is null || current.Leap != next)
+        {
+            Log($"leap smear started: {(next.Kind == LeapIndicator.AddSecond ? "insertion" : "deletion")} at {LeapTable.ToUtc(next.NtpSeconds):yyyy-MM-dd HH:mm:ss} UTC smeared over {interval:0} s; served time is not UTC until then");
+            Responder.Smear = new LeapSmear(next, interval);
+        }
+
+        if (next.NtpSeconds - seconds <= 1)
+        {
+            Responder.Smear = new LeapSmear(next, interval, repeatedBelow: seconds);
+            _smearCrossing = now + (next.NtpSeconds - seconds);
+        }
+    }
+
+    private void LogLeapChange(LeapIndicator leap, bool fromFile, NtpTimestamp clock)
+    {
+        if (leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond)
+        {
+            string kind = leap == LeapIndicator.AddSecond ? "insertion" : "deletion";
+            Log(fromFile && _leapTable?.NextLeap(clock) is LeapSecond next
+                ? $"leap second {kind} at {LeapTable.ToUtc(next.NtpSeconds):yyyy-MM-dd HH:mm:ss} UTC announced from the leap seconds file; the kernel is armed on its last day"
+                : $"leap second {kind} announced by the majority of sources; the kernel is armed on the last day of the month");
+        }
+        else if (State.Leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond && leap == LeapIndicator.NoWarning)
+        {
+            Log("leap second announcement cleared");
+        }
+    }
 
     /// <summary>Removes an association (unpeer, or a pool server that failed).</summary>
     public void Remove(Association association)
@@ -1374,8 +1523,10 @@ public sealed class NtpEngine
             // never to a descendant still advertising the stratum it had through us.
             IsOrphanParent = true;
             Log($"orphan mode: no source for {now - _lostSince:0} s, serving stratum {selection.Orphan} as orphan parent");
+            // An orphan parent has no source to vote: only the leap seconds file can announce a leap.
+            _votedLeap = LeapIndicator.NoWarning;
             Responder.State = new SystemState(
-                LeapIndicator.NoWarning,
+                DecideLeap(LeapIndicator.NoWarning, _clock.Now()),
                 (byte)selection.Orphan,
                 _settings.Precision,
                 0,
@@ -1398,11 +1549,14 @@ public sealed class NtpEngine
             : LeapIndicator.NoWarning;
     }
 
-    private void UpdateSystemState(Association peer, LeapIndicator leap, double now)
+    private void UpdateSystemState(Association peer, LeapIndicator voted, double now)
     {
+        _votedLeap = voted;
+        NtpTimestamp clock = _clock.Now();
+        LeapIndicator leap = DecideLeap(voted, clock);
         if (leap != State.Leap && leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond)
         {
-            Log($"leap second {(leap == LeapIndicator.AddSecond ? "insertion" : "deletion")} announced by the majority of sources; the kernel is armed on the last day of the month");
+            LogLeapChange(leap, fromFile: leap != voted || (_leapTable is { } t && t.Announced(clock) == leap), clock);
         }
 
         double peerJitter = peer.Filter.Jitter;

@@ -10,6 +10,7 @@ public sealed class ServerResponder
 {
     private readonly IClock _clock;
     private SystemState _state;
+    private LeapSmear? _smear;
 
     public ServerResponder(IClock clock, SystemState initialState)
     {
@@ -34,6 +35,22 @@ public sealed class ServerResponder
         get => Volatile.Read(ref _state);
         set => Volatile.Write(ref _state, value ?? throw new ArgumentNullException(nameof(value)));
     }
+
+    /// <summary>
+    /// The leap second being smeared (<c>leapsmearinterval</c>), or null: the receive, transmit and reference
+    /// timestamps of replies are moved by its offset. Replaced by the engine's tick.
+    /// </summary>
+    public LeapSmear? Smear
+    {
+        get => Volatile.Read(ref _smear);
+        set => Volatile.Write(ref _smear, value);
+    }
+
+    /// <summary>
+    /// With a smear configured, replies never announce a leap (as ntpd's leap smear): a client that saw the warning
+    /// would expect a step that smeared time never makes.
+    /// </summary>
+    public bool HidesLeap { get; init; }
 
     /// <summary>
     /// Builds the reply to <paramref name="request"/>, received at <paramref name="receiveTime"/> (T2), into
@@ -156,9 +173,11 @@ public sealed class ServerResponder
         }
 
         SystemState state = State;
+        double smear = Smear?.OffsetAt(receiveTime) ?? 0;
+        NtpDuration smearDuration = NtpDuration.FromSeconds(smear);
         var response = new NtpHeader
         {
-            Leap = state.Leap,
+            Leap = HidesLeap && state.Leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond ? LeapIndicator.NoWarning : state.Leap,
             Version = version,
             Mode = NtpMode.Server,
             Stratum = state.Stratum >= NtpHeader.UnsynchronizedStratum ? (byte)0 : state.Stratum,
@@ -166,12 +185,13 @@ public sealed class ServerResponder
             Precision = state.Precision,
             RootDelay = NtpShort.FromSeconds(state.RootDelay),
             ReferenceId = state.ReferenceId,
-            ReferenceTimestamp = state.ReferenceTime,
+            ReferenceTimestamp = smear == 0 || state.ReferenceTime.IsZero ? state.ReferenceTime : state.ReferenceTime - smearDuration,
             OriginTimestamp = header.TransmitTimestamp,
-            ReceiveTimestamp = receiveTime,
+            ReceiveTimestamp = receiveTime - smearDuration,
         };
 
-        NtpTimestamp transmit = _clock.Now();
+        // The offset read at receipt serves the transmit timestamp too: it moves by 1/interval, microseconds a second.
+        NtpTimestamp transmit = _clock.Now() - smearDuration;
         response.RootDispersion = NtpShort.FromSeconds(RootDispersionAt(state, transmit));
         response.TransmitTimestamp = transmit;
         response.Write(reply);

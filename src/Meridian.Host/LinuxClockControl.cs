@@ -6,7 +6,7 @@ namespace Meridian.Host;
 
 /// <summary>
 /// Disciplines the Linux kernel clock: frequency through clock_adjtime(ADJ_FREQUENCY), steps through
-/// ADJ_SETOFFSET, the leap bits, and the synchronization status: while synchronized every update refreshes
+/// ADJ_SETOFFSET, the leap bits, TAI − UTC through ADJ_TAI, and the synchronization status: while synchronized every update refreshes
 /// <c>maxerror</c>/<c>esterror</c> and keeps STA_UNSYNC clear (the kernel adds 500 µs to maxerror each second and
 /// declares the clock unsynchronized by itself at 16 s, about 9 h after the last refresh), and STA_UNSYNC is set when
 /// the daemon loses synchronization. The phase is slewed by the discipline itself, so the kernel's own PLL stays off.
@@ -66,6 +66,13 @@ public sealed class LinuxClockControl(IKernelClockCalls calls, Log? log = null) 
             _ => 0,
         };
         return WriteStatus("leap", status => (status & ~(Timex.StaIns | Timex.StaDel)) | bits, null);
+    }
+
+    /// <summary>ADJ_TAI: the kernel takes TAI − UTC in the <c>constant</c> field; false when refused.</summary>
+    public bool SetTaiOffset(int seconds)
+    {
+        var timex = new Timex { Modes = Timex.AdjTai, Constant = seconds };
+        return Check("tai", calls.ClockAdjTime(ref timex));
     }
 
     /// <summary>

@@ -26,7 +26,7 @@ public sealed record ClockModel
 /// </summary>
 public sealed class SimulatedClock : IClock, IClockControl
 {
-    /// <summary>Virtual time 0 is this instant.</summary>
+    /// <summary>Virtual time 0 is this instant unless the run's <see cref="VirtualTime.Epoch"/> says otherwise.</summary>
     public static readonly NtpTimestamp Epoch = NtpTimestamp.FromDateTime(new DateTime(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc));
 
     private readonly ClockModel _model;
@@ -55,13 +55,13 @@ public sealed class SimulatedClock : IClock, IClockControl
     /// <summary>The correction in force, s/s.</summary>
     public double Correction => _correction;
 
-    /// <summary>The clock's true error now: its reading minus true time, seconds.</summary>
+    /// <summary>The clock's true error now: its reading minus true UTC, seconds.</summary>
     public double Error
     {
         get
         {
-            Advance();
-            return _offset;
+            Now();
+            return _offset + _time.LeapsSince(_time.Now);
         }
     }
 
@@ -78,13 +78,14 @@ public sealed class SimulatedClock : IClock, IClockControl
     public NtpTimestamp Now()
     {
         Advance();
+        PerformLeap();
         double reading = _time.Now + _offset;
         if (_model.Resolution > 0)
         {
             reading = Math.Floor(reading / _model.Resolution) * _model.Resolution;
         }
 
-        return Epoch + NtpDuration.FromSeconds(reading);
+        return _time.Epoch + NtpDuration.FromSeconds(reading);
     }
 
     public void Step(double seconds)
@@ -110,15 +111,71 @@ public sealed class SimulatedClock : IClock, IClockControl
         _correction = Math.Clamp(secondsPerSecond, -500e-6, 500e-6);
     }
 
-    /// <summary>The leap second the discipline has armed (the simulated clock does not perform it).</summary>
+    /// <summary>The leap second the discipline has armed; the clock performs it at the next midnight, as Linux does.</summary>
     public LeapIndicator ArmedLeap { get; private set; }
+
+    /// <summary>Leaps this clock performed: its reading was stepped back (inserted) or forward (deleted) one second.</summary>
+    public int LeapsPerformed { get; private set; }
+
+    private double _armedMidnight = double.NaN;
+    private bool _performed;
 
     public bool SetLeap(LeapIndicator leap)
     {
         if (CanAdjust)
         {
+            NtpTimestamp now = Now();
             ArmedLeap = leap;
-            LeapCalls.Add((Now().ToDateTime(), leap));
+            LeapCalls.Add((now.ToDateTime(), leap));
+            // The end of the current UTC day (NTP seconds count from a midnight); disarming ends the leap state (TIME_WAIT).
+            _armedMidnight = leap is LeapIndicator.AddSecond or LeapIndicator.DeleteSecond ? (Math.Floor(LeapTable.Seconds(now) / 86400) + 1) * 86400 : double.NaN;
+            _performed = false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Linux's leap: at the armed midnight an insertion steps the clock back one second (23:59:59 comes twice), a
+    /// deletion steps it forward from 23:59:59 to midnight; once per arming.
+    /// </summary>
+    private void PerformLeap()
+    {
+        if (double.IsNaN(_armedMidnight) || _performed)
+        {
+            return;
+        }
+
+        double reading = LeapTable.Seconds(_time.Epoch) + _time.Now + _offset;
+        if (ArmedLeap == LeapIndicator.AddSecond && reading >= _armedMidnight)
+        {
+            _offset -= 1;
+        }
+        else if (ArmedLeap == LeapIndicator.DeleteSecond && reading >= _armedMidnight - 1)
+        {
+            _offset += 1;
+        }
+        else
+        {
+            return;
+        }
+
+        _performed = true;
+        LeapsPerformed++;
+    }
+
+    /// <summary>TAI − UTC as the discipline last set it (0: never set).</summary>
+    public int TaiOffset { get; private set; }
+
+    /// <summary>Every TAI − UTC the engine set, with the clock's UTC reading when it did.</summary>
+    public List<(DateTime Utc, int Offset)> TaiCalls { get; } = new();
+
+    public bool SetTaiOffset(int seconds)
+    {
+        if (CanAdjust)
+        {
+            TaiOffset = seconds;
+            TaiCalls.Add((Now().ToDateTime(), seconds));
         }
 
         return true;

@@ -111,7 +111,7 @@ public sealed class SimulatedGps : IRefclockDevices
         double assert = (_random.NextDouble() * 2 - 1) * PpsJitter;
         _time.After(Math.Max(0, assert), () => _lastEdge = new PpsCapture(_lastEdge.Sequence + 1, _hostClock.Now()));
         _time.After(PulseWidth + Math.Max(0, assert), () => _lastClear = new PpsCapture(_lastClear.Sequence + 1, _hostClock.Now()));
-        DateTime named = (SimulatedClock.Epoch + NtpDuration.FromSeconds(second + Error)).ToDateTime();
+        DateTime named = (_time.Utc(second) + NtpDuration.FromSeconds(Error)).ToDateTime();
         named = new DateTime(named.Ticks - named.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
         double delay = SentenceDelay + (_random.NextDouble() * 2 - 1) * SentenceJitter;
         byte[] bytes = Encoding.ASCII.GetBytes(string.Concat(Sentences.Select(s => Sentence(s, named) + "\r\n")));

@@ -21,7 +21,7 @@ public sealed class ReferenceServer : ISimulatedHost
         _network = network;
         Offset = offset;
         var clock = new OffsetClock(time, () => Offset);
-        _responder = new ServerResponder(clock, new SystemState(LeapIndicator.NoWarning, 1, -20, 0, 0.0001, ReferenceId.FromAscii(refid), SimulatedClock.Epoch));
+        _responder = new ServerResponder(clock, new SystemState(LeapIndicator.NoWarning, 1, -20, 0, 0.0001, ReferenceId.FromAscii(refid), time.Epoch));
         time.Every(16, 0, () => _responder.State = _responder.State with { ReferenceTime = clock.Now() });
     }
 
@@ -50,7 +50,7 @@ public sealed class ReferenceServer : ISimulatedHost
         }
 
         var reply = new byte[ServerResponder.MaxReplyLength];
-        NtpTimestamp arrival = SimulatedClock.Epoch + NtpDuration.FromSeconds(_time.Now + Offset);
+        NtpTimestamp arrival = _time.Utc(_time.Now) + NtpDuration.FromSeconds(Offset);
         int length = _responder.Respond(datagram, arrival, reply);
         if (length > 0)
         {
@@ -60,7 +60,7 @@ public sealed class ReferenceServer : ISimulatedHost
 
     private sealed class OffsetClock(VirtualTime time, Func<double> offset) : IClock
     {
-        public NtpTimestamp Now() => SimulatedClock.Epoch + NtpDuration.FromSeconds(time.Now + offset());
+        public NtpTimestamp Now() => time.Utc(time.Now) + NtpDuration.FromSeconds(offset());
     }
 }
 

@@ -200,7 +200,9 @@ public sealed class ConfigParserTests
         Assert.Equal((15.0, 900.0), (c.Tinker.Dispersion, c.Tinker.StepOut));
         Assert.Equal("/run/ntpd.pid", c.PidFile);
         // What is read but not in effect says so, each at its line.
-        Assert.Equal([1, 2, 4, 5, 8, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+        Assert.Equal([1, 2, 4, 5, 10, 11, 12], c.NotInEffect.Select(d => d.Line));
+        // leapsmearinterval is in effect now.
+        Assert.Equal(7200, c.LeapSmearInterval);
         // ntpd 4.2.8's device line is in effect: the driver opens those paths.
         Assert.True(c.Fudges[new RefclockAddress(20, 0)] is { Path: "/dev/gps0", PpsPath: "/dev/pps0" });
     }
@@ -225,18 +227,26 @@ public sealed class ConfigParserTests
     }
 
     [Fact]
-    public void Directives_of_later_features_are_warnings_that_name_their_lines()
+    public void Statistics_and_leapfile_lines_are_in_effect_and_draw_no_warning()
     {
-        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats cryptostats\nleapfile /x\nfilegen timingstats type day enable\n", "ntp.conf");
+        NtpConfiguration c = ConfigParser.Parse("restrict default kod nomodify\nrestrict 127.0.0.1\nstatistics loopstats cryptostats\nleapfile /x\nleapsmearinterval 86400\nfilegen timingstats type day enable\n", "ntp.conf");
         Assert.False(c.HasErrors);
+        Assert.Equal(("/x", 86400.0), (c.LeapFile, c.LeapSmearInterval));
+        // Only the statistics files this build does not write are warned about.
         Assert.Equal(
             [
                 "ntp.conf:3:22: warning: 'cryptostats' is read and checked but not in effect: Autokey (RFC 5906) is not supported, so there are no crypto statistics",
-                "ntp.conf:4:1: warning: 'leapfile' is read and checked but not in effect: leap second files and smearing are not available in this build yet",
-                "ntp.conf:5:9: warning: 'timingstats' is read and checked but not in effect: this build does not write that file",
+                "ntp.conf:6:9: warning: 'timingstats' is read and checked but not in effect: this build does not write that file",
             ],
             c.NotInEffect.Select(d => d.ToString()));
     }
+
+    [Theory]
+    [InlineData("leapsmearinterval -1", "ntp.conf:1:19: error: 'leapsmearinterval' is 0 to 2592000, not -1")]
+    [InlineData("leapsmearinterval 1.5", "ntp.conf:1:19: error: 'leapsmearinterval' needs a number from 0 to 2592000, not '1.5'")]
+    [InlineData("leapsmearinterval", "ntp.conf:1:19: error: 'leapsmearinterval' needs a number from 0 to 2592000")]
+    public void A_bad_smear_interval_is_an_error(string line, string expected) =>
+        Assert.Equal(expected, Assert.Single(ConfigParser.Parse(line, "ntp.conf").Diagnostics).ToString());
 
     [Fact]
     public void Any_text_parses_or_yields_located_diagnostics_never_an_exception()

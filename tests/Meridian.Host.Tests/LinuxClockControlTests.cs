@@ -121,4 +121,17 @@ public sealed class LinuxClockControlTests
 
     [Fact]
     public unsafe void Timex_has_the_kernel_size() => Assert.Equal(208, sizeof(Timex));
+
+    [Fact]
+    public void The_tai_offset_goes_to_the_kernel_with_adj_tai_in_the_constant_field()
+    {
+        var kernel = new RecordingKernelClock();
+        Assert.True(new LinuxClockControl(kernel).SetTaiOffset(37));
+        Timex call = Assert.Single(kernel.Calls);
+        Assert.Equal((Timex.AdjTai, 37L), (call.Modes, call.Constant));
+
+        // Refused (EPERM, as under MERIDIAN_FORBID_CLOCK_WRITES=1): false, so the engine tries again.
+        kernel.WriteResult = -1;
+        Assert.False(new LinuxClockControl(kernel).SetTaiOffset(37));
+    }
 }

@@ -33,8 +33,8 @@ public sealed class MitigationTests
     [Fact]
     public void A_leap_second_is_announced_when_most_sources_do_and_armed_in_the_kernel_only_on_the_last_day_of_the_month()
     {
-        // Virtual time starts on 2026-11-22; the month ends eight days later.
-        var lab = new Lab(seed: 17);
+        // Virtual time starts on 2026-11-22; the month ends eight days later, with a leap second in true UTC.
+        var lab = new Lab(seed: 17, leaps: new LeapTable([new(3692217600, 37), new(4005072000, 38)], 0, 4100000000));
         var servers = new[] { lab.Server(), lab.Server(), lab.Server() };
         var node = lab.Node(settings: new EngineSettings());
         foreach (var server in servers)
@@ -69,6 +69,9 @@ public sealed class MitigationTests
         Assert.Equal(LeapIndicator.NoWarning, node.Clock.ArmedLeap);
         Assert.Equal(2, node.Clock.LeapCalls.Count);
         Assert.Equal(new DateOnly(2026, 12, 1), DateOnly.FromDateTime(node.Clock.LeapCalls[1].Utc));
+        // The kernel (the simulated clock) repeated 23:59:59 as UTC did: no step was needed.
+        Assert.Equal(1, node.Clock.LeapsPerformed);
+        Assert.InRange(Math.Abs(node.Clock.Error), 0, 0.005);
     }
 
     [Fact]

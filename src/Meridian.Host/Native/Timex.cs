@@ -10,6 +10,7 @@ public struct Timex
     public const uint AdjMaxError = 0x0004;
     public const uint AdjEstError = 0x0008;
     public const uint AdjStatus = 0x0010;
+    public const uint AdjTai = 0x0080;
     public const uint AdjSetOffset = 0x0100;
     public const uint AdjNano = 0x2000;
 

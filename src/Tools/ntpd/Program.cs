@@ -199,7 +199,19 @@ public static class Program
         if (configTest)
         {
             // What the daemon would start with: the translation's own warnings (keys, flags) as well.
-            IReadOnlyList<string> planWarnings = config.HasErrors ? [] : DaemonPlan.From(config, daemonOptions, null, -20).Warnings;
+            var planWarnings = new List<string>(config.HasErrors ? [] : DaemonPlan.From(config, daemonOptions, null, -20).Warnings);
+            if (config.LeapFile is string leapPath)
+            {
+                // The daemon starts without a usable leap seconds file (the vote decides), so its problems are warnings here.
+                var leapProblems = new List<ConfigDiagnostic>();
+                LeapSecondsFile? leap = LeapSecondsFile.Read(leapPath, leapProblems);
+                planWarnings.AddRange(leapProblems.Select(p => $"leapfile: {p}{(p.Severity == DiagnosticSeverity.Error ? " (the daemon would start without a leap seconds table)" : string.Empty)}"));
+                if (leap is not null && LeapSecondsFile.ToUtc(leap.Expires) <= DateTime.UtcNow.AddDays(28))
+                {
+                    planWarnings.Add($"leapfile {leapPath} {(LeapSecondsFile.ToUtc(leap.Expires) <= DateTime.UtcNow ? "expired" : "expires")} on {LeapSecondsFile.ToUtc(leap.Expires):yyyy-MM-dd}: get a current leap-seconds.list (see docs/leap-seconds.md)");
+                }
+            }
+
             foreach (string warning in planWarnings)
             {
                 Console.Error.WriteLine($"{configFile}: warning: {warning}");
@@ -303,7 +315,7 @@ public static class Program
             log.Info($"running as {user} (uid {id.Uid}, gid {id.Gid})");
         }
 
-        // Signals reach the loop as posted work: SIGTERM and SIGINT stop it, SIGHUP reloads (log, keys, names).
+        // Signals reach the loop as posted work: SIGTERM and SIGINT stop it, SIGHUP reloads (log, keys, leap seconds file, names).
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; daemon.RequestStop("on signal SIGTERM"); });
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; daemon.RequestStop("on signal SIGINT"); });
         using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; daemon.RequestReload(); });
