@@ -40,7 +40,8 @@ public sealed class CommandLineTests
                 CommandResult test = ns.Run(TimeSpan.FromSeconds(30), Sandbox.Out("ntpd"), "--configtest", "-c", config);
                 Assert.True(test.ExitCode == 0 && test.Stdout.Contains("configuration OK", StringComparison.Ordinal), seed + ": " + test);
                 string log = Path.Combine(ns.Directory, "ntpd.log");
-                started.Add((seed, ns, ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config, "-f", Path.Combine(ns.Directory, "drift"), "-l", log), log));
+                // -f and -s keep the seeds' drift and statistics files in the test's directory.
+                started.Add((seed, ns, ns.Start(Sandbox.Out("ntpd"), "-n", "-c", config, "-f", Path.Combine(ns.Directory, "drift"), "-s", Path.Combine(ns.Directory, "stats"), "-l", log), log));
             }
 
             foreach ((string seed, NetworkNamespace ns, Daemon ntpd, string log) in started)
@@ -68,6 +69,8 @@ public sealed class CommandLineTests
             NetworkNamespace server = started.Single(s => s.Seed == "seed000-server.conf").Ns;
             CommandResult query = server.RunUntil(r => r.Stdout.Contains(" s11 ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "/usr/bin/ntpdig", "-t", "1", "127.0.0.1");
             Assert.Contains(" s11 ", query.Stdout, StringComparison.Ordinal);
+            // It logs its statistics, as the seed asks, under -s.
+            Assert.True(NetworkNamespace.Await(() => File.Exists(Path.Combine(server.Directory, "stats", "peerstats")), TimeSpan.FromSeconds(30)));
             // The NMEA driver is in effect: without the receiver it names the device and keeps trying.
             string gpsLog = started.Single(s => s.Seed == "seed003-gps.conf").Log;
             NetworkNamespace.Await(() => File.ReadAllText(gpsLog).Contains("GPS_NMEA(0): /dev/gps0:", StringComparison.Ordinal), TimeSpan.FromSeconds(10));

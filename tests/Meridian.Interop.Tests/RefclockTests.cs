@@ -65,8 +65,12 @@ public sealed class RefclockTests
         // Seed 003's full configuration, the device a pty: time2 0.728 (PPS asked for, but there is none here), and
         // four internet servers that cannot be reached from the namespace.
         string stats = Path.Combine(ns.Directory, "stats");
+        // The seed downloads leap-seconds.list twice a year; Debian's tzdata has the same file.
+        string leapFile = Path.Combine(ns.Directory, "leap-seconds.list");
+        File.Copy("/usr/share/zoneinfo/leap-seconds.list", leapFile);
         string full = Broadcasting.Seed("seed003-gps.conf", ("server 127.127.20.0 mode 17 iburst", "server 127.127.20.0 mode 17 iburst minpoll 4"),
-                ("statsdir /var/log/ntpstats/", $"statsdir {stats}/"), ("/var/lib/ntp/ntp.drift", Path.Combine(ns.Directory, "ntp.drift")))
+                ("statsdir /var/log/ntpstats/", $"statsdir {stats}/"), ("/var/lib/ntp/ntp.drift", Path.Combine(ns.Directory, "ntp.drift")),
+                ("leapfile /etc/ntp/leap-seconds.list", $"leapfile {leapFile}"))
             + $"device 127.127.20.0 timedata {gps}\n";
         clock.Restart();
         Daemon second = Broadcasting.StartOurs(ns, full);
@@ -74,8 +78,11 @@ public sealed class RefclockTests
         double synced = clock.Elapsed.TotalSeconds;
         Assert.InRange(serving.Offset, -3, 7);
         Assert.Equal(1, Broadcasting.Stratum(ns));
-        CommandResult rv = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "rv 0 refid,stratum", "127.0.0.1");
+        CommandResult rv = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "rv 0 refid,stratum,tai,leapsec,expire", "127.0.0.1");
         Assert.Contains("refid=GPS", rv.Stdout, StringComparison.Ordinal);
+        // Its leapfile is read: TAI-UTC 37 s since 2017, the last leap and the file's expiry as ntpd prints them.
+        Assert.Matches(new Regex(@"tai=37,\s+leapsec=201701010000,\s+expire=\d{12}"), rv.Stdout);
+        Assert.Matches(new Regex($@"leapfile {Regex.Escape(leapFile)} read \(at start\): \d+ entries, TAI-UTC 37 s"), Broadcasting.Log(ns));
         Assert.Contains("GPS_NMEA(0): flag1 asks for PPS, but /dev/gpspps0", Broadcasting.Log(ns), StringComparison.Ordinal);
         CommandResult named = ns.Run(Short, Sandbox.Out("ntpq"), "-p", "127.0.0.1");
         Assert.Matches(new Regex(@"^\*GPS_NMEA\(0\)\s+\.GPS\.\s+0 l ", RegexOptions.Multiline), named.Stdout);
