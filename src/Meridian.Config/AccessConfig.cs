@@ -95,10 +95,11 @@ public sealed record FileGenConfig(string Name, int Line)
 {
     public string? File { get; init; }
 
-    /// <summary>none, pid, day, week, month, year, age.</summary>
-    public string Type { get; init; } = "day";
+    /// <summary>none, pid, day, week, month, year, age; null: not given (day, or what a run-time change keeps).</summary>
+    public string? Type { get; init; }
 
-    public bool Link { get; init; } = true;
+    /// <summary>link or nolink; null: not given (link, or what a run-time change keeps).</summary>
+    public bool? Link { get; init; }
 
     public bool? Enable { get; init; }
 }

@@ -41,7 +41,7 @@ public sealed class RuntimeConfiguration(NtpConfiguration config, NtpEngine engi
         foreach ((string name, FileGenConfig gen) in remote.FileGens)
         {
             FileGens[name] = FileGens.TryGetValue(name, out FileGenConfig? old)
-                ? old with { File = gen.File ?? old.File, Type = gen.Type, Link = gen.Link, Enable = gen.Enable ?? old.Enable }
+                ? old with { File = gen.File ?? old.File, Type = gen.Type ?? old.Type, Link = gen.Link ?? old.Link, Enable = gen.Enable ?? old.Enable }
                 : gen;
         }
 

@@ -66,4 +66,25 @@ public sealed class RemoteConfigurationTests
         Assert.Equal(SystemFlags.Default & ~(SystemFlags.Auth | SystemFlags.Monitor), engine.Flags);
         Assert.Contains(engine.Control.UserVariables, v => v.Name == "rack" && v.Value == "9");
     }
+
+    [Fact]
+    public void Statistics_and_filegen_change_at_run_time_and_what_a_filegen_line_leaves_out_stays()
+    {
+        NtpConfiguration config = ConfigParser.Parse("statsdir /var/log/stats/\nstatistics loopstats\nfilegen loopstats type week nolink\n", "ntp.conf");
+        var engine = new NtpEngine(DaemonPlan.From(config, new DaemonOptions(), null, -20).Engine, new Clock(), NoClockControl.Instance, new NoTransport(), new SeededRandomSource(1));
+        var log = Log.ToWriter("ntpd", TextWriter.Null);
+        int reopened = 0;
+        var runtime = new RuntimeConfiguration(config, engine, log) { StatisticsChanged = () => reopened++ };
+        var remote = new RemoteConfiguration(engine, runtime, _ => { }, _ => { }, log);
+
+        Assert.Equal("Config Succeeded", remote.Apply("statistics peerstats\nfilegen loopstats disable\nfilegen rawstats type month enable\n"));
+
+        Assert.Equal(1, reopened);
+        Dictionary<string, FileGenSettings> files = runtime.StatisticsFiles().ToDictionary(f => f.Name);
+        Assert.Equal((true, "day", true), (files["peerstats"].Enabled, files["peerstats"].Type, files["peerstats"].Link));
+        // Turned off, with the generation its first line gave it.
+        Assert.Equal((false, "week", false), (files["loopstats"].Enabled, files["loopstats"].Type, files["loopstats"].Link));
+        Assert.Equal((true, "month"), (files["rawstats"].Enabled, files["rawstats"].Type));
+        Assert.Equal("/var/log/stats/rawstats.202612", files["rawstats"].PathFor(new DateTime(2026, 12, 2, 0, 0, 0, DateTimeKind.Utc), 1, 0));
+    }
 }
