@@ -24,7 +24,7 @@ public sealed partial class ConfigParser
         ["phone"] = "modem reference clocks are not supported", ["calldelay"] = "modem reference clocks are not supported",
         ["nonvolatile"] = "the drift file is written every hour while the clock is disciplined, whatever the change",
         ["saveconfigdir"] = "ntpq's saveconfig is not supported",
-        ["nts"] = "NTS (RFC 8915) is not available in this build yet",
+        ["nts"] = "the NTS-KE server and NTS (RFC 8915) are not in effect in this build yet: the line is read and checked",
         ["revoke"] = Autokey, ["automax"] = Autokey, ["keysdir"] = Autokey,
         ["trap"] = "mode 6 traps are not supported",
         ["reset"] = "counters are not reset in this build",
@@ -101,6 +101,7 @@ public sealed partial class ConfigParser
     {
         var parser = new ConfigParser();
         parser.ParseText(text, fileName);
+        parser.CheckNts();
         return parser._config;
     }
 
@@ -111,6 +112,7 @@ public sealed partial class ConfigParser
         try
         {
             parser.ParseText(File.ReadAllText(path), path);
+            parser.CheckNts();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -330,6 +332,9 @@ public sealed partial class ConfigParser
                 break;
             case "pollskewlist":
                 ParsePollSkewList(line);
+                break;
+            case "nts":
+                ParseNts(line);
                 break;
             default:
                 if (NotInEffectDirectives.ContainsKey(name))
@@ -834,6 +839,9 @@ public sealed partial class ConfigParser
     private sealed class LineReader(IReadOnlyList<ConfigToken> tokens, string file, List<ConfigDiagnostic> diagnostics)
     {
         private int _next;
+
+        /// <summary>The file the line is in.</summary>
+        public string File => file;
 
         /// <summary>
         /// The next word. A word starting with <c>//</c> is not ntp.conf syntax but its evident reading is a comment

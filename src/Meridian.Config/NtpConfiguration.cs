@@ -141,6 +141,9 @@ public sealed class NtpConfiguration
 
     public string? LeapFile { get; set; }
 
+    /// <summary>NTPsec's <c>nts</c> lines.</summary>
+    public NtsConfig Nts { get; set; } = new();
+
     /// <summary><c>leapsmearinterval</c>, seconds: served time is smeared over this long before a leap (0 or null: not smeared).</summary>
     public double? LeapSmearInterval { get; set; }
 

@@ -1,0 +1,46 @@
+namespace Meridian.Config.Tests;
+
+/// <summary>NTPsec's <c>nts</c> line: read into typed settings and checked, not in effect yet.</summary>
+public sealed class NtsConfigTests
+{
+    [Fact]
+    public void The_lines_of_an_NTPsec_NTS_server_are_read_and_warned_about_as_not_in_effect()
+    {
+        NtpConfiguration c = ConfigParser.Parse("""
+            nts cert /etc/letsencrypt/live/nts.example/fullchain.pem
+            nts key /etc/letsencrypt/live/nts.example/privkey.pem
+            nts enable mintls TLSv1.3 aead AES_128_GCM_SIV
+            nts ca /etc/ssl/certs cookie /var/lib/ntpsec/nts-keys
+            """, "ntp.conf");
+
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal(
+            new NtsConfig
+            {
+                Enabled = true, EnableFile = "ntp.conf", EnableLine = 3, EnableColumn = 5,
+                Certificate = "/etc/letsencrypt/live/nts.example/fullchain.pem", Key = "/etc/letsencrypt/live/nts.example/privkey.pem",
+                CertificateAuthorities = "/etc/ssl/certs", CookieKeys = "/var/lib/ntpsec/nts-keys", MinTls = "TLSv1.3", Aead = 30,
+            },
+            c.Nts);
+        Assert.Equal([1, 2, 3, 4], c.NotInEffect.Select(d => d.Line));
+        Assert.All(c.NotInEffect, d => Assert.Contains("'nts' is read and checked but not in effect", d.Message, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("nts enable", "ntp.conf:1:5: error: 'nts enable' needs 'nts cert FILE' and 'nts key FILE' (missing: cert and key)")]
+    [InlineData("nts cert /c.pem\nnts enable", "ntp.conf:2:5: error: 'nts enable' needs 'nts cert FILE' and 'nts key FILE' (missing: key)")]
+    [InlineData("nts mintls 1.2", "ntp.conf:1:12: error: NTS runs over TLS 1.3 or later only (RFC 8915 §3), not '1.2'")]
+    [InlineData("nts aead AES_SIV_CMAC_512", "ntp.conf:1:10: error: unknown NTS AEAD 'AES_SIV_CMAC_512'; AES_SIV_CMAC_256 (15) and AES_128_GCM_SIV (30) are the AEADs NTS negotiates")]
+    [InlineData("nts certs /c.pem", "ntp.conf:1:5: error: unknown nts option 'certs' (did you mean 'cert'?)")]
+    [InlineData("nts key", "ntp.conf:1:9: error: expected a PEM private key file")]
+    public void Mistakes_are_errors_at_their_column(string text, string expected) =>
+        Assert.Equal(expected, Assert.Single(ConfigParser.Parse(text, "ntp.conf").Diagnostics, d => d.Severity == DiagnosticSeverity.Error).ToString());
+
+    [Fact]
+    public void Disable_after_enable_needs_no_certificate_and_the_numbers_name_the_AEADs_too()
+    {
+        NtpConfiguration c = ConfigParser.Parse("nts enable\nnts disable aead 15\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal((false, (ushort?)15), (c.Nts.Enabled, c.Nts.Aead));
+    }
+}
