@@ -199,13 +199,12 @@ internal static class NtsKeRules
 
     public static byte[] ServerNameBytes(string server)
     {
-        byte[] bytes = Encoding.ASCII.GetBytes(server);
-        if (bytes.Length == 0 || bytes.Length > ushort.MaxValue || Array.Exists(bytes, b => b is < 0x21 or > 0x7E) || bytes.Length != server.Length)
+        if (server.Length == 0 || server.Length > ushort.MaxValue || server.Any(c => c is < '!' or > '~'))
         {
             throw new ArgumentException("The server must be a non-empty printable ASCII host name or IP literal.", nameof(server));
         }
 
-        return bytes;
+        return Encoding.ASCII.GetBytes(server);
     }
 
     public static byte[] Finish(NtsKeRecordWriter writer, byte[] buffer) => buffer.AsSpan(0, writer.Written).ToArray();
