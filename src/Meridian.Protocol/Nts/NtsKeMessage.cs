@@ -348,6 +348,16 @@ public sealed class NtsKeResponse
     public bool IsUsableForNtpv4 => Error is null && NextProtocols.Count == 1 && NextProtocols[0] == NtsKe.ProtocolNtpv4
         && AeadAlgorithm is not null && Cookies.Count > 0;
 
+    /// <summary>
+    /// Whether what the server chose was offered (RFC 8915 §4.1.2, §4.1.5: the response's protocols are a subset of
+    /// the request's, and the AEAD one the client listed); a client must not go on with anything else.
+    /// </summary>
+    public bool IsConsistentWith(NtsKeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return NextProtocols.All(request.NextProtocols.Contains) && (AeadAlgorithm is not { } aead || request.AeadAlgorithms.Contains(aead));
+    }
+
     /// <summary>An Error response: Error record and End of Message, what a server sends before closing.</summary>
     public static byte[] EncodeError(NtsKeErrorCode code) => new NtsKeResponse { Error = code }.Encode();
 

@@ -113,6 +113,16 @@ public sealed class NtsKeTests
     }
 
     [Fact]
+    public void A_response_is_consistent_only_with_a_request_that_offered_its_choices()
+    {
+        var request = new NtsKeRequest { AeadAlgorithms = [15, 30] };
+        Assert.True(new NtsKeResponse { NextProtocols = [0], AeadAlgorithm = 30 }.IsConsistentWith(request));
+        Assert.True(new NtsKeResponse { NextProtocols = [0] }.IsConsistentWith(request));
+        Assert.False(new NtsKeResponse { NextProtocols = [0], AeadAlgorithm = 17 }.IsConsistentWith(request));
+        Assert.False(new NtsKeResponse { NextProtocols = [0x8001], AeadAlgorithm = 15 }.IsConsistentWith(request));
+    }
+
+    [Fact]
     public void An_error_response_parses_without_negotiation()
     {
         NtsKeParseResult result = NtsKeResponse.TryParse(Hex("800200020002" + "80000000"), out NtsKeResponse? response);
