@@ -13,7 +13,7 @@ namespace Meridian.Bench.Fuzz;
 /// fragments, configuration diagnostics point inside the text, NMEA sentences that parse are in range and their
 /// obscured copies stay inside their buffer, and SHM segments survive a write and a read.
 /// </summary>
-public static class Targets
+public static partial class Targets
 {
     private static readonly NtpTimestamp Start = NtpTimestamp.FromDateTime(new DateTime(2026, 11, 22, 10, 0, 0, DateTimeKind.Utc));
     private static readonly IPEndPoint Stranger = new(IPAddress.Parse("198.18.0.2"), 40123);
@@ -22,7 +22,7 @@ public static class Targets
     private static readonly byte[] Md5Secret = Encoding.ASCII.GetBytes("fuzz-md5-secret");
     private static readonly byte[] AesSecret = Convert.FromHexString("00112233445566778899aabbccddeeff");
 
-    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm()];
+    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm(), NtsKe(), NtsFieldsTarget()];
 
     /// <summary>Packets of every mode from a stranger, the configured server and loopback, into a running engine.</summary>
     public static FuzzTarget Packet()
