@@ -21,6 +21,7 @@ public sealed class FuzzTests
     [InlineData("keys", 3)]
     [InlineData("nmea", 1)]
     [InlineData("shm", 1)]
+    [InlineData("cookie", 1)]
     public void A_harness_runs_without_a_crash(string name, double seconds)
     {
         FuzzTarget target = Targets.All().Single(t => t.Name == name);
