@@ -10,8 +10,10 @@ namespace Meridian.Engine.Nts;
 /// which matters for a server that seals cookies at a high rate.
 /// </summary>
 /// <remarks>
-/// Both AES objects are created once per key; calls keep their state on the stack, so the instance holds nothing
-/// that changes between calls and the packet path allocates nothing on the managed heap.
+/// Each AES key is expanded once, into an ECB transform kept for the instance's life (the span one-shots of
+/// <see cref="Aes"/> set the key up again, and allocate, on every call). The transforms and their scratch buffers
+/// are shared, so each block operation takes a short lock and one instance may serve several threads; the packet
+/// path allocates nothing on the managed heap.
 /// </remarks>
 public sealed class AesSivCmac256 : INtsAead
 {
@@ -32,8 +34,11 @@ public sealed class AesSivCmac256 : INtsAead
     // Bulk AES work is done this many blocks at a time so the scratch stays small enough for the stack.
     private const int ChunkBlocks = 16;
 
-    private readonly Aes _mac;
-    private readonly Aes _ctr;
+    private readonly ICryptoTransform _mac;
+    private readonly ICryptoTransform _ctr;
+    private readonly byte[] _in = new byte[ChunkBlocks * Block];
+    private readonly byte[] _out = new byte[ChunkBlocks * Block];
+    private readonly Lock _lock = new();
     private readonly byte[] _subkey1 = new byte[Block];
     private readonly byte[] _subkey2 = new byte[Block];
     private readonly byte[] _zeroMac = new byte[Block];
@@ -45,15 +50,13 @@ public sealed class AesSivCmac256 : INtsAead
             throw new ArgumentException($"AES-SIV-CMAC-256 needs a {KeySize}-octet key, not {key.Length}", nameof(key));
         }
 
-        _mac = Aes.Create();
-        _mac.Key = key[..Block].ToArray();
-        _ctr = Aes.Create();
-        _ctr.Key = key[Block..].ToArray();
+        _mac = EcbEncryptor(key[..Block]);
+        _ctr = EcbEncryptor(key[Block..]);
 
         // RFC 4493 §2.3: L = AES(K, 0), K1 = dbl(L), K2 = dbl(K1).
         Span<byte> l = stackalloc byte[Block];
         l.Clear();
-        _mac.EncryptEcb(l, l, PaddingMode.None);
+        Encrypt(_mac, l, l);
         Double(l, _subkey1);
         Double(_subkey1, _subkey2);
         CryptographicOperations.ZeroMemory(l);
@@ -61,6 +64,22 @@ public sealed class AesSivCmac256 : INtsAead
         // RFC 5297 §2.4: S2V starts from CMAC(<zero>), which depends on the key alone.
         ReadOnlySpan<byte> zero = stackalloc byte[Block];
         Cmac(zero, _zeroMac);
+    }
+
+    private static ICryptoTransform EcbEncryptor(ReadOnlySpan<byte> key)
+    {
+        using var aes = Aes.Create();
+        aes.Mode = CipherMode.ECB;
+        aes.Padding = PaddingMode.None;
+        byte[] k = key.ToArray();
+        try
+        {
+            return aes.CreateEncryptor(k, null);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(k);
+        }
     }
 
     public ushort AeadId => NtsAeadId.AesSivCmac256;
@@ -178,6 +197,8 @@ public sealed class AesSivCmac256 : INtsAead
     {
         _mac.Dispose();
         _ctr.Dispose();
+        CryptographicOperations.ZeroMemory(_in);
+        CryptographicOperations.ZeroMemory(_out);
         CryptographicOperations.ZeroMemory(_subkey1);
         CryptographicOperations.ZeroMemory(_subkey2);
         CryptographicOperations.ZeroMemory(_zeroMac);
@@ -270,7 +291,7 @@ public sealed class AesSivCmac256 : INtsAead
                 counter++;
             }
 
-            _ctr.EncryptEcb(stream, stream, PaddingMode.None);
+            Encrypt(_ctr, stream, stream);
             ReadOnlySpan<byte> from = input.Slice(offset, length);
             Span<byte> to = output.Slice(offset, length);
             for (int i = 0; i < length; i++)
@@ -328,19 +349,16 @@ public sealed class AesSivCmac256 : INtsAead
 
             // The held block is full and more follows: chain it.
             Xor(state.X, state.Pending);
-            _mac.EncryptEcb(state.X, state.X, PaddingMode.None);
+            Encrypt(_mac, state.X, state.X);
             state.PendingLength = 0;
         }
 
         // Whole blocks, keeping back at least one octet (the last block) for Final.
         int bulk = (data.Length - 1) / Block * Block;
-        Span<byte> scratch = stackalloc byte[ChunkBlocks * Block];
-        for (int offset = 0; offset < bulk; offset += scratch.Length)
+        for (int offset = 0; offset < bulk; offset += Block)
         {
-            int length = Math.Min(scratch.Length, bulk - offset);
-            Span<byte> chunk = scratch[..length];
-            _mac.EncryptCbc(data.Slice(offset, length), state.X, chunk, PaddingMode.None);
-            chunk[^Block..].CopyTo(state.X);
+            Xor(state.X, data.Slice(offset, Block));
+            Encrypt(_mac, state.X, state.X);
         }
 
         ReadOnlySpan<byte> rest = data[bulk..];
@@ -369,7 +387,19 @@ public sealed class AesSivCmac256 : INtsAead
         }
 
         Xor(state.X, last);
-        _mac.EncryptEcb(state.X, tag, PaddingMode.None);
+        Encrypt(_mac, state.X, tag);
+    }
+
+    /// <summary>AES-ECB of whole blocks (at most <see cref="ChunkBlocks"/>) through a kept transform.</summary>
+    private void Encrypt(ICryptoTransform transform, ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        // The transforms and buffers are the only state shared between calls, so this is the only lock needed.
+        lock (_lock)
+        {
+            input.CopyTo(_in);
+            int n = transform.TransformBlock(_in, 0, input.Length, _out, 0);
+            _out.AsSpan(0, n).CopyTo(output);
+        }
     }
 
     /// <summary>Multiplication by x in GF(2^128) (RFC 5297 §2.3, RFC 4493 §2.3): shift left, fold in 0x87.</summary>

@@ -149,6 +149,24 @@ public sealed class AesSivCmac256Tests
         Assert.NotEqual(Convert.ToHexString(output), Convert.ToHexString(one[..16]));
     }
 
+    [Fact]
+    public void Sealing_and_opening_a_packet_allocates_nothing()
+    {
+        // The per-packet path (RFC 8915 §5.7): the Aes objects are made once per key, the rest lives on the stack.
+        using var siv = new AesSivCmac256(A2Key);
+        byte[] ad = new byte[200], plaintext = new byte[100], sealedBytes = new byte[116], opened = new byte[100];
+        long allocated = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            siv.Seal(A2Nonce, ad, plaintext, sealedBytes);
+            Assert.True(siv.TryOpen(A2Nonce, ad, sealedBytes, opened, out _));
+            allocated += i < 5 ? 0 : GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(0, allocated);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(15)]

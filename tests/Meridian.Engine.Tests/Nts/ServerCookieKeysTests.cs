@@ -45,6 +45,26 @@ public sealed class ServerCookieKeysTests
     }
 
     [Fact]
+    public void Sealing_and_opening_a_cookie_allocates_nothing()
+    {
+        // A server opens a cookie and seals a replacement for every NTS request it answers (RFC 8915 §5.7).
+        using var keys = new ServerCookieKeys(new SeededRandomSource(16), Day0);
+        byte[] cookie = new byte[ServerCookieKeys.CookieLength(NtsAeadId.AesSivCmac256)!.Value], c2s = new byte[32], s2c = new byte[32];
+        long allocated = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            keys.Seal(NtsAeadId.AesSivCmac256, C2S, S2C, cookie);
+            bool opened = keys.Open(cookie, out _, c2s, s2c, out _) == CookieStatus.Opened;
+            Assert.True(opened);
+            allocated += i < 5 ? 0 : GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(S2C, s2c);
+    }
+
+    [Fact]
     public void Cookies_open_after_rotations_until_their_key_is_dropped()
     {
         using var keys = new ServerCookieKeys(new SeededRandomSource(3), Day0, retained: 3);
