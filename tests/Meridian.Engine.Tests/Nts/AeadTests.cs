@@ -167,6 +167,29 @@ public sealed class AesSivCmac256Tests
         Assert.Equal(0, allocated);
     }
 
+    [Fact]
+    public void One_instance_serves_several_threads()
+    {
+        // A server opens cookies under one master key from every receive thread.
+        using var siv = new AesSivCmac256(A2Key);
+        byte[] expected = new byte[A2Plaintext.Length + 16];
+        siv.Seal([A2Ad1, A2Ad2, A2Nonce], A2Plaintext, expected);
+        int wrong = 0;
+        Parallel.For(0, 4, _ =>
+        {
+            byte[] output = new byte[expected.Length], opened = new byte[A2Plaintext.Length];
+            for (int i = 0; i < 2000; i++)
+            {
+                siv.Seal([A2Ad1, A2Ad2, A2Nonce], A2Plaintext, output);
+                if (!output.AsSpan().SequenceEqual(expected) || !siv.TryOpen([A2Ad1, A2Ad2, A2Nonce], output, opened, out _) || !opened.AsSpan().SequenceEqual(A2Plaintext))
+                {
+                    Interlocked.Increment(ref wrong);
+                }
+            }
+        });
+        Assert.Equal(0, wrong);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(15)]
