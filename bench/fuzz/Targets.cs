@@ -22,7 +22,7 @@ public static partial class Targets
     private static readonly byte[] Md5Secret = Encoding.ASCII.GetBytes("fuzz-md5-secret");
     private static readonly byte[] AesSecret = Convert.FromHexString("00112233445566778899aabbccddeeff");
 
-    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm(), NtsKe(), NtsFieldsTarget()];
+    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm(), NtsKe(), NtsFieldsTarget(), Cookie()];
 
     /// <summary>Packets of every mode from a stranger, the configured server and loopback, into a running engine.</summary>
     public static FuzzTarget Packet()
@@ -312,6 +312,34 @@ public static partial class Targets
             var ntpSeconds = (uint)(ulong)((whole + NtpTimestamp.UnixEpochOffsetSeconds) & 0xFFFF_FFFF);
             return new NtpTimestamp(ntpSeconds, (uint)((remainder << 32) / 1_000_000_000));
         }
+    }
+
+    /// <summary>
+    /// NTS cookies (RFC 8915 §6) into the server's opener: never a throw, and nothing opens that the server did not
+    /// seal, since a mutated cookie that authenticates would be a forgery.
+    /// </summary>
+    public static FuzzTarget Cookie()
+    {
+        var keys = new Meridian.Engine.Nts.ServerCookieKeys(new SeededRandomSource(2), Start.ToDateTime());
+        var corpus = new List<byte[]>();
+        foreach (ushort aead in Meridian.Engine.Nts.NtsAead.Supported)
+        {
+            int keyLength = Meridian.Engine.Nts.NtsAead.KeyLength(aead)!.Value;
+            byte[] cookie = new byte[Meridian.Engine.Nts.ServerCookieKeys.CookieLength(aead)!.Value];
+            keys.Seal(aead, new byte[keyLength], Enumerable.Repeat((byte)0xA5, keyLength).ToArray(), cookie);
+            corpus.Add(cookie);
+        }
+
+        keys.Rotate(Start.ToDateTime().AddDays(1));
+        HashSet<string> sealedCookies = corpus.Select(Convert.ToHexString).ToHashSet();
+        byte[] c2s = new byte[32], s2c = new byte[32];
+        return new FuzzTarget("cookie", corpus, input =>
+        {
+            if (keys.Open(input, out _, c2s, s2c, out _) == Meridian.Engine.Nts.CookieStatus.Opened && !sealedCookies.Contains(Convert.ToHexString(input)))
+            {
+                throw new InvalidOperationException($"a cookie the server never sealed opened: {Convert.ToHexString(input)}");
+            }
+        });
     }
 
     private static (NtpEngine Engine, Transport Transport) Engine()
