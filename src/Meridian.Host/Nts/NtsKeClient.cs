@@ -90,6 +90,9 @@ public sealed class NtsKeClientOptions
     /// <summary>A response longer than this is refused.</summary>
     public int MaxResponseBytes { get; init; } = 64 * 1024;
 
+    /// <summary>Keys exported at the handshake (BouncyCastle allows the exporter only then).</summary>
+    public IReadOnlyList<NtsKeKeySpec> KeySpecs { get; init; } = NtsKeTls.DefaultKeySpecs;
+
     /// <summary>ALPN names offered; only tests change it, to play a client RFC 8915 forbids.</summary>
     internal IReadOnlyList<string> OfferedProtocols { get; init; } = [NtsKeTls.ApplicationProtocol];
 }
@@ -246,7 +249,7 @@ public sealed class NtsKeClientConnection : IDisposable
 
     internal void Handshake(IReadOnlyList<X509Certificate> anchors, string serverName)
     {
-        var peer = new ClientPeer(new BcTlsCrypto(new SecureRandom()), options, anchors, serverName);
+        var peer = new ClientPeer(new BcTlsCrypto(new SecureRandom()), options, anchors, serverName, socket.RemoteEndPoint);
         try
         {
             protocol = new TlsClientProtocol(new NetworkStream(socket, ownsSocket: false));
@@ -259,10 +262,9 @@ public sealed class NtsKeClientConnection : IDisposable
             throw Translate(e, "handshake");
         }
 
-        ProtocolName? alpn = peer.Context.SecurityParameters.ApplicationProtocol;
-        if (alpn is null || !alpn.Equals(NtsKeTls.Alpn))
-            throw new NtsKeClientException(NtsKeClientFailure.NoApplicationProtocol, $"the server negotiated ALPN {alpn?.GetUtf8Decoding() ?? "(none)"}, not {NtsKeTls.ApplicationProtocol}");
-        session = new NtsKeTlsSession(peer.Context, socket.RemoteEndPoint);
+        session = peer.Session ?? throw new NtsKeClientException(NtsKeClientFailure.HandshakeFailed, "the handshake completed without keys");
+        if (session.ApplicationProtocol != NtsKeTls.ApplicationProtocol)
+            throw new NtsKeClientException(NtsKeClientFailure.NoApplicationProtocol, $"the server negotiated ALPN {session.ApplicationProtocol ?? "(none)"}, not {NtsKeTls.ApplicationProtocol}");
     }
 
     /// <summary>Sends the request bytes.</summary>
@@ -321,6 +323,7 @@ public sealed class NtsKeClientConnection : IDisposable
     public void Dispose()
     {
         deadline.Dispose();
+        session?.Clear();
         try
         {
             if (Volatile.Read(ref cutOff) == 0)
@@ -340,6 +343,7 @@ public sealed class NtsKeClientConnection : IDisposable
             return new NtsKeClientException(NtsKeClientFailure.Timeout, $"{phase} did not finish within {budget.TotalSeconds:0.#} s", e);
         return e switch
         {
+            TlsNoCloseNotifyException => new(NtsKeClientFailure.ConnectionClosed, $"{phase}: the server closed the connection", e),
             TlsFatalAlertReceived { AlertDescription: AlertDescription.no_application_protocol } =>
                 new(NtsKeClientFailure.NoApplicationProtocol, "the server refused ALPN ntske/1 (no_application_protocol)", e),
             TlsFatalAlertReceived { AlertDescription: AlertDescription.protocol_version } or TlsFatalAlert { AlertDescription: AlertDescription.protocol_version } =>
@@ -353,17 +357,24 @@ public sealed class NtsKeClientConnection : IDisposable
     }
 
     /// <summary>BouncyCastle's client restricted to RFC 8915 §4 and verifying with our own rules.</summary>
-    private sealed class ClientPeer(BcTlsCrypto crypto, NtsKeClientOptions options, IReadOnlyList<X509Certificate> anchors, string serverName)
+    private sealed class ClientPeer(BcTlsCrypto crypto, NtsKeClientOptions options, IReadOnlyList<X509Certificate> anchors, string serverName, EndPoint? remote)
         : DefaultTlsClient(crypto)
     {
         public (NtsKeClientFailure Failure, string Message)? Rejection { get; private set; }
 
-        public TlsContext Context => m_context;
+        public NtsKeTlsSession? Session { get; private set; }
+
+        /// <summary>The only moment BouncyCastle lets the exporter run (RFC 8915 §4.3 keys).</summary>
+        public override void NotifyHandshakeComplete()
+        {
+            base.NotifyHandshakeComplete();
+            Session = NtsKeTlsSession.Capture(m_context, remote, options.KeySpecs);
+        }
 
         protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.Only();
 
-        protected override IList<ProtocolName> GetProtocolNames() =>
-            options.OfferedProtocols.Select(ProtocolName.AsUtf8Encoding).ToList();
+        protected override IList<ProtocolName>? GetProtocolNames() =>
+            options.OfferedProtocols.Count == 0 ? null : options.OfferedProtocols.Select(ProtocolName.AsUtf8Encoding).ToList();
 
         protected override IList<ServerName>? GetSniServerNames() =>
             NtsKeCertificateVerifier.IsAddress(serverName)

@@ -104,6 +104,9 @@ public sealed class NtsKeServerOptions
 
     /// <summary>A request longer than this is not one (RFC 8915 requests are a few hundred octets).</summary>
     public int MaxRequestBytes { get; init; } = 16 * 1024;
+
+    /// <summary>Keys exported at each handshake for the handler (BouncyCastle allows the exporter only then).</summary>
+    public IReadOnlyList<NtsKeKeySpec> KeySpecs { get; init; } = NtsKeTls.DefaultKeySpecs;
 }
 
 /// <summary>
@@ -291,10 +294,18 @@ public sealed class NtsKeServer : IDisposable
             socket.NoDelay = true;
             using var network = new NetworkStream(socket, ownsSocket: true);
             var protocol = new TlsServerProtocol(network);
-            var peer = new ServerPeer(new BcTlsCrypto(random), identity);
+            var peer = new ServerPeer(new BcTlsCrypto(random), identity, options.KeySpecs, socket.RemoteEndPoint);
             protocol.Accept(peer);
             Interlocked.Increment(ref handshakesOk);
-            ServeRequest(protocol, new NtsKeTlsSession(peer.Context, socket.RemoteEndPoint));
+            NtsKeTlsSession session = peer.Session ?? throw new TlsFatalAlert(AlertDescription.internal_error);
+            try
+            {
+                ServeRequest(protocol, session);
+            }
+            finally
+            {
+                session.Clear();
+            }
         }
         catch (Exception) when (Volatile.Read(ref cutOff) == 1)
         {
@@ -335,6 +346,7 @@ public sealed class NtsKeServer : IDisposable
             if (have == buffer.Length)
             {
                 Count(NtsKeServerFailure.RequestTooLarge);
+                protocol.Close();
                 return;
             }
 
@@ -355,6 +367,7 @@ public sealed class NtsKeServer : IDisposable
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 Count(NtsKeServerFailure.HandlerError);
+                protocol.Close();
                 return;
             }
 
@@ -379,9 +392,17 @@ public sealed class NtsKeServer : IDisposable
     private void Count(NtsKeServerFailure reason) => Interlocked.Increment(ref failures[(int)reason]);
 
     /// <summary>BouncyCastle's server peer restricted to what RFC 8915 §4 allows.</summary>
-    private sealed class ServerPeer(BcTlsCrypto crypto, NtsKeServerIdentity identity) : DefaultTlsServer(crypto)
+    private sealed class ServerPeer(BcTlsCrypto crypto, NtsKeServerIdentity identity, IReadOnlyList<NtsKeKeySpec> keySpecs, EndPoint? remote)
+        : DefaultTlsServer(crypto)
     {
-        public TlsContext Context => m_context;
+        public NtsKeTlsSession? Session { get; private set; }
+
+        /// <summary>The only moment BouncyCastle lets the exporter run (RFC 8915 §4.3 keys).</summary>
+        public override void NotifyHandshakeComplete()
+        {
+            base.NotifyHandshakeComplete();
+            Session = NtsKeTlsSession.Capture(m_context, remote, keySpecs);
+        }
 
         protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.TLSv13.Only();
 
