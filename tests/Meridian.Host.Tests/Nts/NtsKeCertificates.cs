@@ -34,6 +34,10 @@ public sealed class NtsKeCertificates : IDisposable
         using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
             Issue("expired", "CN=ntp.test expired", ec, ec.ExportECPrivateKeyPem(), good, goodIps, now.AddDays(-60), now.AddDays(-1), ca, caKey);
         using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+            Issue("future", "CN=ntp.test future", ec, ec.ExportPkcs8PrivateKeyPem(), good, goodIps, now.AddDays(2), now.AddDays(30), ca, caKey);
+        using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+            Issue("wild", "CN=pool.test wildcard", ec, ec.ExportPkcs8PrivateKeyPem(), ["*.pool.test"], [], now.AddDays(-1), now.AddDays(30), ca, caKey);
+        using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
             Issue("other", "CN=other.test", ec, ec.ExportPkcs8PrivateKeyPem(), ["other.test"], [IPAddress.Parse("127.0.0.2")], now.AddDays(-1), now.AddDays(30), ca, caKey);
         using (var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256))
         {

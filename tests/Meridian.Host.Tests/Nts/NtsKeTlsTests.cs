@@ -178,6 +178,33 @@ public sealed class NtsKeTlsTests(NtsKeCertificates pki) : IClassFixture<NtsKeCe
         Assert.Equal(Request(7), client.Exchange(Request(7), Complete));
     }
 
+    [Fact]
+    public void Certificate_not_yet_valid_is_rejected_unless_dates_are_not_checked()
+    {
+        using NtsKeServer server = StartServer("future");
+        Assert.Equal(NtsKeClientFailure.NotYetValid, FailureOf(() => NtsKeClient.Connect(server.LocalEndPoints[0], "ntp.test", ClientOptions())));
+        using NtsKeClientConnection client = NtsKeClient.Connect(server.LocalEndPoints[0], "ntp.test", ClientOptions(skipDateCheck: true));
+    }
+
+    [Theory]
+    [InlineData("a.pool.test", true)]
+    [InlineData("A.Pool.Test.", true)]
+    [InlineData("pool.test", false)]
+    [InlineData("a.b.pool.test", false)]
+    [InlineData("127.0.0.1", false)]
+    public void Wildcard_stands_for_one_left_most_label(string name, bool matches)
+    {
+        var leaf = new Org.BouncyCastle.X509.X509CertificateParser().ReadCertificate(File.ReadAllBytes(pki.CertFile("wild")));
+        Assert.Equal(matches, NtsKeCertificateVerifier.NameMatches(leaf, name));
+    }
+
+    [Fact]
+    public void Unreadable_ca_file_is_reported_as_such()
+    {
+        NtsKeClientOptions options = new() { CaFile = Path.Combine(pki.Directory, "missing.pem") };
+        Assert.Equal(NtsKeClientFailure.TrustStoreUnreadable, FailureOf(() => NtsKeClient.Connect("127.0.0.1", 1, options)));
+    }
+
     [Theory]
     [InlineData("foo")]
     [InlineData(null)]
