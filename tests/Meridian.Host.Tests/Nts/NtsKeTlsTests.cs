@@ -218,6 +218,27 @@ public sealed class NtsKeTlsTests(NtsKeCertificates pki) : IClassFixture<NtsKeCe
     }
 
     [Fact]
+    public void Server_that_never_answers_the_handshake_is_a_timeout()
+    {
+        using var mute = new TcpListener(IPAddress.Loopback, 0);
+        mute.Start(); // the kernel completes the TCP handshake; nobody speaks TLS
+        var options = new NtsKeClientOptions { CaFile = pki.CaFile, Timeout = TimeSpan.FromMilliseconds(500) };
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(NtsKeClientFailure.Timeout, FailureOf(() => NtsKeClient.Connect("127.0.0.1", ((IPEndPoint)mute.LocalEndpoint).Port, options)));
+        Assert.InRange(clock.ElapsedMilliseconds, 300, 8000);
+    }
+
+    [Fact]
+    public void Keys_not_exported_at_the_handshake_cannot_be_asked_for_later()
+    {
+        using NtsKeServer server = StartServer("ec");
+        using NtsKeClientConnection client = NtsKeClient.Connect(server.LocalEndPoints[0], "ntp.test", ClientOptions());
+        Assert.Throws<InvalidOperationException>(() => client.Session.ExportKey(NtsKeTls.ProtocolNtpV4, 99, false, 16));
+        Assert.Throws<InvalidOperationException>(() => client.Session.ExportKey(NtsKeTls.ProtocolNtpV4, NtsKeTls.AeadAesSivCmac256, false, 16));
+        Assert.Equal(48, client.Session.ExportKey(NtsKeTls.ProtocolNtpV4, NtsKeTls.AeadAesSivCmac384, true, 48).Length);
+    }
+
+    [Fact]
     public void Nothing_listening_is_connection_refused()
     {
         int port;
