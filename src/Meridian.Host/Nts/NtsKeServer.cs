@@ -281,6 +281,8 @@ public sealed class NtsKeServer : IDisposable
     {
         int cutOff = 0;
         active[socket] = 0;
+        if (disposed)
+            socket.Dispose(); // Dispose ran between the accept and this line
         // One budget for the whole connection: closing the socket unblocks whatever read or write is waiting.
         using var deadline = new Timer(
             _ =>
