@@ -163,6 +163,8 @@ public static class NtsKeClient
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(serverName);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.Timeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxResponseBytes);
         IReadOnlyList<X509Certificate> anchors = LoadAnchors(options.CaFile ?? NtsKeClientOptions.SystemTrustStore);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         var connection = new NtsKeClientConnection(socket, options, budget);

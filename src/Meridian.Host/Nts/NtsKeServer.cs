@@ -135,6 +135,7 @@ public sealed class NtsKeServer : IDisposable
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxConcurrentConnections);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxRequestBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.ConnectionTimeLimit, TimeSpan.Zero);
         this.options = options;
         this.handler = handler;
         identity = NtsKeServerIdentity.Load(options.CertificateFile, options.PrivateKeyFile);
