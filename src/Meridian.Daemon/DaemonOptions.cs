@@ -12,6 +12,9 @@ public sealed record DaemonOptions
     /// <summary>UDP port to serve; 123 unless a test asks for another (0 picks a free one).</summary>
     public int Port { get; init; } = 123;
 
+    /// <summary>The NTS-KE server's TCP port (RFC 8915 §4: 4460).</summary>
+    public int NtsKePort { get; init; } = 4460;
+
     public bool UseIPv4 { get; init; } = true;
 
     public bool UseIPv6 { get; init; } = true;

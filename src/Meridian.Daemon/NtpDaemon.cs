@@ -89,6 +89,11 @@ public sealed class NtpDaemon : IDisposable
     /// <summary>The leap seconds file (<c>leapfile</c>), if configured.</summary>
     public LeapFile? LeapFile => _leapFile;
 
+    private NtsServer? _nts;
+
+    /// <summary>The NTS server (<c>nts enable</c>), once started.</summary>
+    public NtsServer? Nts => _nts;
+
     /// <summary>The server sockets (for tests).</summary>
     internal Listeners Listeners => _listeners;
 
@@ -121,6 +126,11 @@ public sealed class NtpDaemon : IDisposable
         foreach (PlannedAssociation association in Plan.Associations)
         {
             Add(association);
+        }
+
+        if (_config.Nts.Enabled)
+        {
+            StartNts();
         }
 
         ResolveRestrictNames(AccessList.HostNames(_config.Restrictions));
@@ -169,6 +179,7 @@ public sealed class NtpDaemon : IDisposable
         }
 
         _listeners.Dispose();
+        _nts?.Dispose();
         _transport.Dispose();
         _statistics?.Dispose();
         _resolver.Dispose();
@@ -201,6 +212,7 @@ public sealed class NtpDaemon : IDisposable
         AfterEngine();
         _drift?.Tick(now, Disciplining, Engine.Discipline.Frequency * 1e6);
         _leapFile?.Tick(now);
+        _nts?.Tick(_clock.Now().ToDateTime());
 
         _nextTick += 1;
         if (_nextTick < now)
@@ -253,6 +265,22 @@ public sealed class NtpDaemon : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>nts enable</c>: the NTS-KE listener and the cookie keys the NTP server opens cookies with. One that cannot
+    /// start (no certificate, a port in use) is an error in the log; plain NTP is served on.
+    /// </summary>
+    private void StartNts()
+    {
+        try
+        {
+            _nts = NtsServer.Start(_config.Nts, _options.ListenAddresses, _options.NtsKePort, _log);
+        }
+        catch (InvalidOperationException e)
+        {
+            _log.Error(e.Message + "; NTP is served without NTS");
+        }
+    }
+
     private void Reload()
     {
         try
@@ -271,6 +299,7 @@ public sealed class NtpDaemon : IDisposable
         }
 
         _leapFile?.Load("SIGHUP");
+        _nts?.Reload();
         _resolver.RetryNow();
         ResolveRestrictNames(_runtime.UnresolvedNames.ToList());
     }
