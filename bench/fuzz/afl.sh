@@ -2,7 +2,7 @@
 # bench/fuzz/afl.sh [seconds-per-target] [target...]: coverage-guided fuzzing of bench/fuzz's harnesses with afl++ and
 # SharpFuzz. Publishes the harness into .cache/fuzz-afl, instruments the Meridian assemblies there (never out/), runs
 # afl-fuzz on each target from bench/fuzz/corpus/TARGET for the given seconds (default 60), prints one table of
-# executions, paths and crashes, copies crashing inputs to bench/fuzz/crashes/TARGET/, and exits 1 if anything crashed.
+# executions, paths, crashes and hangs (over -t 5000 ms), copies crashing inputs to bench/fuzz/crashes/TARGET/, and exits 1 if anything crashed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -48,11 +48,12 @@ for target in "${targets[@]}"; do
   stats=$out/default/fuzzer_stats
   if [ ! -f "$stats" ]; then
     say "$target: afl-fuzz did not run; the end of $out.log:"; tail -15 "$out.log" >&2
-    rows+=("$(printf '%-10s %12s %8s %8s' "$target" - - failed)"); status=2; continue
+    rows+=("$(printf '%-10s %12s %8s %8s %6s' "$target" - - failed -)"); status=2; continue
   fi
   stat() { sed -n "s/^$1 *: *//p" "$stats" | head -1; }
   crashes=$(stat saved_crashes); [ -n "$crashes" ] || crashes=$(stat unique_crashes)
-  rows+=("$(printf '%-10s %12s %8s %8s' "$target" "$(stat execs_done)" "$(stat corpus_count)" "${crashes:-0}")")
+  hangs=$(stat saved_hangs); [ -n "$hangs" ] || hangs=$(stat unique_hangs)
+  rows+=("$(printf '%-10s %12s %8s %8s %6s' "$target" "$(stat execs_done)" "$(stat corpus_count)" "${crashes:-0}" "${hangs:-0}")")
   if [ "${crashes:-0}" != 0 ]; then
     total=$((total + crashes))
     mkdir -p "bench/fuzz/crashes/$target"
@@ -65,7 +66,7 @@ for target in "${targets[@]}"; do
 done
 
 echo "afl++ $seconds s per target (SharpFuzz, in-process)"
-printf '%-10s %12s %8s %8s\n' target execs paths crashes
+printf '%-10s %12s %8s %8s %6s\n' target execs paths crashes hangs
 printf '%s\n' "${rows[@]}"
 if [ $total -gt 0 ]; then
   say "$total crashing inputs in bench/fuzz/crashes/; replay one with: dotnet $build/fuzz.dll afl TARGET < FILE"

@@ -41,7 +41,7 @@ public sealed class AflTests
         {
             string[] f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             Assert.True(long.Parse(f[1], CultureInfo.InvariantCulture) > 1_000 && f[3] == "0", row);
-            FuzzTests.Record($"afl {f[0]}: {f[1]} execs in {Seconds} s, {f[2]} paths, {f[3]} crashes");
+            FuzzTests.Record($"afl {f[0]}: {f[1]} execs in {Seconds} s, {f[2]} paths, {f[3]} crashes, {f[4]} hangs");
         }
     }
 }
