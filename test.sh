@@ -6,9 +6,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 say() { echo "test.sh: $*"; }
 
-# --- Debian packages: the reference peers (NTPsec, gpsd), the namespace tools, chromium for ntpviz's report. ---
+# --- Debian packages: the reference peers (NTPsec, gpsd), the namespace tools, chromium for ntpviz's report, afl++. ---
 need=()
-for pair in ntpsec:/usr/sbin/ntpd ntpsec-ntpdig:/usr/bin/ntpdig ntpsec-ntpdate:/usr/sbin/ntpdate iproute2:/usr/sbin/ip util-linux:/usr/bin/setpriv gpsd:/usr/sbin/gpsd gpsd-clients:/usr/bin/ntpshmmon ntpsec-ntpviz:/usr/bin/ntpviz chromium:/usr/bin/chromium fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; do
+for pair in ntpsec:/usr/sbin/ntpd ntpsec-ntpdig:/usr/bin/ntpdig ntpsec-ntpdate:/usr/sbin/ntpdate iproute2:/usr/sbin/ip util-linux:/usr/bin/setpriv gpsd:/usr/sbin/gpsd gpsd-clients:/usr/bin/ntpshmmon ntpsec-ntpviz:/usr/bin/ntpviz chromium:/usr/bin/chromium fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf afl++:/usr/bin/afl-fuzz; do
   [ -e "${pair#*:}" ] || need+=("${pair%%:*}")
 done
 if [ ${#need[@]} -gt 0 ]; then

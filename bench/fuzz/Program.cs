@@ -4,12 +4,21 @@ namespace Meridian.Bench.Fuzz;
 
 /// <summary>
 /// <c>dotnet run --project bench/fuzz -c Release -- [--seconds N] [--seed S] [target...]</c>: fuzzes each parser for N
-/// seconds (default 60) and prints inputs run, rate and crashes; exits 1 if anything crashed.
+/// seconds (default 60) and prints inputs run, rate and crashes; exits 1 if anything crashed. <c>afl TARGET</c> and
+/// <c>seeds DIR</c> are the coverage-guided mode of <see cref="Afl"/>.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        switch (args)
+        {
+            case ["afl", string name]:
+                return Afl.Run(name);
+            case ["seeds", string directory]:
+                return Afl.WriteSeeds(directory);
+        }
+
         double seconds = 60;
         int seed = Environment.TickCount;
         var wanted = new List<string>();

@@ -391,6 +391,7 @@ public static partial class Targets
         Header(4, NtpMode.Client).CopyTo(withField, 0);
         ExtensionFieldWriter.Write(withField.AsSpan(NtpHeader.Size), 0x0104, new byte[16]);
         corpus.Add(withField);
+        corpus.Add(Mac.Append(MacAlgorithm.Md5, 1, Md5Secret, withField));
         corpus.Add([0x17, 0x00, 0x03, 0x2A, 0, 0, 0, 0]); // mode 7 MON_GETLIST_1 (monlist)
         foreach ((ControlOpcode opcode, ushort association, string data) in new[]
         {

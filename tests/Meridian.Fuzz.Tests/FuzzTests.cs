@@ -44,7 +44,8 @@ public sealed class FuzzTests
         Assert.Equal(Targets.All().Select(t => t.Name).Order(StringComparer.Ordinal), rows);
     }
 
-    private static void Record(string line)
+    /// <summary>The folder holding Meridian.sln above the test's binaries, or null outside the repository.</summary>
+    internal static string? RepositoryRoot()
     {
         string? directory = AppContext.BaseDirectory;
         while (directory is not null && !File.Exists(Path.Combine(directory, "Meridian.sln")))
@@ -52,6 +53,12 @@ public sealed class FuzzTests
             directory = Path.GetDirectoryName(directory);
         }
 
+        return directory;
+    }
+
+    internal static void Record(string line)
+    {
+        string? directory = RepositoryRoot();
         if (directory is null)
         {
             return;
