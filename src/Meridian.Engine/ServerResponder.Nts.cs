@@ -109,6 +109,7 @@ public sealed partial class ServerResponder
             CryptographicOperations.ZeroMemory(plaintext);
             if (!authentic)
             {
+                CryptographicOperations.ZeroMemory(keys);
                 return NtsVerdict.BadAuth;
             }
         }
@@ -116,6 +117,7 @@ public sealed partial class ServerResponder
         // Remembered only once authentic, so strangers cannot fill the table with made-up identifiers.
         if (!ReplayFilter.TryAdd(fields.UniqueIdentifier))
         {
+            CryptographicOperations.ZeroMemory(keys);
             return NtsVerdict.Replay;
         }
 
@@ -145,9 +147,9 @@ public sealed partial class ServerResponder
     /// A request the NTS checks refused. Malformed and replayed ones are dropped. A cookie that does not open or a
     /// request that does not authenticate gets an NTS NAK (RFC 8915 §5.7: "SHOULD respond with a Kiss-o'-Death packet
     /// with kiss code NTSN"): no time, no cookie or authenticator, and the request's Unique Identifier so the client
-    /// can match it. A <c>limited</c> address over its rate gets nothing.
+    /// can match it. (A <c>limited</c> address over its rate never gets here: the access list refuses it first.)
     /// </summary>
-    private int RefuseNts(NtsVerdict verdict, in NtpHeader header, byte version, ReadOnlySpan<byte> request, Span<byte> reply, AccessFlags access, RateVerdict rate, out bool kissed)
+    private int RefuseNts(NtsVerdict verdict, in NtpHeader header, byte version, ReadOnlySpan<byte> request, Span<byte> reply, out bool kissed)
     {
         kissed = false;
         DropReason reason = verdict switch
@@ -158,7 +160,7 @@ public sealed partial class ServerResponder
             _ => DropReason.NtsMalformed,
         };
         Counters.CountDropped(reason);
-        if (verdict is not (NtsVerdict.BadCookie or NtsVerdict.BadAuth) || ((access & AccessFlags.Limited) != 0 && rate != RateVerdict.Ok))
+        if (verdict is not (NtsVerdict.BadCookie or NtsVerdict.BadAuth))
         {
             return 0;
         }

@@ -150,12 +150,13 @@ public sealed partial class ServerResponder
         bool nts = cookieKeys is not null && version == 4 && IsNtsRequest(packet);
         Span<byte> sessionKeys = stackalloc byte[2 * MaxSessionKeyLength];
         NtsSession session = default;
-        if (nts && (access & AccessFlags.NoServe) == 0)
+        // Refusals the access list makes anyway (noserve, a limited address over its rate) cost no cryptography.
+        if (nts && (access & AccessFlags.NoServe) == 0 && ((access & AccessFlags.Limited) == 0 || rate == RateVerdict.Ok))
         {
             NtsVerdict verdict = CheckNts(cookieKeys!, request, sessionKeys, out session);
             if (verdict != NtsVerdict.Authentic)
             {
-                return RefuseNts(verdict, header, version, request, reply, access, rate, out kissed);
+                return RefuseNts(verdict, header, version, request, reply, out kissed);
             }
 
             // An authentic NTS request is as trusted as one with a good MAC (notrust).
@@ -184,6 +185,7 @@ public sealed partial class ServerResponder
 
         if (refusal is ReferenceId kiss)
         {
+            sessionKeys.Clear();
             Counters.CountDropped(reason);
             if ((access & AccessFlags.Kod) == 0 || rate == RateVerdict.Limited)
             {

@@ -399,6 +399,60 @@ public sealed class NtsServerTests : IDisposable
     }
 
     [Fact]
+    public void A_limited_address_over_its_rate_is_refused_before_its_cookie_is_looked_at()
+    {
+        ServerResponder responder = Responder();
+        (byte[] c2s, byte[] s2c) = SessionKeys(NtsAeadId.AesSivCmac256);
+        byte[] cookie = Cookie(NtsAeadId.AesSivCmac256, c2s, s2c);
+        cookie[40] ^= 0xFF;
+        byte[] request = Request(NtsAeadId.AesSivCmac256, c2s, Bytes(32), cookie, 0);
+
+        Assert.Equal(0, responder.Respond(request, Received, new byte[ServerResponder.MaxReplyLength], AccessFlags.Limited, RateVerdict.Limited));
+        Assert.Equal(1, responder.Counters.Dropped(DropReason.Limited));
+        Assert.Equal(0, responder.Counters.Dropped(DropReason.NtsBadCookie));
+    }
+
+    [Fact]
+    public void An_nts_authenticated_request_satisfies_notrust()
+    {
+        ServerResponder responder = Responder();
+        (byte[] c2s, byte[] s2c) = SessionKeys(NtsAeadId.AesGcmSiv128);
+        byte[] uid = Bytes(32);
+        byte[] request = Request(NtsAeadId.AesGcmSiv128, c2s, uid, Cookie(NtsAeadId.AesGcmSiv128, c2s, s2c), 1);
+        var reply = new byte[ServerResponder.MaxReplyLength];
+
+        int length = responder.Respond(request, Received, reply, AccessFlags.NoTrust, RateVerdict.Ok);
+
+        Assert.Equal(2, OpenReply(reply.AsSpan(0, length), NtsAeadId.AesGcmSiv128, s2c, uid).Count);
+        Assert.Equal(0, responder.Counters.Dropped(DropReason.Restricted));
+    }
+
+    [Fact]
+    public void An_nts_reply_allocates_only_its_two_aead_key_schedules()
+    {
+        // Known cost, bounded: NtsAead.Create for C2S and S2C per request (AES transforms); no cookie, field or buffer copies.
+        ServerResponder responder = Responder();
+        (byte[] c2s, byte[] s2c) = SessionKeys(NtsAeadId.AesSivCmac256);
+        byte[] cookie = Cookie(NtsAeadId.AesSivCmac256, c2s, s2c);
+        byte[][] requests = Enumerable.Range(0, 200).Select(_ => Request(NtsAeadId.AesSivCmac256, c2s, Bytes(32), cookie, 1)).ToArray();
+        var reply = new byte[ServerResponder.MaxReplyLength];
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(responder.Respond(requests[i], Received, reply) > NtpHeader.Size);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 100; i < 200; i++)
+        {
+            responder.Respond(requests[i], Received, reply);
+        }
+
+        long perReply = (GC.GetAllocatedBytesForCurrentThread() - before) / 100;
+        Assert.Equal(200, responder.Counters.Answered);
+        Assert.InRange(perReply, 1, 4096);
+    }
+
+    [Fact]
     public void Plain_ntp_allocates_nothing_on_a_server_with_nts()
     {
         // The NTS path makes two AEAD key schedules per request, which allocate; plain NTP must stay at 0 B.
