@@ -22,7 +22,7 @@ public static partial class Targets
     private static readonly byte[] Md5Secret = Encoding.ASCII.GetBytes("fuzz-md5-secret");
     private static readonly byte[] AesSecret = Convert.FromHexString("00112233445566778899aabbccddeeff");
 
-    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm(), NtsKe(), NtsFieldsTarget(), Cookie()];
+    public static IReadOnlyList<FuzzTarget> All() => [Packet(), Control(), Configuration(), Keys(), Nmea(), Shm(), NtsKe(), NtsFieldsTarget(), Cookie(), NtsPacket()];
 
     /// <summary>Packets of every mode from a stranger, the configured server and loopback, into a running engine.</summary>
     public static FuzzTarget Packet()

@@ -35,6 +35,18 @@ public enum DropReason
 
     /// <summary>A mode 6 answer not sent: it would exceed the asking address's octet budget.</summary>
     ControlLimited,
+
+    /// <summary>An NTS request (it has a Cookie) missing its Unique Identifier or Authenticator, or with placeholders unlike the cookie (RFC 8915 §5.7).</summary>
+    NtsMalformed,
+
+    /// <summary>An NTS cookie that did not open (unknown or rotated-away master key, forged, malformed): answered with an NTS NAK.</summary>
+    NtsBadCookie,
+
+    /// <summary>An NTS request whose authenticator did not verify under the cookie's C2S key: answered with an NTS NAK.</summary>
+    NtsBadAuth,
+
+    /// <summary>An authentic NTS request whose Unique Identifier was answered recently: a replay, not answered again.</summary>
+    NtsReplay,
 }
 
 /// <summary>

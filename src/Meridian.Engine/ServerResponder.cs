@@ -1,12 +1,15 @@
+using Meridian.Engine.Nts;
 using Meridian.Protocol;
 
 namespace Meridian.Engine;
 
 /// <summary>
 /// Answers client requests (mode 3) with server replies (mode 4) per RFC 5905 §9.2's fast transmit path, without
-/// keeping per-client state and without allocating. Everything it does not answer it counts by reason.
+/// keeping per-client state and without allocating. Everything it does not answer it counts by reason. NTS requests
+/// (RFC 8915 §5.7, <see cref="NtsCookieKeys"/>) are the one exception to "no allocation": each makes two AEAD key
+/// schedules, about 3 KB.
 /// </summary>
-public sealed class ServerResponder
+public sealed partial class ServerResponder
 {
     private readonly IClock _clock;
     private SystemState _state;
@@ -23,8 +26,14 @@ public sealed class ServerResponder
     /// <summary>Trusted keys: a request with a MAC of one gets a reply signed with it; null checks no MAC.</summary>
     public KeyStore? Keys { get; init; }
 
-    /// <summary>Room a reply may need: the header and the longest MAC trailer.</summary>
-    public const int MaxReplyLength = NtpHeader.Size + NtpPacket.Mac20Length;
+    /// <summary>
+    /// The reply buffer callers should give: an NTS reply is as long as its request (RFC 8915 §5.7 forbids longer),
+    /// so this serves requests up to the IPv6 minimum MTU's payload; a longer request gets a reply cut to the buffer.
+    /// </summary>
+    public const int MaxReplyLength = 1280;
+
+    /// <summary>The least reply buffer accepted: the header and the longest MAC trailer.</summary>
+    public const int MinReplyBufferLength = NtpHeader.Size + NtpPacket.Mac20Length;
 
     /// <summary>The least poll exponent a kiss-o'-death asks for: <c>discard average</c> (ntpd's default 3, 8 s).</summary>
     public int KissPoll { get; init; } = 3;
@@ -128,7 +137,7 @@ public sealed class ServerResponder
             return 0;
         }
 
-        if (reply.Length < MaxReplyLength)
+        if (reply.Length < MinReplyBufferLength)
         {
             throw new ArgumentException("The reply buffer is shorter than a header with a MAC.", nameof(reply));
         }
@@ -139,6 +148,26 @@ public sealed class ServerResponder
         bool cryptoNak = false;
         ReferenceId? refusal = null;
         DropReason reason = DropReason.Restricted;
+        ServerCookieKeys? cookieKeys = NtsCookieKeys;
+        bool nts = cookieKeys is not null && version == 4 && IsNtsRequest(packet);
+        Span<byte> sessionKeys = stackalloc byte[2 * MaxSessionKeyLength];
+        NtsSession session = default;
+        bool ntsAuthentic = false;
+
+        // Refusals the access list makes anyway (noserve, a limited address over its rate) cost no cryptography.
+        if (nts && (access & AccessFlags.NoServe) == 0 && ((access & AccessFlags.Limited) == 0 || rate == RateVerdict.Ok))
+        {
+            NtsVerdict verdict = CheckNts(cookieKeys!, request, sessionKeys, out session);
+            if (verdict != NtsVerdict.Authentic)
+            {
+                return RefuseNts(verdict, header, version, request, reply, out kissed);
+            }
+
+            // An authentic NTS request is as trusted as one with a good MAC (notrust).
+            auth = AuthOutcome.Authentic;
+            ntsAuthentic = true;
+        }
+
         if ((access & AccessFlags.NoServe) != 0)
         {
             refusal = KissCode.Deny;
@@ -161,6 +190,7 @@ public sealed class ServerResponder
 
         if (refusal is ReferenceId kiss)
         {
+            sessionKeys.Clear();
             Counters.CountDropped(reason);
             if ((access & AccessFlags.Kod) == 0 || rate == RateVerdict.Limited)
             {
@@ -189,6 +219,11 @@ public sealed class ServerResponder
             OriginTimestamp = header.TransmitTimestamp,
             ReceiveTimestamp = receiveTime - smearDuration,
         };
+
+        if (ntsAuthentic)
+        {
+            return WriteNtsReply(cookieKeys!, request, reply, state, smearDuration, ref response, session, sessionKeys);
+        }
 
         // The offset read at receipt serves the transmit timestamp too: it moves by 1/interval, microseconds a second.
         NtpTimestamp transmit = _clock.Now() - smearDuration;

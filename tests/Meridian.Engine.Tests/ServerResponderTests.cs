@@ -314,7 +314,7 @@ public sealed class ReplyCheckTests
 
     private static byte[] Reply(NtpMode mode, NtpTimestamp origin)
     {
-        var reply = new byte[ServerResponder.MaxReplyLength];
+        var reply = new byte[ServerResponder.MinReplyBufferLength];
         new NtpHeader { Version = 4, Mode = mode, Stratum = 2, OriginTimestamp = origin }.Write(reply);
         return reply;
     }

@@ -24,6 +24,7 @@ public sealed class FuzzTests
     [InlineData("ntske", 1)]
     [InlineData("ntsfields", 1)]
     [InlineData("cookie", 1)]
+    [InlineData("ntspacket", 2)]
     public void A_harness_runs_without_a_crash(string name, double seconds)
     {
         FuzzTarget target = Targets.All().Single(t => t.Name == name);
