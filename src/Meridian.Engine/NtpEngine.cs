@@ -434,9 +434,10 @@ public sealed class NtpEngine
     {
         ArgumentNullException.ThrowIfNull(association);
         ArgumentNullException.ThrowIfNull(state);
-        if (!association.Settings.Nts)
+        if (!association.Settings.Nts || association.Mode != AssociationMode.Client)
         {
-            throw new ArgumentException("the association is not configured for NTS", nameof(association));
+            // RFC 8915 protects client-server mode only.
+            throw new ArgumentException("the association is not an NTS client association", nameof(association));
         }
 
         association.SetNts(state, _now, ntpServer);

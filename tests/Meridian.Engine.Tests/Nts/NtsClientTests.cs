@@ -335,6 +335,20 @@ public sealed class NtsClientTests
     }
 
     [Fact]
+    public void Keys_are_refused_for_an_association_not_configured_for_nts()
+    {
+        var (engine, _, _, _, _) = Engine();
+        Association plain = engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("198.18.0.2"), 123)));
+        Association peer = engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("198.18.0.3"), 123)) { Nts = true, Mode = AssociationMode.SymmetricActive });
+        var (state, _, _, _) = Setup();
+
+        Assert.Throws<ArgumentException>(() => engine.SetNts(plain, state));
+        Assert.Throws<ArgumentException>(() => engine.SetNts(peer, state));
+        Assert.Null(plain.NtsState);
+        Assert.False(plain.NeedsKeyExchange);
+    }
+
+    [Fact]
     public void An_nts_association_without_keys_sends_nothing_and_asks_for_key_exchange_once()
     {
         var (engine, transport, _, association, _) = Engine();
