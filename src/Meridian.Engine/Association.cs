@@ -102,6 +102,12 @@ public sealed record AssociationSettings(IPEndPoint Address)
     /// <summary>The symmetric key ID (<c>key N</c>), if any.</summary>
     public uint? Key { get; init; }
 
+    /// <summary>
+    /// <c>server ... nts</c>: requests and replies are protected by NTS (RFC 8915). Such an association sends nothing
+    /// until the host hands it the keys and cookies of an NTS-KE (<see cref="NtpEngine.SetNts"/>).
+    /// </summary>
+    public bool Nts { get; init; }
+
     /// <summary>The pool this association came from; such associations are dropped and replaced when they fail.</summary>
     public Pool? Pool { get; init; }
 
@@ -166,6 +172,8 @@ public sealed class Association
     private int _volleySent;
     private int _volleyAnswers;
     private double? _pendingSpike;
+    private IPEndPoint? _ntpAddress;
+    private bool _keyExchangeRequested;
 
     public Association(int id, AssociationSettings settings, double now, double precisionSeconds)
     {
@@ -219,7 +227,78 @@ public sealed class Association
 
     public AssociationSettings Settings { get; }
 
-    public IPEndPoint Address => Settings.Address;
+    /// <summary>Where requests go: the configured address, or the NTP server NTS-KE named (RFC 8915 §4.1.7).</summary>
+    public IPEndPoint Address => _ntpAddress ?? Settings.Address;
+
+    /// <summary>The NTS keys and cookies (RFC 8915 §5.7), once an NTS-KE gave them; null before, and without NTS.</summary>
+    public Nts.NtsClientState? NtsState { get; private set; }
+
+    /// <summary>
+    /// An NTS association that cannot send: no keys yet, no cookie left, or a NAK (RFC 8915 §5.7). The host then
+    /// runs NTS-KE and hands in the result (<see cref="NtpEngine.SetNts"/>); until then polls go unsent.
+    /// </summary>
+    public bool NeedsKeyExchange => Settings.Nts && (NtsState is null || NtsState.NeedsKeyExchange);
+
+    /// <summary>Cookies in the jar (for ntpq; 0 without NTS).</summary>
+    public int NtsCookies => NtsState?.CookieCount ?? 0;
+
+    /// <summary>Replies dropped by the NTS checks: wrong or missing Unique Identifier, authenticator missing or failing.</summary>
+    public long BogusNts { get; private set; }
+
+    /// <summary>NTS NAKs that echoed our Unique Identifier (the server could not use our cookie).</summary>
+    public long NtsNaks { get; private set; }
+
+    /// <summary>
+    /// Takes the result of an NTS-KE: the old state is disposed, the next poll is due now, and the requests go to
+    /// <paramref name="ntpAddress"/> when NTS-KE named another NTP server (resolved by the host).
+    /// </summary>
+    internal void SetNts(Nts.NtsClientState state, double now, IPEndPoint? ntpAddress)
+    {
+        if (!ReferenceEquals(NtsState, state))
+        {
+            NtsState?.Dispose();
+        }
+
+        NtsState = state;
+        _ntpAddress = ntpAddress;
+        _keyExchangeRequested = false;
+        _expectedOrigin = NtpTimestamp.Zero;
+        NextPoll = Math.Min(NextPoll, now);
+    }
+
+    /// <summary>True once per episode of <see cref="NeedsKeyExchange"/>, so the host is asked once, not at every poll.</summary>
+    internal bool TakeKeyExchangeRequest()
+    {
+        if (!NeedsKeyExchange || _keyExchangeRequested)
+        {
+            return false;
+        }
+
+        _keyExchangeRequested = true;
+        return true;
+    }
+
+    /// <summary>A poll that cannot go out for want of NTS keys: reach ages as at a poll, so stale samples lose their weight.</summary>
+    internal void WaitForKeys(double now, int systemPoll)
+    {
+        _burstLeft = 0;
+        ShiftReach(now);
+        HostPoll = Math.Clamp(systemPoll, Settings.MinPoll, Settings.MaxPoll);
+        NextPoll = now + Math.Pow(2, HostPoll);
+    }
+
+    /// <summary>A reply the NTS checks refused (RFC 8915 §5.7): counted, and it is a bad_auth event.</summary>
+    internal void CountBogusNts()
+    {
+        BogusNts++;
+        CountBadAuth();
+    }
+
+    internal void CountNtsNak()
+    {
+        NtsNaks++;
+        RecordEvent(PeerEvent.BadAuthentication);
+    }
 
     public AssociationMode Mode => Settings.Mode;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Meridian.Engine.Nts;
 using Meridian.Protocol;
 
 namespace Meridian.Engine;
@@ -168,7 +169,8 @@ public sealed class NtpEngine
     private readonly IRandomSource _random;
     private readonly List<Association> _associations = new();
     private readonly List<Pool> _pools = new();
-    private readonly byte[] _buffer = new byte[ServerResponder.MaxReplyLength];
+    // Large enough for an NTS request with a full set of placeholders (RFC 8915 §5.7), not just a header and MAC.
+    private readonly byte[] _buffer = new byte[Math.Max(ServerResponder.MaxReplyLength, Nts.NtsClientState.MaxRequestLength)];
     private readonly double _precisionSeconds;
     private double _lastClockUpdate = double.NegativeInfinity;
     private double _now;
@@ -417,6 +419,31 @@ public sealed class NtpEngine
 
     public IReadOnlyList<Pool> Pools => _pools;
 
+    /// <summary>
+    /// NTS associations that cannot send (<see cref="Association.NeedsKeyExchange"/>: no keys yet, cookies used up,
+    /// or a NAK): the host runs NTS-KE for each and answers with <see cref="SetNts"/>. Each episode is queued once.
+    /// </summary>
+    public Queue<Association> KeyExchangeRequests { get; } = new();
+
+    /// <summary>
+    /// Hands an NTS association the result of its NTS-KE (RFC 8915 §4): keys and cookies, and, when NTS-KE named an
+    /// NTP server other than its own host, that server's address as the host resolved it. The next poll goes out at
+    /// the next tick. Call on the engine's thread, as for <see cref="Receive"/>.
+    /// </summary>
+    public void SetNts(Association association, Nts.NtsClientState state, IPEndPoint? ntpServer = null)
+    {
+        ArgumentNullException.ThrowIfNull(association);
+        ArgumentNullException.ThrowIfNull(state);
+        if (!association.Settings.Nts || association.Mode != AssociationMode.Client)
+        {
+            // RFC 8915 protects client-server mode only.
+            throw new ArgumentException("the association is not an NTS client association", nameof(association));
+        }
+
+        association.SetNts(state, _now, ntpServer);
+        Log($"{Describe(association)}: NTS keys ({state.CookieCount} cookies, AEAD {state.AeadId})");
+    }
+
     /// <summary>Log lines produced since the caller last drained them.</summary>
     public Queue<EngineEvent> Events { get; } = new();
 
@@ -495,6 +522,31 @@ public sealed class NtpEngine
         }
 
         return wanted;
+    }
+
+    /// <summary>
+    /// An NTS association's check of a reply before the association sees it (RFC 8915 §5.7): only a reply with our
+    /// Unique Identifier whose authenticator opens counts; a NAK with our identifier is no sample and makes the
+    /// association re-key unless an authentic reply follows before the next poll. Everything else is dropped and
+    /// counted, so a forger cannot move the clock or the reach register.
+    /// </summary>
+    private bool CheckNts(Association association, ReadOnlySpan<byte> datagram, IPEndPoint from)
+    {
+        NtsReplyCheck check = association.NtsState?.CheckReply(datagram) ?? NtsReplyCheck.Bad;
+        association.Authentic = check == NtsReplyCheck.Ok;
+        switch (check)
+        {
+            case NtsReplyCheck.Ok:
+                return true;
+            case NtsReplyCheck.Nak:
+                association.CountNtsNak();
+                Log($"{Describe(association)}: NTS NAK from {from.Address}: the server could not use our cookie; new NTS-KE unless an authentic reply follows");
+                return false;
+            default:
+                Responder.Counters.CountDropped(DropReason.BadAuth);
+                association.CountBogusNts();
+                return false;
+        }
     }
 
     /// <summary>
@@ -618,7 +670,14 @@ public sealed class NtpEngine
             return;
         }
 
-        if (association is not null && !Authentic(association, auth, macKey, access))
+        if (association is not null && association.Settings.Nts)
+        {
+            if (!CheckNts(association, datagram, from))
+            {
+                return;
+            }
+        }
+        else if (association is not null && !Authentic(association, auth, macKey, access))
         {
             return;
         }
@@ -747,8 +806,25 @@ public sealed class NtpEngine
                 association.ManycastSatisfied = ManycastFound(association) >= _settings.Selection.MinClock;
             }
 
+            if (association.Settings.Nts && association.NeedsKeyExchange)
+            {
+                // RFC 8915 §5.7: no request without a fresh cookie and keys; the host is asked for NTS-KE once.
+                association.WaitForKeys(now, Discipline.PollExponent);
+                if (association.TakeKeyExchangeRequest())
+                {
+                    KeyExchangeRequests.Enqueue(association);
+                    Log($"{Describe(association)}: NTS-KE needed ({(association.NtsState is null ? "no keys" : association.NtsState.NakReceived ? "NTS NAK" : "no cookies left")})");
+                }
+
+                continue;
+            }
+
             int length = association.BuildRequest(_buffer, _clock.Now(), _random.NextUInt64(), now, Discipline.PollExponent, State);
-            if (association.Settings.Key is uint keyId)
+            if (association.NtsState is { } nts)
+            {
+                length = nts.WriteRequestFields(_buffer, length, _random);
+            }
+            else if (association.Settings.Key is uint keyId)
             {
                 if (Keys.Find(keyId) is SymmetricKey key)
                 {
@@ -1293,6 +1369,7 @@ public sealed class NtpEngine
     {
         ArgumentNullException.ThrowIfNull(association);
         association.Driver?.Close();
+        association.NtsState?.Dispose();
         _associations.Remove(association);
         Access = _access;
         if (SystemPeer == association)

@@ -136,6 +136,12 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         Drain();
     }
 
+    /// <summary>
+    /// NTS-KE as the daemon would run it for an association that asks (<see cref="NtpEngine.KeyExchangeRequests"/>):
+    /// the keys and cookies, or null when the exchange failed. Answered 0.1 s later, as over TLS.
+    /// </summary>
+    public Func<Association, Meridian.Engine.Nts.NtsClientState?>? KeyExchange { get; set; }
+
     /// <summary>The name service: what a name resolves to at this moment (empty: it does not resolve).</summary>
     public Func<string, IReadOnlyList<IPAddress>> Resolver { get; set; } = _ => [];
 
@@ -150,6 +156,20 @@ public sealed class SimulatedNode : ISimulatedHost, INtpTransport
         {
             // A resolver answers within a few tens of milliseconds.
             _time.After(0.03, () => Engine.PoolResolved(pool, Resolver(pool.Name), _time.Now));
+        }
+
+        while (Engine.KeyExchangeRequests.TryDequeue(out Association? association))
+        {
+            if (KeyExchange is { } exchange)
+            {
+                _time.After(0.1, () =>
+                {
+                    if (exchange(association) is { } state)
+                    {
+                        Engine.SetNts(association, state);
+                    }
+                });
+            }
         }
 
         if (Engine.Panicked)
