@@ -274,6 +274,8 @@ public sealed class NtpDaemon : IDisposable
         try
         {
             _nts = NtsServer.Start(_config.Nts, _options.ListenAddresses, _options.NtsKePort, _log);
+            // The NTP server opens the cookies the NTS-KE server seals: one key set for both.
+            Engine.Responder.NtsCookieKeys = _nts.Keys;
         }
         catch (InvalidOperationException e)
         {

@@ -126,8 +126,8 @@ public sealed partial class ServerResponder
     }
 
     /// <summary>
-    /// The cookie without the zero padding its field added (RFC 7822 §3): a cookie of ours is 102 or 70 octets, so a
-    /// body of the padded length is cut back to it. Anything else is passed whole and fails as malformed.
+    /// The cookie without the zero padding its field may carry (RFC 7822 §3). Ours are 104 or 72 octets, a multiple of
+    /// four, so they carry none; a body of a cookie length padded up is cut back to it, anything else fails to open.
     /// </summary>
     private static ReadOnlySpan<byte> UnpaddedCookie(ReadOnlySpan<byte> body)
     {

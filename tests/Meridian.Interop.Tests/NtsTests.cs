@@ -23,13 +23,15 @@ public sealed class NtsTests
             """);
         Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(ns).Contains("NTS-KE: serving TLS 1.3", StringComparison.Ordinal), Short), Broadcasting.Log(ns) + ours.Output);
 
-        string chrony = ns.WriteFile("chrony.conf", $"server ntp.test iburst nts minpoll 4 maxpoll 4\nntstrustedcerts {pki.CaFile}\nbindcmdaddress /\npidfile {ns.Directory}/chronyd.pid\n");
+        // chronyc's authdata is a privileged command: it is asked over chronyd's Unix socket.
+        string socket = Path.Combine(ns.Directory, "chronyd.sock");
+        string chrony = ns.WriteFile("chrony.conf", $"server ntp.test iburst nts minpoll 4 maxpoll 4\nntstrustedcerts {pki.CaFile}\nbindcmdaddress {socket}\npidfile {ns.Directory}/chronyd.pid\n");
         Daemon chronyd = ns.Start(Sandbox.Chronyd, "-d", "-x", "-u", "root", "-f", chrony);
-        CommandResult sources = ns.RunUntil(r => r.Stdout.Contains("^* ntp.test", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Sandbox.Chronyc, "-h", "127.0.0.1", "sources");
+        CommandResult sources = ns.RunUntil(r => r.Stdout.Contains("^* ntp.test", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Sandbox.Chronyc, "-h", socket, "-N", "sources");
         Assert.True(sources.Stdout.Contains("^* ntp.test", StringComparison.Ordinal), sources + chronyd.Output + Broadcasting.Log(ns));
 
         // chronyc's NTS view: mode NTS, AEAD 15 (AES-SIV-CMAC-256, a 256-bit key), no NAK, a full jar of cookies.
-        CommandResult auth = ns.Run(Short, Sandbox.Chronyc, "-h", "127.0.0.1", "-N", "authdata");
+        CommandResult auth = ns.Run(Short, Sandbox.Chronyc, "-h", socket, "-N", "authdata");
         Match row = Regex.Match(auth.Stdout, @"^ntp\.test\s+NTS\s+\d+\s+15\s+256\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", RegexOptions.Multiline);
         Assert.True(row.Success, auth.ToString());
         Assert.Equal("0", row.Groups[2].Value);

@@ -80,7 +80,12 @@ public sealed class ServerCookieKeys : IDisposable
     /// <summary>First line of the key file; the number is the format version.</summary>
     public const string FileHeader = "meridian-nts-cookie-keys 1";
 
-    private const int AeadIdLength = 2;
+    /// <summary>
+    /// The AEAD identifier and two zero octets: cookies are then 104 (AES-SIV) or 72 (GCM-SIV) octets, a multiple of
+    /// four, so that the NTS Cookie field needs no padding (RFC 7822 §3) and chrony, which refuses other lengths,
+    /// takes them.
+    /// </summary>
+    private const int AeadIdLength = 4;
     private const int MaxKeyLength = 32;
 
     private readonly IRandomSource _random;
@@ -157,6 +162,7 @@ public sealed class ServerCookieKeys : IDisposable
         Span<byte> plaintext = stackalloc byte[AeadIdLength + (2 * MaxKeyLength)];
         plaintext = plaintext[..(AeadIdLength + (2 * keyLength))];
         BinaryPrimitives.WriteUInt16BigEndian(plaintext, aeadId);
+        plaintext[2..AeadIdLength].Clear();
         c2sKey.CopyTo(plaintext[AeadIdLength..]);
         s2cKey.CopyTo(plaintext[(AeadIdLength + keyLength)..]);
 

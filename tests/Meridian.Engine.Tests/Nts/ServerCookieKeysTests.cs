@@ -13,7 +13,8 @@ public sealed class ServerCookieKeysTests
     {
         using var keys = new ServerCookieKeys(new SeededRandomSource(1), Day0);
         byte[] cookie = Seal(keys);
-        Assert.Equal(4 + 16 + 16 + 2 + 64, cookie.Length);
+        // Key id, nonce, SIV, then the sealed AEAD id with two zero octets and the keys: 104, a multiple of four.
+        Assert.Equal(4 + 16 + 16 + 4 + 64, cookie.Length);
         Assert.Equal(keys.Current.Id, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(cookie));
 
         Assert.Equal(CookieStatus.Opened, keys.Open(cookie, out NtsCookie? contents));
@@ -34,7 +35,7 @@ public sealed class ServerCookieKeysTests
     {
         using var keys = new ServerCookieKeys(new SeededRandomSource(2), Day0);
         byte[] cookie = new byte[ServerCookieKeys.CookieLength(NtsAeadId.AesGcmSiv128)!.Value];
-        Assert.Equal(70, keys.Seal(NtsAeadId.AesGcmSiv128, C2S[..16], S2C[..16], cookie));
+        Assert.Equal(72, keys.Seal(NtsAeadId.AesGcmSiv128, C2S[..16], S2C[..16], cookie));
         Span<byte> c2s = stackalloc byte[32], s2c = stackalloc byte[32];
         Assert.Equal(CookieStatus.Opened, keys.Open(cookie, out ushort aead, c2s, s2c, out int length));
         Assert.Equal(NtsAeadId.AesGcmSiv128, aead);
@@ -137,9 +138,9 @@ public sealed class ServerCookieKeysTests
     [Fact]
     public void A_truncated_but_even_length_cookie_fails_authentication()
     {
-        // 70 octets is a valid GCM-SIV cookie length: the SIV catches the cut.
+        // 72 octets is a valid GCM-SIV cookie length: the SIV catches the cut.
         using var keys = new ServerCookieKeys(new SeededRandomSource(7), Day0);
-        Assert.Equal(CookieStatus.AuthenticationFailed, keys.Open(Seal(keys).AsSpan(0, 70), out _, new byte[32], new byte[32], out _));
+        Assert.Equal(CookieStatus.AuthenticationFailed, keys.Open(Seal(keys).AsSpan(0, 72), out _, new byte[32], new byte[32], out _));
     }
 
     [Fact]
