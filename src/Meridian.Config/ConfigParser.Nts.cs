@@ -42,6 +42,7 @@ public sealed partial class ConfigParser
                     nts = nts with { CookieKeys = line.RequireWord("a cookie key file")?.Text ?? nts.CookieKeys };
                     break;
                 case "mintls" or "maxtls":
+                    line.NotInEffect(option, "nts " + word, "NTS-KE always runs TLS 1.3 (RFC 8915 §3)");
                     if (line.RequireWord("a TLS version such as 1.3") is ConfigToken version)
                     {
                         if (!IsTls13(version.Text))
@@ -56,9 +57,11 @@ public sealed partial class ConfigParser
 
                     break;
                 case "tlsciphersuites":
+                    line.NotInEffect(option, "nts " + word, "the TLS library's TLS 1.3 cipher suites are used");
                     nts = nts with { TlsCipherSuites = line.RequireWord("a TLS 1.3 cipher suite list")?.Text ?? nts.TlsCipherSuites };
                     break;
                 case "tlsecdhcurves":
+                    line.NotInEffect(option, "nts " + word, "the TLS library's key exchange groups are used");
                     nts = nts with { TlsEcdhCurves = line.RequireWord("a list of ECDH curves")?.Text ?? nts.TlsEcdhCurves };
                     break;
                 case "aead":

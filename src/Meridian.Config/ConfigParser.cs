@@ -24,7 +24,6 @@ public sealed partial class ConfigParser
         ["phone"] = "modem reference clocks are not supported", ["calldelay"] = "modem reference clocks are not supported",
         ["nonvolatile"] = "the drift file is written every hour while the clock is disciplined, whatever the change",
         ["saveconfigdir"] = "ntpq's saveconfig is not supported",
-        ["nts"] = "the NTS-KE server and NTS (RFC 8915) are not in effect in this build yet: the line is read and checked",
         ["revoke"] = Autokey, ["automax"] = Autokey, ["keysdir"] = Autokey,
         ["trap"] = "mode 6 traps are not supported",
         ["reset"] = "counters are not reset in this build",
@@ -377,8 +376,14 @@ public sealed partial class ConfigParser
                 case "noselect": association = association with { NoSelect = true }; break;
                 case "true": association = association with { True = true }; break;
                 case "nts":
-                    line.Error(option, "NTS (RFC 8915) is not available in this build yet; without it this association would run unauthenticated, so the line is refused (remove 'nts', or use 'key N' with a keys file)");
-                    return;
+                    if (kind != AssociationKind.Server)
+                    {
+                        line.Error(option, $"NTS authenticates a server: 'nts' belongs on a server line, not a {kind.ToString().ToLowerInvariant()} line");
+                        return;
+                    }
+
+                    association = association with { Nts = true };
+                    break;
                 case "preempt" or "xleave" or "autokey" or "noval":
                     line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
                     break;

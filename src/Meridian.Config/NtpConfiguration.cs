@@ -31,6 +31,9 @@ public sealed record AssociationConfig(AssociationKind Kind, string Address, int
 
     public uint? Key { get; init; }
 
+    /// <summary><c>nts</c>: authenticated with Network Time Security; the address is the NTS-KE server's (RFC 8915).</summary>
+    public bool Nts { get; init; }
+
     /// <summary><c>mode N</c> of a reference clock: its driver's mode bits (NMEA: sentences and speed).</summary>
     public int Mode { get; init; }
 

@@ -256,6 +256,7 @@ public sealed record DaemonPlan
             Version = (byte)association.Version,
             Name = IPAddress.TryParse(association.Address, out _) ? null : association.Address,
             Key = association.Key,
+            Nts = association.Nts,
         };
     }
 

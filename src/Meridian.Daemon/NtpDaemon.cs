@@ -90,6 +90,10 @@ public sealed class NtpDaemon : IDisposable
     public LeapFile? LeapFile => _leapFile;
 
     private NtsServer? _nts;
+    private NtsClient? _ntsClient;
+
+    /// <summary>The NTS-KE client of <c>server ... nts</c> associations (for tests).</summary>
+    public NtsClient? NtsClient => _ntsClient;
 
     /// <summary>The NTS server (<c>nts enable</c>), once started.</summary>
     public NtsServer? Nts => _nts;
@@ -131,6 +135,11 @@ public sealed class NtpDaemon : IDisposable
         if (_config.Nts.Enabled)
         {
             StartNts();
+        }
+
+        if (_config.Associations.Any(a => a.Nts))
+        {
+            _ntsClient = new NtsClient(Engine, _config.Nts, _loop.Post, _log);
         }
 
         ResolveRestrictNames(AccessList.HostNames(_config.Restrictions));
@@ -213,6 +222,7 @@ public sealed class NtpDaemon : IDisposable
         _drift?.Tick(now, Disciplining, Engine.Discipline.Frequency * 1e6);
         _leapFile?.Tick(now);
         _nts?.Tick(_clock.Now().ToDateTime());
+        _ntsClient?.Tick(now);
 
         _nextTick += 1;
         if (_nextTick < now)

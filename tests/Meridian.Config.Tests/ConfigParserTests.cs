@@ -208,7 +208,7 @@ public sealed class ConfigParserTests
     }
 
     [Theory]
-    [InlineData("server time.example.net iburst nts", "ntp.conf:1:32: error: NTS (RFC 8915) is not available in this build yet")]
+    [InlineData("peer time.example.net iburst nts", "ntp.conf:1:30: error: NTS authenticates a server: 'nts' belongs on a server line, not a peer line")]
     [InlineData("tos basedate 2020-13-01", "ntp.conf:1:14: error: tos basedate is a date YYYY-MM-DD")]
     [InlineData("pollskewlist 6 6,6", "ntp.conf:1:16: error: pollskewlist skews are written EARLY|LATE")]
     [InlineData("dscp 64", "ntp.conf:1:6: error: 'dscp' is 0 to 63, not 64")]

@@ -1,6 +1,6 @@
 namespace Meridian.Config.Tests;
 
-/// <summary>NTPsec's <c>nts</c> line: read into typed settings and checked, not in effect yet.</summary>
+/// <summary>NTPsec's <c>nts</c> line and the <c>nts</c> option of a server line: read into typed settings and checked.</summary>
 public sealed class NtsConfigTests
 {
     [Fact]
@@ -22,8 +22,9 @@ public sealed class NtsConfigTests
                 CertificateAuthorities = "/etc/ssl/certs", CookieKeys = "/var/lib/ntpsec/nts-keys", MinTls = "TLSv1.3", Aead = 30,
             },
             c.Nts);
-        Assert.Equal([1, 2, 3, 4], c.NotInEffect.Select(d => d.Line));
-        Assert.All(c.NotInEffect, d => Assert.Contains("'nts' is read and checked but not in effect", d.Message, StringComparison.Ordinal));
+        // The server's lines are in effect; only the TLS version (always 1.3) is not.
+        ConfigDiagnostic tls = Assert.Single(c.NotInEffect);
+        Assert.Equal("ntp.conf:3:12: warning: 'nts mintls' is read and checked but not in effect: NTS-KE always runs TLS 1.3 (RFC 8915 §3)", tls.ToString());
     }
 
     [Theory]
@@ -35,6 +36,15 @@ public sealed class NtsConfigTests
     [InlineData("nts key", "ntp.conf:1:9: error: expected a PEM private key file")]
     public void Mistakes_are_errors_at_their_column(string text, string expected) =>
         Assert.Equal(expected, Assert.Single(ConfigParser.Parse(text, "ntp.conf").Diagnostics, d => d.Severity == DiagnosticSeverity.Error).ToString());
+
+    [Fact]
+    public void A_server_line_with_nts_is_an_NTS_association()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server time.example.net iburst nts\nserver 192.0.2.1\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal([true, false], c.Associations.Select(a => a.Nts));
+        Assert.Empty(c.NotInEffect);
+    }
 
     [Fact]
     public void Disable_after_enable_needs_no_certificate_and_the_numbers_name_the_AEADs_too()

@@ -38,4 +38,108 @@ public sealed class NtsTests
         Assert.InRange(int.Parse(row.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 8);
         Figures.Record($"chronyd (nts, ntstrustedcerts) -> our NTS server: selected (^*); chronyc -N authdata: {Regex.Replace(row.Value, @"\s+", " ")}");
     }
+
+    [InteropFact]
+    public void Our_client_synchronizes_to_chronyds_NTS_server()
+    {
+        using var pki = new NtsKeCertificates();
+        using var upstream = new NetworkNamespace();
+        using var downstream = new NetworkNamespace();
+        upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
+        string chrony = upstream.WriteFile("chrony.conf", $"""
+            local stratum 3
+            allow
+            ntsserverkey {pki.KeyFile("ec")}
+            ntsservercert {pki.CertFile("ec")}
+            bindcmdaddress /
+            cmdport 0
+            pidfile {upstream.Directory}/chronyd.pid
+            """);
+        Daemon chronyd = upstream.Start(Sandbox.Chronyd, "-d", "-x", "-u", "root", "-f", chrony);
+        downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Daemon ours = Broadcasting.StartOurs(downstream, $"""
+            server ntp.test iburst nts minpoll 4 maxpoll 4
+            nts ca {pki.CaFile}
+            """);
+
+        (TimeSpan took, string peers) = Broadcasting.AwaitSystemPeer(downstream, "198.18.0.1", clock, ours);
+        Assert.Matches(new Regex(@"^\*198\.18\.0\.1\s+\S+\s+3 u ", RegexOptions.Multiline), peers);
+        string log = Broadcasting.Log(downstream);
+        Assert.Matches(new Regex(@"NTS-KE with ntp\.test: AEAD 15, 8 cookies"), log);
+        Figures.Record($"our client (server ntp.test nts) -> chronyd's NTS server: NTS-KE AEAD 15 with 8 cookies, system peer after {took.TotalSeconds:0.0} s; {peers.Split('\n').First(l => l.StartsWith('*'))}");
+        Assert.False(chronyd.Process.HasExited, chronyd.Output);
+    }
+
+    [InteropFact]
+    public void NTPsecs_ntpd_synchronizes_to_our_NTS_server()
+    {
+        using var pki = new NtsKeCertificates();
+        using var upstream = new NetworkNamespace();
+        using var downstream = new NetworkNamespace();
+        upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
+        Daemon ours = Broadcasting.StartOurs(upstream, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 10
+            nts cert {pki.CertFile("rsa")}
+            nts key {pki.KeyFile("rsa")}
+            nts enable
+            """);
+        downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
+        Daemon ntpsec = downstream.Start("/usr/sbin/ntpd", "-n", "-c", downstream.WriteFile("ntp.conf", $"""
+            server ntp.test nts iburst minpoll 4 maxpoll 4
+            nts ca {pki.CaFile}
+            disable ntp
+            unrestrict default noquery limited
+            driftfile {downstream.Directory}/drift
+            """));
+
+        CommandResult theirs = downstream.RunUntil(r => r.Stdout.Contains("*198.18.0.1", StringComparison.Ordinal), TimeSpan.FromSeconds(90), "/usr/bin/ntpq", "-n", "-p", "127.0.0.1");
+        Assert.True(theirs.Stdout.Contains("*198.18.0.1", StringComparison.Ordinal), theirs + ntpsec.Output + Broadcasting.Log(upstream));
+        // NTPsec's ntpq marks an NTS association with the cookies it holds in the t column's place: no 'u' of plain unicast.
+        string row = theirs.Stdout.Split('\n').First(l => l.StartsWith("*198.18.0.1", StringComparison.Ordinal));
+        Assert.Matches(new Regex(@"^\*198\.18\.0\.1\s+\S+\s+11 [1-8] "), row);
+        Figures.Record($"NTPsec ntpd (server ntp.test nts, nts ca) -> our NTS server: {row.Trim()}");
+        Assert.False(ours.Process.HasExited, ours.Output);
+    }
+
+    [InteropFact]
+    public void Our_client_authenticates_NTPsecs_NTS_server()
+    {
+        using var pki = new NtsKeCertificates();
+        using var source = new NetworkNamespace();
+        using var upstream = new NetworkNamespace();
+        using var downstream = new NetworkNamespace();
+        source.LinkTo(upstream, "198.18.1.1", "198.18.1.2");
+        upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
+        // NTPsec has no local clock driver: it follows chronyd, so that it serves stratum 4 rather than 16.
+        ClientTests.StartChronyServer(source);
+        Daemon ntpsec = upstream.Start("/usr/sbin/ntpd", "-n", "-c", upstream.WriteFile("ntp.conf", $"""
+            server 198.18.1.1 iburst minpoll 4 maxpoll 4
+            nts cert {pki.CertFile("ec")}
+            nts key {pki.KeyFile("ec")}
+            nts cookie {upstream.Directory}/nts-keys
+            nts enable
+            disable ntp
+            unrestrict default noquery limited
+            driftfile {upstream.Directory}/drift
+            """));
+        downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Daemon ours = Broadcasting.StartOurs(downstream, $"""
+            server ntp.test iburst nts minpoll 4 maxpoll 4
+            nts ca {pki.CaFile}
+            """);
+
+        // NTPsec under disable ntp never leaves leap 3 (its clock is not disciplined), so it cannot be selected; what
+        // NTS must show is that its replies authenticate: the last three polls are in the reach register, at stratum 4.
+        CommandResult peers = downstream.RunUntil(r => Regex.IsMatch(r.Stdout, @"^ 198\.18\.0\.1\s+198\.18\.1\.1\s+4 u\s+\S+\s+16\s+\d*7\s", RegexOptions.Multiline), TimeSpan.FromSeconds(90), Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
+        Assert.Matches(new Regex(@"^ 198\.18\.0\.1\s+198\.18\.1\.1\s+4 u\s+\S+\s+16\s+\d*7\s", RegexOptions.Multiline), peers.Stdout + Broadcasting.Log(downstream));
+        TimeSpan took = clock.Elapsed;
+        CommandResult rv = downstream.Run(Short, Sandbox.Out("ntpq"), "-c", "rv &1 leap,stratum,reach", "127.0.0.1");
+        Assert.Contains("leap=11", rv.Stdout, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"NTS-KE with ntp\.test: AEAD 15, 8 cookies"), Broadcasting.Log(downstream));
+        Figures.Record($"our client (server ntp.test nts) -> NTPsec's NTS server (disable ntp, so leap 3): NTS-KE AEAD 15 with 8 cookies, the last three replies authenticated after {took.TotalSeconds:0.0} s; {peers.Stdout.Split('\n').First(l => l.StartsWith(" 198", StringComparison.Ordinal)).Trim()}");
+        Assert.False(ntpsec.Process.HasExited, ntpsec.Output);
+    }
 }

@@ -1,0 +1,151 @@
+using System.Net;
+using Meridian.Config;
+using Meridian.Engine;
+using Meridian.Engine.Nts;
+using Meridian.Host;
+using Meridian.Host.Nts;
+using Meridian.Protocol.Nts;
+
+namespace Meridian.Daemon;
+
+/// <summary>
+/// The client half of NTS (<c>server HOST nts</c>, RFC 8915): when the engine says an association needs keys, an
+/// NTS-KE exchange with HOST (TLS 1.3 on port 4460, the certificate checked against <c>nts ca</c> or the system's
+/// CAs and HOST's name) runs on a thread of its own, and its keys and cookies go back to the event loop. A failure
+/// is logged with its reason and tried again later, doubling from 16 s to 1024 s, so an unreachable or misconfigured
+/// server is never hammered.
+/// </summary>
+public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action> post, Log log)
+{
+    private const double FirstRetry = 16;
+    private const double LastRetry = 1024;
+
+    private readonly Dictionary<Association, (double At, double Wait)> _retries = [];
+    private readonly HashSet<Association> _running = [];
+
+    /// <summary>Key exchanges that gave keys and cookies.</summary>
+    public int Completed { get; private set; }
+
+    /// <summary>Key exchanges that failed (each logged with its reason).</summary>
+    public int Failed { get; private set; }
+
+    /// <summary>From the event loop's tick: start the exchanges the engine asked for and the retries that are due.</summary>
+    public void Tick(double now)
+    {
+        while (engine.KeyExchangeRequests.TryDequeue(out Association? association))
+        {
+            if (!_retries.ContainsKey(association))
+            {
+                Begin(association);
+            }
+        }
+
+        foreach ((Association association, (double at, _)) in _retries.ToList())
+        {
+            if (now >= at && !_running.Contains(association) && engine.Associations.Contains(association))
+            {
+                Begin(association);
+            }
+            else if (!engine.Associations.Contains(association))
+            {
+                _retries.Remove(association);
+            }
+        }
+
+        _now = now;
+    }
+
+    private double _now;
+
+    private void Begin(Association association)
+    {
+        if (!_running.Add(association))
+        {
+            return;
+        }
+
+        string host = association.Settings.Name ?? association.Address.Address.ToString();
+        var options = new NtsKeClientOptions { CaFile = config.CertificateAuthorities, Timeout = TimeSpan.FromSeconds(10) };
+        IPAddress address = association.Address.Address;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                (NtsClientState state, IPEndPoint? server, string summary) = Exchange(host, address, options);
+                post(() => Finish(association, host, state, server, summary));
+            }
+            catch (Exception e) when (e is NtsKeClientException or IOException or InvalidDataException or System.Net.Sockets.SocketException)
+            {
+                string reason = e is NtsKeClientException ke ? $"{ke.Failure}: {ke.Message}" : e.Message;
+                post(() => Fail(association, host, reason));
+            }
+        })
+        { IsBackground = true, Name = "nts-ke " + host };
+        thread.Start();
+    }
+
+    /// <summary>One NTS-KE exchange: NTPv4 with AES-SIV-CMAC-256 or AES-128-GCM-SIV, then the keys from the TLS exporter.</summary>
+    private static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(string host, IPAddress address, NtsKeClientOptions options)
+    {
+        var request = new NtsKeRequest { AeadAlgorithms = [NtsAeadId.AesSivCmac256, NtsAeadId.AesGcmSiv128] };
+        using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(address, NtsKeTls.DefaultPort), host, options);
+        byte[] octets = connection.Exchange(request.Encode(), r => NtsKeRecordReader.Frame(r, NtsKeLimits.Response.MaxMessageLength, out _) != NtsKeFrameStatus.Incomplete);
+        NtsKeParseResult parsed = NtsKeResponse.TryParse(octets, out NtsKeResponse? response);
+        if (!parsed.IsOk || response is null)
+        {
+            throw new InvalidDataException($"the NTS-KE response is malformed ({parsed.Problem})");
+        }
+
+        if (response.Error is { } error)
+        {
+            throw new InvalidDataException($"the server answered with the error {error}");
+        }
+
+        if (!response.IsUsableForNtpv4 || !response.IsConsistentWith(request))
+        {
+            throw new InvalidDataException("the server offered no NTPv4 with an AEAD we support, or no cookie");
+        }
+
+        ushort aead = response.AeadAlgorithm!.Value;
+        int length = NtsAead.KeyLength(aead)!.Value;
+        byte[] c2s = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, false, length);
+        byte[] s2c = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, true, length);
+        NtsClientState state = NtsClientState.FromKeyExchange(response, c2s, s2c);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(c2s);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(s2c);
+        IPEndPoint? server = null;
+        if (response.Server is not null || response.Port is not null)
+        {
+            IPAddress ntp = response.Server is null ? address
+                : IPAddress.TryParse(response.Server, out IPAddress? literal) ? literal
+                : Dns.GetHostAddresses(response.Server).FirstOrDefault() ?? throw new InvalidDataException($"the NTP server {response.Server} it named does not resolve");
+            server = new IPEndPoint(ntp, response.Port ?? 123);
+        }
+
+        return (state, server, $"AEAD {aead}, {response.Cookies.Count} cookies{(server is null ? string.Empty : $", NTP at {server}")}");
+    }
+
+    private void Finish(Association association, string host, NtsClientState state, IPEndPoint? server, string summary)
+    {
+        _running.Remove(association);
+        _retries.Remove(association);
+        if (!engine.Associations.Contains(association))
+        {
+            state.Dispose();
+            return;
+        }
+
+        engine.SetNts(association, state, server);
+        Completed++;
+        log.Info($"NTS-KE with {host}: {summary}");
+    }
+
+    private void Fail(Association association, string host, string reason)
+    {
+        _running.Remove(association);
+        Failed++;
+        double wait = _retries.TryGetValue(association, out var last) ? Math.Min(last.Wait * 2, LastRetry) : FirstRetry;
+        _retries[association] = (_now + wait, wait);
+        log.Warning($"NTS-KE with {host} failed ({reason}); trying again in {wait:0} s");
+    }
+}
