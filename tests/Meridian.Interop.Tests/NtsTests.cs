@@ -142,4 +142,38 @@ public sealed class NtsTests
         Figures.Record($"our client (server ntp.test nts) -> NTPsec's NTS server (disable ntp, so leap 3): NTS-KE AEAD 15 with 8 cookies, the last three replies authenticated after {took.TotalSeconds:0.0} s; {peers.Stdout.Split('\n').First(l => l.StartsWith(" 198", StringComparison.Ordinal)).Trim()}");
         Assert.False(ntpsec.Process.HasExited, ntpsec.Output);
     }
+
+    [InteropFact]
+    public void Our_client_refuses_a_certificate_for_another_name_or_from_an_unknown_CA_and_says_why()
+    {
+        using var pki = new NtsKeCertificates();
+        using var upstream = new NetworkNamespace();
+        using var named = new NetworkNamespace();
+        using var untrusting = new NetworkNamespace();
+        upstream.LinkTo(named, "198.18.0.1", "198.18.0.2");
+        upstream.LinkTo(untrusting, "198.18.1.1", "198.18.1.2");
+        Daemon server = Broadcasting.StartOurs(upstream, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 10
+            nts cert {pki.CertFile("ec")}
+            nts key {pki.KeyFile("ec")}
+            nts enable
+            """);
+        // The certificate names ntp.test: asked for as other.test, it is refused even with the right CA.
+        named.Hosts("127.0.0.1 localhost\n198.18.0.1 other.test\n");
+        Daemon a = Broadcasting.StartOurs(named, $"server other.test iburst nts minpoll 4\nnts ca {pki.CaFile}\n");
+        // Without 'nts ca' the system's CAs are used, and the test's CA is not one of them.
+        untrusting.Hosts("127.0.0.1 localhost\n198.18.1.1 ntp.test\n");
+        Daemon b = Broadcasting.StartOurs(untrusting, "server ntp.test iburst nts minpoll 4\n");
+
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(named).Contains("NTS-KE with other.test failed (NameMismatch", StringComparison.Ordinal), Short), Broadcasting.Log(named) + a.Output);
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(untrusting).Contains("NTS-KE with ntp.test failed (UnknownCa", StringComparison.Ordinal), Short), Broadcasting.Log(untrusting) + b.Output);
+        Assert.Contains("trying again in 16 s", Broadcasting.Log(named), StringComparison.Ordinal);
+        // Without keys no NTP request goes out: the reach register stays empty.
+        CommandResult peers = named.Run(Short, Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
+        Assert.Matches(new Regex(@"^ 198\.18\.0\.1\s+\S+\s+16 u\s+\S+\s+\d+\s+0\s", RegexOptions.Multiline), peers.Stdout);
+        string failure = Broadcasting.Log(named).Split('\n').First(l => l.Contains("NTS-KE with other.test failed", StringComparison.Ordinal));
+        Figures.Record($"NTS refusals: {failure[(failure.IndexOf("NTS-KE", StringComparison.Ordinal))..].Trim()}");
+        Assert.False(server.Process.HasExited, server.Output);
+    }
 }
