@@ -119,7 +119,12 @@ public sealed class MruListTests
     {
         // Measured: the node, slot and index share of one new entry (the index pre-sized, as the list does).
         var mru = new MruList(new DiscardSettings { MaxDepth = 4096 });
-        mru.Touch(MruKey.From(new IPEndPoint(IPAddress.Parse("198.18.0.1"), 123)), T0, 0x23);
+        // Warm-up: the first entries run the path before the runtime has compiled it for good.
+        for (uint i = 0; i < 64; i++)
+        {
+            mru.Touch(MruKey.From(new IPEndPoint(new IPAddress(0xC6120000u + i), 123)), T0, 0x23);
+        }
+
         MruKey[] keys = Enumerable.Range(0, 4000).Select(i => MruKey.From(new IPEndPoint(new IPAddress(0xC6130000u + (uint)i), 123))).ToArray();
         long before = GC.GetAllocatedBytesForCurrentThread();
         foreach (MruKey key in keys)
@@ -128,6 +133,8 @@ public sealed class MruListTests
         }
 
         double perEntry = (GC.GetAllocatedBytesForCurrentThread() - before) / 4000.0;
-        Assert.InRange(perEntry, MruList.EntrySize / 2.0, MruList.EntrySize);
+        // Half an octet an entry of slack: the runtime's own allocations on this thread (a tiered recompile) once
+        // added 1.3 KB over the 4000 entries.
+        Assert.InRange(perEntry, MruList.EntrySize / 2.0, MruList.EntrySize + 0.5);
     }
 }
