@@ -71,7 +71,7 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         {
             try
             {
-                (NtsClientState state, IPEndPoint? server, string summary) = Exchange(host, address, options);
+                (NtsClientState state, IPEndPoint? server, string summary) = Exchange(host, address, options, AeadPreference(config.Aead));
                 post(() => Finish(association, host, state, server, summary));
             }
             catch (Exception e) when (e is NtsKeClientException or IOException or InvalidDataException or System.Net.Sockets.SocketException)
@@ -85,9 +85,9 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
     }
 
     /// <summary>One NTS-KE exchange: NTPv4 with AES-SIV-CMAC-256 or AES-128-GCM-SIV, then the keys from the TLS exporter.</summary>
-    private static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(string host, IPAddress address, NtsKeClientOptions options)
+    private static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(string host, IPAddress address, NtsKeClientOptions options, ushort[] preference)
     {
-        var request = new NtsKeRequest { AeadAlgorithms = [NtsAeadId.AesSivCmac256, NtsAeadId.AesGcmSiv128] };
+        var request = new NtsKeRequest { AeadAlgorithms = preference };
         using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(address, NtsKeTls.DefaultPort), host, options);
         byte[] octets = connection.Exchange(request.Encode(), r => NtsKeRecordReader.Frame(r, NtsKeLimits.Response.MaxMessageLength, out _) != NtsKeFrameStatus.Incomplete);
         NtsKeParseResult parsed = NtsKeResponse.TryParse(octets, out NtsKeResponse? response);
@@ -124,6 +124,13 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
 
         return (state, server, $"AEAD {aead}, {response.Cookies.Count} cookies{(server is null ? string.Empty : $", NTP at {server}")}");
     }
+
+    /// <summary>
+    /// The AEADs offered, best first: <c>nts aead</c>'s choice ahead of the rest (NTPsec: the preference passed to
+    /// the server, which picks the first of the list it supports, RFC 8915 §4.1.5).
+    /// </summary>
+    public static ushort[] AeadPreference(ushort? configured) =>
+        configured is ushort first ? [first, .. NtsAead.Supported.Where(a => a != first)] : [.. NtsAead.Supported];
 
     private void Finish(Association association, string host, NtsClientState state, IPEndPoint? server, string summary)
     {

@@ -116,7 +116,7 @@ public sealed class NtsServer : IDisposable
         {
             try
             {
-                return ServerCookieKeys.Load(path, CryptoRandomSource.Instance);
+                return ServerCookieKeys.Parse(File.ReadAllText(path, System.Text.Encoding.ASCII), CryptoRandomSource.Instance);
             }
             catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
             {
@@ -125,7 +125,7 @@ public sealed class NtsServer : IDisposable
         }
 
         var keys = new ServerCookieKeys(CryptoRandomSource.Instance, DateTime.UtcNow);
-        keys.Save(path);
+        AtomicFile.Write(path, keys.Format(), ownerOnly: true);
         log.Notice($"NTS: new cookie keys written to {path}");
         return keys;
     }
@@ -136,7 +136,7 @@ public sealed class NtsServer : IDisposable
         {
             try
             {
-                Keys.Save(path);
+                AtomicFile.Write(path, Keys.Format(), ownerOnly: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -4,10 +4,10 @@ namespace Meridian.Engine.Nts;
 public static class NtsAeadId
 {
     /// <summary>AEAD_AES_SIV_CMAC_256 (RFC 5297): mandatory to implement for NTS (RFC 8915 §5.1).</summary>
-    public const ushort AesSivCmac256 = 15;
+    public const ushort AesSivCmac256 = Meridian.Protocol.Nts.NtsKe.AeadAesSivCmac256;
 
     /// <summary>AEAD_AES_128_GCM_SIV (RFC 8452).</summary>
-    public const ushort AesGcmSiv128 = 30;
+    public const ushort AesGcmSiv128 = Meridian.Protocol.Nts.NtsKe.AeadAes128GcmSiv;
 }
 
 /// <summary>

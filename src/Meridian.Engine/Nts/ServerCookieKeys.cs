@@ -60,7 +60,7 @@ public sealed class CookieMasterKey : IDisposable
 /// current and keeps the <see cref="Retained"/> previous ones for opening only, so a cookie stays usable for at
 /// least <c>Retained</c> rotation periods (3 days with daily rotation) and a client that kept none gets a fresh set
 /// from any NTP reply it authenticates.</para>
-/// <para>Several servers behind one name share the key file (<see cref="Save"/>, <see cref="Load"/>) so each opens
+/// <para>Several servers behind one name share the key file (the text of <see cref="Format"/> and <see cref="Parse"/>, which the daemon writes and reads) so each opens
 /// the others' cookies; one of them rotates and saves, the rest reload. The key set is swapped as a whole, so a
 /// packet thread never sees a half-rotated set.</para>
 /// </remarks>
@@ -250,48 +250,6 @@ public sealed class ServerCookieKeys : IDisposable
 
         return text.ToString();
     }
-
-    /// <summary>
-    /// Writes the key file so that a reader (another server) sees the old file or the new one, never a part: a
-    /// temporary file in the same directory, created mode 0600, flushed to disk, then renamed over the target.
-    /// </summary>
-    public void Save(string path)
-    {
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full) ?? ".";
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{_random.NextUInt64():x16}.tmp");
-        byte[] bytes = Encoding.ASCII.GetBytes(Format());
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            using (var stream = new FileStream(temporary, options))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(bytes);
-        }
-    }
-
-    /// <summary>Reads a key file written by <see cref="Save"/> (by this server or another).</summary>
-    /// <exception cref="FormatException">The file is not a version 1 key file, or a line is malformed.</exception>
-    public static ServerCookieKeys Load(string path, IRandomSource random, int retained = DefaultRetained) =>
-        Parse(File.ReadAllText(path, Encoding.ASCII), random, retained);
 
     /// <summary>Parses the text of <see cref="Format"/>; keys beyond the current one and <paramref name="retained"/> are ignored.</summary>
     public static ServerCookieKeys Parse(string text, IRandomSource random, int retained = DefaultRetained)

@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using Meridian.Protocol.Nts;
 using System.Net;
 using System.Security.Cryptography;
 using Org.BouncyCastle.Tls;
@@ -12,28 +12,28 @@ namespace Meridian.Host.Nts;
 public static class NtsKeTls
 {
     /// <summary>The IANA port for NTS-KE over TCP (RFC 8915 §4).</summary>
-    public const int DefaultPort = 4460;
+    public const int DefaultPort = NtsKe.Port;
 
     /// <summary>The ALPN name both sides must negotiate (RFC 8915 §4); anything else is refused.</summary>
-    public const string ApplicationProtocol = "ntske/1";
+    public const string ApplicationProtocol = NtsKe.AlpnProtocol;
 
     /// <summary>The TLS exporter label of RFC 8915 §4.3.</summary>
-    public const string ExporterLabel = "EXPORTER-network-time-security";
+    public const string ExporterLabel = NtsKe.ExporterLabel;
 
     /// <summary>Protocol ID of NTPv4 in the exporter context (RFC 8915 §5.1).</summary>
-    public const ushort ProtocolNtpV4 = 0;
+    public const ushort ProtocolNtpV4 = NtsKe.ProtocolNtpv4;
 
     /// <summary>AEAD_AES_SIV_CMAC_256 (RFC 5297), mandatory for NTS (RFC 8915 §5.1).</summary>
-    public const ushort AeadAesSivCmac256 = 15;
+    public const ushort AeadAesSivCmac256 = NtsKe.AeadAesSivCmac256;
 
     /// <summary>AEAD_AES_SIV_CMAC_384 (RFC 5297).</summary>
-    public const ushort AeadAesSivCmac384 = 16;
+    public const ushort AeadAesSivCmac384 = NtsKe.AeadAesSivCmac384;
 
     /// <summary>AEAD_AES_SIV_CMAC_512 (RFC 5297).</summary>
-    public const ushort AeadAesSivCmac512 = 17;
+    public const ushort AeadAesSivCmac512 = NtsKe.AeadAesSivCmac512;
 
     /// <summary>AEAD_AES_128_GCM_SIV (RFC 8452).</summary>
-    public const ushort AeadAes128GcmSiv = 30;
+    public const ushort AeadAes128GcmSiv = NtsKe.AeadAes128GcmSiv;
 
     /// <summary>The key length the exporter must produce for an AEAD, or null for one we do not know.</summary>
     public static int? AeadKeyLength(ushort aeadId) => aeadId switch
@@ -48,10 +48,8 @@ public static class NtsKeTls
     /// <summary>The exporter context of RFC 8915 §4.3: protocol id ‖ AEAD id ‖ 0x00 (C2S) or 0x01 (S2C).</summary>
     public static byte[] ExporterContext(ushort protocolId, ushort aeadId, bool serverToClient)
     {
-        var context = new byte[5];
-        BinaryPrimitives.WriteUInt16BigEndian(context, protocolId);
-        BinaryPrimitives.WriteUInt16BigEndian(context.AsSpan(2), aeadId);
-        context[4] = serverToClient ? (byte)1 : (byte)0;
+        var context = new byte[NtsKe.ExporterContextLength];
+        NtsKe.WriteExporterContext(context, protocolId, aeadId, serverToClient);
         return context;
     }
 

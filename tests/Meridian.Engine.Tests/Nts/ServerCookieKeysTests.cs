@@ -146,44 +146,28 @@ public sealed class ServerCookieKeysTests
     [Fact]
     public void Two_servers_sharing_the_key_file_open_each_others_cookies()
     {
-        string directory = Path.Combine(Path.GetTempPath(), $"meridian-nts-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(directory);
-        try
-        {
-            string path = Path.Combine(directory, "cookie.keys");
-            using var writer = new ServerCookieKeys(new SeededRandomSource(8), Day0.AddHours(3.5));
-            writer.Rotate(Day0.AddDays(1));
-            writer.Save(path);
-            Assert.Single(Directory.GetFiles(directory));
-            if (!OperatingSystem.IsWindows())
-            {
-                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
-            }
+        // The file's text: the daemon writes it atomically and reads it back (NtsServer, AtomicFile).
+        using var writer = new ServerCookieKeys(new SeededRandomSource(8), Day0.AddHours(3.5));
+        writer.Rotate(Day0.AddDays(1));
+        string file = writer.Format();
 
-            using ServerCookieKeys a = ServerCookieKeys.Load(path, new SeededRandomSource(9));
-            using ServerCookieKeys b = ServerCookieKeys.Load(path, new SeededRandomSource(10));
-            Assert.Equal(writer.Format(), a.Format());
-            Assert.Equal(writer.Keys.Select(k => (k.Id, k.Created)), a.Keys.Select(k => (k.Id, k.Created)));
-            Assert.Equal(Day0.AddHours(3.5), a.Keys[1].Created);
+        using ServerCookieKeys a = ServerCookieKeys.Parse(file, new SeededRandomSource(9));
+        using ServerCookieKeys b = ServerCookieKeys.Parse(file, new SeededRandomSource(10));
+        Assert.Equal(file, a.Format());
+        Assert.Equal(writer.Keys.Select(k => (k.Id, k.Created)), a.Keys.Select(k => (k.Id, k.Created)));
+        Assert.Equal(Day0.AddHours(3.5), a.Keys[1].Created);
 
-            byte[] fromA = Seal(a), fromB = Seal(b);
-            Assert.Equal(CookieStatus.Opened, b.Open(fromA, out NtsCookie? opened));
-            Assert.Equal(C2S, opened!.C2SKey);
-            Assert.Equal(CookieStatus.Opened, a.Open(fromB, out _));
-            Assert.Equal(CookieStatus.Opened, writer.Open(fromB, out _));
+        byte[] fromA = Seal(a), fromB = Seal(b);
+        Assert.Equal(CookieStatus.Opened, b.Open(fromA, out NtsCookie? opened));
+        Assert.Equal(C2S, opened!.C2SKey);
+        Assert.Equal(CookieStatus.Opened, a.Open(fromB, out _));
+        Assert.Equal(CookieStatus.Opened, writer.Open(fromB, out _));
 
-            // The writer rotates and saves over the file; the other server reloads and still opens old cookies.
-            writer.Rotate(Day0.AddDays(2));
-            writer.Save(path);
-            using ServerCookieKeys b2 = ServerCookieKeys.Load(path, new SeededRandomSource(11));
-            Assert.Equal(writer.Current.Id, b2.Current.Id);
-            Assert.Equal(CookieStatus.Opened, b2.Open(fromA, out _));
-            Assert.Single(Directory.GetFiles(directory));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        // The writer rotates and saves again; the other server reads the new text and still opens old cookies.
+        writer.Rotate(Day0.AddDays(2));
+        using ServerCookieKeys b2 = ServerCookieKeys.Parse(writer.Format(), new SeededRandomSource(11));
+        Assert.Equal(writer.Current.Id, b2.Current.Id);
+        Assert.Equal(CookieStatus.Opened, b2.Open(fromA, out _));
     }
 
     [Fact]
