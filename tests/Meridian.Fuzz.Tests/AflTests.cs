@@ -10,7 +10,7 @@ namespace Meridian.Fuzz.Tests;
 /// </summary>
 public sealed class AflTests
 {
-    /// <summary>Per target; six targets, the publish and instrumentation keep the whole test near 55 s.</summary>
+    /// <summary>Per target; ten targets, the publish and instrumentation keep the whole test near 75 s.</summary>
     private const int Seconds = 5;
 
     [AflFact]
