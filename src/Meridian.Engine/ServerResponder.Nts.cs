@@ -272,29 +272,14 @@ public sealed partial class ServerResponder
         /// <summary>This thread's instance for <paramref name="aeadId"/> under <paramref name="key"/>, or null for an unknown id.</summary>
         public INtsAead? Keyed(ushort aeadId, ReadOnlySpan<byte> key)
         {
+            // Made under a zero key the first time, then always rekeyed: the one construction per thread is the only allocation.
             switch (aeadId)
             {
                 case NtsAeadId.AesSivCmac256:
-                    if (_siv is null)
-                    {
-                        _siv = new AesSivCmac256(key);
-                    }
-                    else
-                    {
-                        _siv.Rekey(key);
-                    }
-
+                    (_siv ??= new AesSivCmac256(stackalloc byte[AesSivCmac256.KeySize])).Rekey(key);
                     return _siv;
                 case NtsAeadId.AesGcmSiv128:
-                    if (_gcmSiv is null)
-                    {
-                        _gcmSiv = new AesGcmSiv128(key);
-                    }
-                    else
-                    {
-                        _gcmSiv.Rekey(key);
-                    }
-
+                    (_gcmSiv ??= new AesGcmSiv128(stackalloc byte[AesGcmSiv128.KeySize])).Rekey(key);
                     return _gcmSiv;
                 default:
                     return null;

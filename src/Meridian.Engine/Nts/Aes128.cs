@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.Intrinsics;
 using System.Security.Cryptography;
 using X86Aes = System.Runtime.Intrinsics.X86.Aes;
@@ -22,7 +23,7 @@ internal sealed class Aes128 : IDisposable
 
     private const int Rounds = 10;
 
-    // The fallback transforms this many blocks at a time, through buffers kept with it.
+    // The fallback transforms, and CTR makes keystream, this many blocks at a time.
     private const int ChunkBlocks = 16;
 
     private readonly Vector128<byte>[]? _roundKeys;
@@ -112,6 +113,46 @@ internal sealed class Aes128 : IDisposable
         }
     }
 
+    /// <summary>
+    /// Counter mode (NIST SP 800-38A §6.5): <paramref name="input"/> xored with the encryption of successive counter
+    /// blocks from <paramref name="initialCounter"/>, stepped as the AEAD's RFC says.
+    /// </summary>
+    public void Ctr(ReadOnlySpan<byte> initialCounter, CounterStep step, ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        Span<byte> counter = stackalloc byte[BlockSize];
+        initialCounter.CopyTo(counter);
+        Span<byte> keystream = stackalloc byte[ChunkBlocks * BlockSize];
+        for (int offset = 0; offset < input.Length; offset += keystream.Length)
+        {
+            int length = Math.Min(keystream.Length, input.Length - offset);
+            int blocks = (length + BlockSize - 1) / BlockSize;
+            Span<byte> stream = keystream[..(blocks * BlockSize)];
+            for (int b = 0; b < blocks; b++)
+            {
+                counter.CopyTo(stream.Slice(b * BlockSize, BlockSize));
+                if (step == CounterStep.BigEndian128)
+                {
+                    BinaryPrimitives.WriteUInt128BigEndian(counter, BinaryPrimitives.ReadUInt128BigEndian(counter) + UInt128.One);
+                }
+                else
+                {
+                    BinaryPrimitives.WriteUInt32LittleEndian(counter, unchecked(BinaryPrimitives.ReadUInt32LittleEndian(counter) + 1));
+                }
+            }
+
+            Encrypt(stream, stream);
+            ReadOnlySpan<byte> from = input.Slice(offset, length);
+            Span<byte> to = output.Slice(offset, length);
+            for (int i = 0; i < length; i++)
+            {
+                to[i] = (byte)(from[i] ^ stream[i]);
+            }
+        }
+
+        CryptographicOperations.ZeroMemory(keystream);
+        CryptographicOperations.ZeroMemory(counter);
+    }
+
     /// <summary>Zeroes the round keys (the fallback's transform is released), after which the instance needs <see cref="SetKey"/>.</summary>
     public void Forget()
     {
@@ -159,4 +200,14 @@ internal sealed class Aes128 : IDisposable
         key ^= X86Sse2.ShiftLeftLogical128BitLane(key, 4);
         return key ^ t;
     }
+}
+
+/// <summary>How a CTR counter block advances.</summary>
+internal enum CounterStep
+{
+    /// <summary>The whole block as a big-endian integer (RFC 5297 §2.5, AES-SIV).</summary>
+    BigEndian128,
+
+    /// <summary>The first 32 bits as a little-endian integer, wrapping; the rest fixed (RFC 8452 §4, AES-GCM-SIV).</summary>
+    LittleEndian32,
 }

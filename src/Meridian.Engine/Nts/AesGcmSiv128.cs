@@ -23,9 +23,6 @@ public sealed class AesGcmSiv128 : INtsAead
 
     private const int Block = 16;
 
-    // CTR keystream is made this many blocks at a time.
-    private const int ChunkBlocks = 16;
-
     private readonly Aes128 _keyGenerating;
     private readonly Aes128 _encryption;
     private readonly Lock _lock = new();
@@ -194,30 +191,7 @@ public sealed class AesGcmSiv128 : INtsAead
         Span<byte> counter = stackalloc byte[Block];
         tag.CopyTo(counter);
         counter[15] |= 0x80;
-        uint first = BinaryPrimitives.ReadUInt32LittleEndian(counter);
-        Span<byte> keystream = stackalloc byte[ChunkBlocks * Block];
-        for (int offset = 0; offset < input.Length; offset += keystream.Length)
-        {
-            int length = Math.Min(keystream.Length, input.Length - offset);
-            int blocks = (length + Block - 1) / Block;
-            Span<byte> stream = keystream[..(blocks * Block)];
-            for (int b = 0; b < blocks; b++)
-            {
-                Span<byte> block = stream.Slice(b * Block, Block);
-                counter.CopyTo(block);
-                BinaryPrimitives.WriteUInt32LittleEndian(block, unchecked(first++));
-            }
-
-            _encryption.Encrypt(stream, stream);
-            ReadOnlySpan<byte> from = input.Slice(offset, length);
-            Span<byte> to = output.Slice(offset, length);
-            for (int i = 0; i < length; i++)
-            {
-                to[i] = (byte)(from[i] ^ stream[i]);
-            }
-        }
-
-        CryptographicOperations.ZeroMemory(keystream);
+        _encryption.Ctr(counter, CounterStep.LittleEndian32, input, output);
     }
 }
 

@@ -31,9 +31,6 @@ public sealed class AesSivCmac256 : INtsAead
 
     private const int Block = 16;
 
-    // CTR keystream is made this many blocks at a time so the scratch stays small enough for the stack.
-    private const int ChunkBlocks = 16;
-
     private readonly Aes128 _mac;
     private readonly Aes128 _ctr;
     private readonly byte[] _subkey1 = new byte[Block];
@@ -279,30 +276,10 @@ public sealed class AesSivCmac256 : INtsAead
     /// </summary>
     private void Ctr(ReadOnlySpan<byte> siv, ReadOnlySpan<byte> input, Span<byte> output)
     {
+        Span<byte> q = stackalloc byte[Block];
         UInt128 counter = BinaryPrimitives.ReadUInt128BigEndian(siv);
-        counter &= ~((UInt128.One << 63) | (UInt128.One << 31));
-        Span<byte> keystream = stackalloc byte[ChunkBlocks * Block];
-        for (int offset = 0; offset < input.Length; offset += keystream.Length)
-        {
-            int length = Math.Min(keystream.Length, input.Length - offset);
-            int blocks = (length + Block - 1) / Block;
-            Span<byte> stream = keystream[..(blocks * Block)];
-            for (int b = 0; b < blocks; b++)
-            {
-                BinaryPrimitives.WriteUInt128BigEndian(stream.Slice(b * Block, Block), counter);
-                counter++;
-            }
-
-            _ctr.Encrypt(stream, stream);
-            ReadOnlySpan<byte> from = input.Slice(offset, length);
-            Span<byte> to = output.Slice(offset, length);
-            for (int i = 0; i < length; i++)
-            {
-                to[i] = (byte)(from[i] ^ stream[i]);
-            }
-        }
-
-        CryptographicOperations.ZeroMemory(keystream);
+        BinaryPrimitives.WriteUInt128BigEndian(q, counter & ~((UInt128.One << 63) | (UInt128.One << 31)));
+        _ctr.Ctr(q, CounterStep.BigEndian128, input, output);
     }
 
     /// <summary>A CMAC in progress: the chaining value and the last, possibly partial, block held back.</summary>
