@@ -18,32 +18,28 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var o = new Dictionary<string, string>(StringComparer.Ordinal)
+        Dictionary<string, string> o = Load.Options(args, new()
         {
             ["server"] = "198.18.0.1", ["flooder"] = "198.18.0.2", ["clients"] = "", ["rate"] = "50000", ["seconds"] = "10",
             ["interval"] = "2", ["server-pid"] = "0", ["mode6"] = "0",
-        };
-        for (int i = 0; i + 1 < args.Length; i += 2)
-        {
-            o[args[i].TrimStart('-')] = args[i + 1];
-        }
+        });
 
         var server = new IPEndPoint(IPAddress.Parse(o["server"]), 123);
-        if (int.Parse(o["mode6"], CultureInfo.InvariantCulture) is int readvars and > 0)
+        if (o.Int("mode6") is int readvars and > 0)
         {
             return Mode6(server, IPAddress.Parse(o["flooder"]), readvars);
         }
 
-        int rate = int.Parse(o["rate"], CultureInfo.InvariantCulture);
-        double seconds = double.Parse(o["seconds"], CultureInfo.InvariantCulture);
-        double interval = double.Parse(o["interval"], CultureInfo.InvariantCulture);
-        int pid = int.Parse(o["server-pid"], CultureInfo.InvariantCulture);
+        int rate = o.Int("rate");
+        double seconds = o.Double("seconds");
+        double interval = o.Double("interval");
+        int pid = o.Int("server-pid");
         IPAddress[] clients = o["clients"].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(IPAddress.Parse).ToArray();
 
-        long memoryBefore = ResidentKilobytes(pid);
+        long memoryBefore = Load.ResidentKilobytes(pid);
         var flood = new Counts();
         var polite = new Counts();
-        using var flooder = Bind(IPAddress.Parse(o["flooder"]));
+        using var flooder = Load.Bind(IPAddress.Parse(o["flooder"]));
         var stop = new CancellationTokenSource();
         var floodReader = new Thread(() => Read(flooder, flood, stop.Token)) { IsBackground = true };
         floodReader.Start();
@@ -59,14 +55,14 @@ public static class Program
             long due = (long)(clock.Elapsed.TotalSeconds * rate);
             while (flood.Sent < Math.Min(due, limit))
             {
-                Request(request, (ulong)flood.Sent);
+                Load.Request(request, (ulong)flood.Sent);
                 flooder.SendTo(request, server);
                 flood.Sent++;
             }
 
             if (flood.Sent % 50_000 < 50)
             {
-                memoryPeak = Math.Max(memoryPeak, ResidentKilobytes(pid));
+                memoryPeak = Math.Max(memoryPeak, Load.ResidentKilobytes(pid));
             }
 
             Thread.SpinWait(50);
@@ -76,7 +72,7 @@ public static class Program
         Thread.Sleep(TimeSpan.FromSeconds(Math.Max(1.5, interval)));
         stop.Cancel();
         politeThread.Join();
-        long memoryAfter = ResidentKilobytes(pid);
+        long memoryAfter = Load.ResidentKilobytes(pid);
         memoryPeak = Math.Max(memoryPeak, memoryAfter);
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood: sent {flood.Sent} requests in {elapsed:0.0} s ({flood.Sent / elapsed:0} per s); got {flood.Replies} normal replies and {flood.Kisses} kiss-o'-death ({flood.RateKisses} RATE)"));
@@ -96,7 +92,7 @@ public static class Program
     /// </summary>
     private static int Mode6(IPEndPoint server, IPAddress from, int count)
     {
-        using Socket socket = Bind(from);
+        using Socket socket = Load.Bind(from);
         var request = new byte[ControlHeader.Size];
         long answered = 0;
         long answers = 0;
@@ -146,19 +142,6 @@ public static class Program
         public long RateKisses;
     }
 
-    private static Socket Bind(IPAddress address)
-    {
-        var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(address, 0));
-        socket.ReceiveBufferSize = 1 << 20;
-        return socket;
-    }
-
-    private static void Request(byte[] buffer, ulong serial)
-    {
-        new NtpHeader { Version = 4, Mode = NtpMode.Client, Poll = 6, TransmitTimestamp = new NtpTimestamp(0x1234_5678_0000_0000UL | serial) }.Write(buffer);
-    }
-
     private static void Read(Socket socket, Counts counts, CancellationToken stop)
     {
         var buffer = new byte[512];
@@ -200,7 +183,7 @@ public static class Program
     /// <summary>Each client sends one request every interval seconds and waits up to a second for its answer.</summary>
     private static void Poll(IPAddress[] clients, IPEndPoint server, double interval, Counts counts, CancellationToken stop)
     {
-        Socket[] sockets = clients.Select(Bind).ToArray();
+        Socket[] sockets = clients.Select(Load.Bind).ToArray();
         var request = new byte[NtpHeader.Size];
         var buffer = new byte[512];
         var clock = Stopwatch.StartNew();
@@ -209,7 +192,7 @@ public static class Program
             double start = clock.Elapsed.TotalSeconds;
             for (int i = 0; i < sockets.Length; i++)
             {
-                Request(request, (ulong)(i << 20) + (ulong)counts.Sent);
+                Load.Request(request, (ulong)(i << 20) + (ulong)counts.Sent);
                 sockets[i].SendTo(request, server);
                 counts.Sent++;
                 sockets[i].ReceiveTimeout = 1000;
@@ -233,24 +216,6 @@ public static class Program
         foreach (Socket socket in sockets)
         {
             socket.Dispose();
-        }
-    }
-
-    private static long ResidentKilobytes(int pid)
-    {
-        if (pid <= 0)
-        {
-            return 0;
-        }
-
-        try
-        {
-            string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
         }
     }
 }

@@ -84,11 +84,15 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         thread.Start();
     }
 
-    /// <summary>One NTS-KE exchange: NTPv4 with AES-SIV-CMAC-256 or AES-128-GCM-SIV, then the keys from the TLS exporter.</summary>
-    private static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(string host, IPAddress address, NtsKeClientOptions options, ushort[] preference)
+    /// <summary>
+    /// One NTS-KE exchange: NTPv4 with AES-SIV-CMAC-256 or AES-128-GCM-SIV, then the keys from the TLS exporter.
+    /// Public for bench/nts, whose load generator holds the same client state as an association.
+    /// </summary>
+    public static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(string host, IPAddress address, NtsKeClientOptions options, ushort[] preference,
+        int port = NtsKeTls.DefaultPort)
     {
         var request = new NtsKeRequest { AeadAlgorithms = preference };
-        using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(address, NtsKeTls.DefaultPort), host, options);
+        using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(address, port), host, options);
         byte[] octets = connection.Exchange(request.Encode(), r => NtsKeRecordReader.Frame(r, NtsKeLimits.Response.MaxMessageLength, out _) != NtsKeFrameStatus.Incomplete);
         NtsKeParseResult parsed = NtsKeResponse.TryParse(octets, out NtsKeResponse? response);
         if (!parsed.IsOk || response is null)

@@ -15,6 +15,14 @@ public sealed partial class ServerResponder
     /// <summary>RFC 8915 §5.6: the nonce and its additional padding together are at least 16 octets.</summary>
     private const int MinNoncePadded = 16;
 
+    /// <summary>
+    /// Each receive thread's session AEADs, one per algorithm, rekeyed with each request's C2S and then S2C key:
+    /// the keys change per request (they come from its cookie), so the schedule is rebuilt into these buffers
+    /// rather than into new objects, and the NTS path allocates nothing.
+    /// </summary>
+    [ThreadStatic]
+    private static SessionAeads? t_session;
+
     private ServerCookieKeys? _cookieKeys;
     private NtsReplayFilter? _replay;
 
@@ -100,18 +108,17 @@ public sealed partial class ServerResponder
             return NtsVerdict.BadCookie;
         }
 
-        // NtsAead.Create makes a key schedule, which allocates: the one cost of the NTS path on the managed heap.
-        using (INtsAead? aead = NtsAead.Create(aeadId, c2s[..keyLength]))
+        SessionAeads aeads = t_session ??= new SessionAeads();
+        INtsAead? aead = aeads.Keyed(aeadId, c2s[..keyLength]);
+        Span<byte> plaintext = stackalloc byte[MaxReplyLength];
+        bool authentic = aead is not null && fields.Ciphertext.Length >= aead.Overhead
+            && aead.TryOpen(fields.Nonce, fields.AssociatedData, fields.Ciphertext, plaintext, out _);
+        aeads.Forget();
+        CryptographicOperations.ZeroMemory(plaintext);
+        if (!authentic)
         {
-            Span<byte> plaintext = stackalloc byte[MaxReplyLength];
-            bool authentic = aead is not null && fields.Ciphertext.Length >= aead.Overhead
-                && aead.TryOpen(fields.Nonce, fields.AssociatedData, fields.Ciphertext, plaintext, out _);
-            CryptographicOperations.ZeroMemory(plaintext);
-            if (!authentic)
-            {
-                CryptographicOperations.ZeroMemory(keys);
-                return NtsVerdict.BadAuth;
-            }
+            CryptographicOperations.ZeroMemory(keys);
+            return NtsVerdict.BadAuth;
         }
 
         // Remembered only once authentic, so strangers cannot fill the table with made-up identifiers.
@@ -131,9 +138,11 @@ public sealed partial class ServerResponder
     /// </summary>
     private static ReadOnlySpan<byte> UnpaddedCookie(ReadOnlySpan<byte> body)
     {
-        foreach (ushort aeadId in NtsAead.Supported)
+        // Indexed, not foreach: the list is an interface, whose enumerator would be allocated per request.
+        IReadOnlyList<ushort> supported = NtsAead.Supported;
+        for (int i = 0; i < supported.Count; i++)
         {
-            int length = ServerCookieKeys.CookieLength(aeadId)!.Value;
+            int length = ServerCookieKeys.CookieLength(supported[i])!.Value;
             if (body.Length == Pad4(length))
             {
                 return body[..length];
@@ -189,8 +198,23 @@ public sealed partial class ServerResponder
         ref NtpHeader response, NtsSession session, Span<byte> keys)
     {
         NtsFields.TryRead(request, out NtsFields fields);
+        ReadOnlySpan<byte> s2c = keys.Slice(MaxSessionKeyLength, session.KeyLength);
+        SessionAeads aeads = t_session ??= new SessionAeads();
+        try
+        {
+            return SealNtsReply(cookieKeys, aeads.Keyed(session.AeadId, s2c)!, fields, request, reply, state, smearDuration, ref response, session, keys);
+        }
+        finally
+        {
+            aeads.Forget();
+        }
+    }
+
+    /// <summary>The reply itself, with this thread's S2C AEAD (zeroed by the caller however this ends).</summary>
+    private int SealNtsReply(ServerCookieKeys cookieKeys, INtsAead aead, in NtsFields fields, ReadOnlySpan<byte> request, Span<byte> reply, SystemState state,
+        NtpDuration smearDuration, ref NtpHeader response, NtsSession session, Span<byte> keys)
+    {
         ReadOnlySpan<byte> c2s = keys[..session.KeyLength], s2c = keys.Slice(MaxSessionKeyLength, session.KeyLength);
-        using INtsAead aead = NtsAead.Create(session.AeadId, s2c)!;
         int nonceLength = aead.NonceLength;
         int padding = Math.Max(0, MinNoncePadded - Pad4(nonceLength));
 
@@ -238,4 +262,35 @@ public sealed partial class ServerResponder
     }
 
     private static int Pad4(int length) => (length + 3) & ~3;
+
+    /// <summary>One thread's AEAD of each supported algorithm, made on first use and rekeyed per request after that.</summary>
+    private sealed class SessionAeads
+    {
+        private AesSivCmac256? _siv;
+        private AesGcmSiv128? _gcmSiv;
+
+        /// <summary>This thread's instance for <paramref name="aeadId"/> under <paramref name="key"/>, or null for an unknown id.</summary>
+        public INtsAead? Keyed(ushort aeadId, ReadOnlySpan<byte> key)
+        {
+            // Made under a zero key the first time, then always rekeyed: the one construction per thread is the only allocation.
+            switch (aeadId)
+            {
+                case NtsAeadId.AesSivCmac256:
+                    (_siv ??= new AesSivCmac256(stackalloc byte[AesSivCmac256.KeySize])).Rekey(key);
+                    return _siv;
+                case NtsAeadId.AesGcmSiv128:
+                    (_gcmSiv ??= new AesGcmSiv128(stackalloc byte[AesGcmSiv128.KeySize])).Rekey(key);
+                    return _gcmSiv;
+                default:
+                    return null;
+            }
+        }
+
+        /// <summary>Zeroes the session key schedules once a request is done with them.</summary>
+        public void Forget()
+        {
+            _siv?.Forget();
+            _gcmSiv?.Forget();
+        }
+    }
 }

@@ -10,10 +10,10 @@ namespace Meridian.Engine.Nts;
 /// which matters for a server that seals cookies at a high rate.
 /// </summary>
 /// <remarks>
-/// Each AES key is expanded once, into an ECB transform kept for the instance's life (the span one-shots of
-/// <see cref="Aes"/> set the key up again, and allocate, on every call). The transforms and their scratch buffers
-/// are shared, so each block operation takes a short lock and one instance may serve several threads; the packet
-/// path allocates nothing on the managed heap.
+/// Each AES key is expanded once per key (<see cref="Aes128"/>), not per call (the span one-shots of
+/// <see cref="System.Security.Cryptography.Aes"/> set the key up again, and allocate, every time). With the CPU's AES
+/// instructions the instance is lock-free for concurrent sealing and opening, and <see cref="Rekey"/> replaces the key
+/// in place, so the server's per-request session AEAD allocates nothing on the managed heap.
 /// </remarks>
 public sealed class AesSivCmac256 : INtsAead
 {
@@ -31,32 +31,56 @@ public sealed class AesSivCmac256 : INtsAead
 
     private const int Block = 16;
 
-    // Bulk AES work is done this many blocks at a time so the scratch stays small enough for the stack.
-    private const int ChunkBlocks = 16;
-
-    private readonly ICryptoTransform _mac;
-    private readonly ICryptoTransform _ctr;
-    private readonly byte[] _in = new byte[ChunkBlocks * Block];
-    private readonly byte[] _out = new byte[ChunkBlocks * Block];
-    private readonly Lock _lock = new();
+    private readonly Aes128 _mac;
+    private readonly Aes128 _ctr;
     private readonly byte[] _subkey1 = new byte[Block];
     private readonly byte[] _subkey2 = new byte[Block];
     private readonly byte[] _zeroMac = new byte[Block];
 
     public AesSivCmac256(ReadOnlySpan<byte> key)
     {
+        CheckKey(key);
+        _mac = new Aes128(key[..Block]);
+        _ctr = new Aes128(key[Block..]);
+        DeriveSubkeys();
+    }
+
+    /// <summary>
+    /// Replaces the key, reusing the key schedule's buffers (allocation-free when <see cref="Aes128.Accelerated"/>).
+    /// Not while another thread seals or opens with this instance.
+    /// </summary>
+    public void Rekey(ReadOnlySpan<byte> key)
+    {
+        CheckKey(key);
+        _mac.SetKey(key[..Block]);
+        _ctr.SetKey(key[Block..]);
+        DeriveSubkeys();
+    }
+
+    /// <summary>Zeroes the key schedule and subkeys; the instance needs <see cref="Rekey"/> before further use.</summary>
+    public void Forget()
+    {
+        _mac.Forget();
+        _ctr.Forget();
+        CryptographicOperations.ZeroMemory(_subkey1);
+        CryptographicOperations.ZeroMemory(_subkey2);
+        CryptographicOperations.ZeroMemory(_zeroMac);
+    }
+
+    private static void CheckKey(ReadOnlySpan<byte> key)
+    {
         if (key.Length != KeySize)
         {
             throw new ArgumentException($"AES-SIV-CMAC-256 needs a {KeySize}-octet key, not {key.Length}", nameof(key));
         }
+    }
 
-        _mac = EcbEncryptor(key[..Block]);
-        _ctr = EcbEncryptor(key[Block..]);
-
+    private void DeriveSubkeys()
+    {
         // RFC 4493 §2.3: L = AES(K, 0), K1 = dbl(L), K2 = dbl(K1).
         Span<byte> l = stackalloc byte[Block];
         l.Clear();
-        Encrypt(_mac, l, l);
+        _mac.Encrypt(l, l);
         Double(l, _subkey1);
         Double(_subkey1, _subkey2);
         CryptographicOperations.ZeroMemory(l);
@@ -64,22 +88,6 @@ public sealed class AesSivCmac256 : INtsAead
         // RFC 5297 §2.4: S2V starts from CMAC(<zero>), which depends on the key alone.
         ReadOnlySpan<byte> zero = stackalloc byte[Block];
         Cmac(zero, _zeroMac);
-    }
-
-    private static ICryptoTransform EcbEncryptor(ReadOnlySpan<byte> key)
-    {
-        using var aes = Aes.Create();
-        aes.Mode = CipherMode.ECB;
-        aes.Padding = PaddingMode.None;
-        byte[] k = key.ToArray();
-        try
-        {
-            return aes.CreateEncryptor(k, null);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(k);
-        }
     }
 
     public ushort AeadId => NtsAeadId.AesSivCmac256;
@@ -193,16 +201,7 @@ public sealed class AesSivCmac256 : INtsAead
     /// <summary>RFC 4493 subkey K2.</summary>
     public ReadOnlySpan<byte> CmacSubkey2 => _subkey2;
 
-    public void Dispose()
-    {
-        _mac.Dispose();
-        _ctr.Dispose();
-        CryptographicOperations.ZeroMemory(_in);
-        CryptographicOperations.ZeroMemory(_out);
-        CryptographicOperations.ZeroMemory(_subkey1);
-        CryptographicOperations.ZeroMemory(_subkey2);
-        CryptographicOperations.ZeroMemory(_zeroMac);
-    }
+    public void Dispose() => Forget();
 
     private static bool Verdict(ReadOnlySpan<byte> siv, ReadOnlySpan<byte> expected, Span<byte> output, ref int written)
     {
@@ -277,30 +276,10 @@ public sealed class AesSivCmac256 : INtsAead
     /// </summary>
     private void Ctr(ReadOnlySpan<byte> siv, ReadOnlySpan<byte> input, Span<byte> output)
     {
+        Span<byte> q = stackalloc byte[Block];
         UInt128 counter = BinaryPrimitives.ReadUInt128BigEndian(siv);
-        counter &= ~((UInt128.One << 63) | (UInt128.One << 31));
-        Span<byte> keystream = stackalloc byte[ChunkBlocks * Block];
-        for (int offset = 0; offset < input.Length; offset += keystream.Length)
-        {
-            int length = Math.Min(keystream.Length, input.Length - offset);
-            int blocks = (length + Block - 1) / Block;
-            Span<byte> stream = keystream[..(blocks * Block)];
-            for (int b = 0; b < blocks; b++)
-            {
-                BinaryPrimitives.WriteUInt128BigEndian(stream.Slice(b * Block, Block), counter);
-                counter++;
-            }
-
-            Encrypt(_ctr, stream, stream);
-            ReadOnlySpan<byte> from = input.Slice(offset, length);
-            Span<byte> to = output.Slice(offset, length);
-            for (int i = 0; i < length; i++)
-            {
-                to[i] = (byte)(from[i] ^ stream[i]);
-            }
-        }
-
-        CryptographicOperations.ZeroMemory(keystream);
+        BinaryPrimitives.WriteUInt128BigEndian(q, counter & ~((UInt128.One << 63) | (UInt128.One << 31)));
+        _ctr.Ctr(q, CounterStep.BigEndian128, input, output);
     }
 
     /// <summary>A CMAC in progress: the chaining value and the last, possibly partial, block held back.</summary>
@@ -349,7 +328,7 @@ public sealed class AesSivCmac256 : INtsAead
 
             // The held block is full and more follows: chain it.
             Xor(state.X, state.Pending);
-            Encrypt(_mac, state.X, state.X);
+            _mac.Encrypt(state.X, state.X);
             state.PendingLength = 0;
         }
 
@@ -358,7 +337,7 @@ public sealed class AesSivCmac256 : INtsAead
         for (int offset = 0; offset < bulk; offset += Block)
         {
             Xor(state.X, data.Slice(offset, Block));
-            Encrypt(_mac, state.X, state.X);
+            _mac.Encrypt(state.X, state.X);
         }
 
         ReadOnlySpan<byte> rest = data[bulk..];
@@ -387,19 +366,7 @@ public sealed class AesSivCmac256 : INtsAead
         }
 
         Xor(state.X, last);
-        Encrypt(_mac, state.X, tag);
-    }
-
-    /// <summary>AES-ECB of whole blocks (at most <see cref="ChunkBlocks"/>) through a kept transform.</summary>
-    private void Encrypt(ICryptoTransform transform, ReadOnlySpan<byte> input, Span<byte> output)
-    {
-        // The transforms and buffers are the only state shared between calls, so this is the only lock needed.
-        lock (_lock)
-        {
-            input.CopyTo(_in);
-            int n = transform.TransformBlock(_in, 0, input.Length, _out, 0);
-            _out.AsSpan(0, n).CopyTo(output);
-        }
+        _mac.Encrypt(state.X, tag);
     }
 
     /// <summary>Multiplication by x in GF(2^128) (RFC 5297 §2.3, RFC 4493 §2.3): shift left, fold in 0x87.</summary>

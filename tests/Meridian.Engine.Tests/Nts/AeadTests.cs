@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Meridian.Engine.Nts;
 
 namespace Meridian.Engine.Tests.Nts;
@@ -307,5 +308,122 @@ public sealed class NtsAeadFactoryTests
         Assert.Null(NtsAead.Create(id, new byte[32]));
         Assert.Null(NtsAead.KeyLength(id));
         Assert.False(NtsAead.IsSupported(id));
+    }
+}
+
+public sealed class Aes128Tests
+{
+    [Fact]
+    public void Matches_fips197_appendix_c1()
+    {
+        using var aes = new Aes128(Convert.FromHexString("000102030405060708090a0b0c0d0e0f"));
+        byte[] block = Convert.FromHexString("00112233445566778899aabbccddeeff");
+        aes.Encrypt(block, block);
+        Assert.Equal("69C4E0D86A7B0430D8CDB78070B4C55A", Convert.ToHexString(block));
+    }
+
+    [Fact]
+    public void Matches_the_platform_aes_across_rekeys_and_many_blocks()
+    {
+        var random = new Random(3);
+        using var aes = new Aes128(new byte[16]);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            byte[] key = new byte[16], input = new byte[16 * (1 + trial * 3)];
+            random.NextBytes(key);
+            random.NextBytes(input);
+            aes.SetKey(key);
+            byte[] ours = new byte[input.Length];
+            aes.Encrypt(input, ours);
+            using var platform = System.Security.Cryptography.Aes.Create();
+            platform.Key = key;
+            Assert.Equal(platform.EncryptEcb(input, System.Security.Cryptography.PaddingMode.None), ours);
+        }
+    }
+
+    [Fact]
+    public void Rekeying_allocates_nothing_with_aes_instructions()
+    {
+        using var siv = new AesSivCmac256(new byte[32]);
+        using var gcmSiv = new AesGcmSiv128(new byte[16]);
+        byte[] sivKey = new byte[32], gcmKey = new byte[16], nonce = new byte[12], ad = new byte[100], plaintext = new byte[80], output = new byte[96];
+        long allocated = 0;
+        for (int i = 0; i < 50; i++)
+        {
+            sivKey[0] = gcmKey[0] = (byte)i;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            siv.Rekey(sivKey);
+            siv.Seal(nonce, ad, plaintext, output);
+            gcmSiv.Rekey(gcmKey);
+            gcmSiv.Seal(nonce, ad, plaintext, output);
+            Assert.True(gcmSiv.TryOpen(nonce, ad, output, plaintext, out _));
+            allocated += i < 10 ? 0 : GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.Equal(Aes128.Accelerated, allocated == 0);
+    }
+
+    [Fact]
+    public void A_rekeyed_instance_seals_as_a_fresh_one_and_a_forgotten_one_opens_nothing()
+    {
+        byte[] k1 = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray(), k2 = Enumerable.Range(100, 32).Select(i => (byte)i).ToArray();
+        byte[] nonce = new byte[16], ad = [1, 2, 3], plaintext = new byte[40];
+        using var reused = new AesSivCmac256(k1);
+        reused.Rekey(k2);
+        using var fresh = new AesSivCmac256(k2);
+        byte[] a = new byte[56], b = new byte[56];
+        reused.Seal(nonce, ad, plaintext, a);
+        fresh.Seal(nonce, ad, plaintext, b);
+        Assert.Equal(b, a);
+        if (Aes128.Accelerated)
+        {
+            // Forgotten round keys are zeros: the session key is gone, so its messages no longer open.
+            reused.Forget();
+            Assert.False(reused.TryOpen(nonce, ad, a, new byte[40], out _));
+        }
+
+        using var reusedGcm = new AesGcmSiv128(k1[..16]);
+        reusedGcm.Rekey(k2[..16]);
+        using var freshGcm = new AesGcmSiv128(k2[..16]);
+        reusedGcm.Seal(nonce[..12], ad, plaintext, a);
+        freshGcm.Seal(nonce[..12], ad, plaintext, b);
+        Assert.Equal(b, a);
+    }
+}
+
+public sealed class PolyvalTests
+{
+    [Fact]
+    public void Matches_rfc8452_appendix_a()
+    {
+        // RFC 8452 Appendix A: POLYVAL(H, X_1, X_2) with H = 25629347589242761d31f826ba4b757b.
+        UInt128 h = BinaryPrimitives.ReadUInt128LittleEndian(Convert.FromHexString("25629347589242761d31f826ba4b757b"));
+        byte[] x = Convert.FromHexString("4f4f95668c83dfb6401762bb2d01a262d1a24ddd2721d006bbe45f20d3c9f362");
+        Assert.Equal("F7A3B47B846119FAE5B7866CF5E5B77E", Hex(Polyval.Absorb(h, UInt128.Zero, x)));
+    }
+
+    [Fact]
+    public void Carry_less_multiply_and_the_portable_loop_agree()
+    {
+        var random = new Random(5);
+        byte[] bytes = new byte[32];
+        for (int i = 0; i < 200; i++)
+        {
+            random.NextBytes(bytes);
+            UInt128 a = BinaryPrimitives.ReadUInt128LittleEndian(bytes), b = BinaryPrimitives.ReadUInt128LittleEndian(bytes.AsSpan(16));
+            UInt128 portable = Polyval.DotPortable(a, b);
+            Assert.Equal(portable, Polyval.DotPortable(b, a));
+            if (System.Runtime.Intrinsics.X86.Pclmulqdq.IsSupported)
+            {
+                Assert.Equal(portable, Polyval.DotClmul(a, b));
+            }
+        }
+    }
+
+    private static string Hex(UInt128 value)
+    {
+        byte[] bytes = new byte[16];
+        BinaryPrimitives.WriteUInt128LittleEndian(bytes, value);
+        return Convert.ToHexString(bytes);
     }
 }
