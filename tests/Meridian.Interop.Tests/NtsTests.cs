@@ -291,14 +291,17 @@ public sealed class NtsTests
         (byte[] tampered, byte[] nak, NtsReplyCheck nakCheck, byte[] good, byte[] answer, NtsReplyCheck answerCheck, int cookies) = NamespaceThread.Run(ns, Short, () =>
         {
             // A real NTS-KE with the daemon: its cookies and the keys from the TLS exporter (RFC 8915 §4.3).
-            using NtsClientState state = KeyExchange(pki);
-            byte[] first = Request(state);
-            first[^1] ^= 0x01; // the last octet is in the authenticator's ciphertext (its tag, as the plaintext is empty)
-            byte[] refused = Exchange(first);
-            NtsReplyCheck refusedCheck = state.CheckReply(refused);
+            // A NAK makes a client re-key, so the untampered request comes from a second state with the other cookies.
+            (NtsClientState first, NtsClientState state) = KeyExchange(pki);
+            using NtsClientState tamperer = first;
+            using NtsClientState honest = state;
+            byte[] altered = Request(tamperer);
+            altered[^1] ^= 0x01; // the last octet is in the authenticator's ciphertext (its tag, as the plaintext is empty)
+            byte[] refused = Exchange(altered);
+            NtsReplyCheck refusedCheck = tamperer.CheckReply(refused);
             byte[] second = Request(state);
             byte[] answered = Exchange(second);
-            return (first, refused, refusedCheck, second, answered, state.CheckReply(answered), state.CookieCount);
+            return (altered, refused, refusedCheck, second, answered, state.CheckReply(answered), state.CookieCount);
         });
 
         AssertNak(tampered, nak);
@@ -310,7 +313,7 @@ public sealed class NtsTests
         Assert.Equal(11, header.Stratum);
         Assert.Equal(NtpHeader.TryRead(good, out NtpHeader sent) ? sent.TransmitTimestamp : default, header.OriginTimestamp);
         Assert.NotEqual(header.OriginTimestamp, header.TransmitTimestamp);
-        Assert.Equal(8, cookies); // six left after two requests, and the reply's fresh ones back to eight
+        Assert.Equal(8, cookies); // seven cookies, one spent, and the reply's fresh ones back to eight
         AssertCounted(ns, "1 NTP requests whose authenticator failed (NAK sent)");
         Figures.Record($"NTS tampered authenticator -> our NTS server: NTSN kiss; the untampered request after it: stratum {header.Stratum}, authenticated, jar back to {cookies} cookies; counted: {RefusalLine(ns)}");
         Assert.False(server.Process.HasExited, server.Output);
@@ -356,8 +359,11 @@ public sealed class NtsTests
         return ns;
     }
 
-    /// <summary>An NTS-KE with the daemon on 127.0.0.1 (in the caller's namespace): its cookies and the exported keys.</summary>
-    private static NtsClientState KeyExchange(NtsKeCertificates pki)
+    /// <summary>
+    /// An NTS-KE with the daemon on 127.0.0.1 (in the caller's namespace) and the exported keys: one state with the
+    /// first cookie, one with the seven others.
+    /// </summary>
+    private static (NtsClientState First, NtsClientState Others) KeyExchange(NtsKeCertificates pki)
     {
         using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(IPAddress.Loopback, NtsKeTls.DefaultPort), "ntp.test", new NtsKeClientOptions { CaFile = pki.CaFile, Timeout = Short });
         byte[] octets = connection.Exchange(new NtsKeRequest().Encode(), r => NtsKeRecordReader.Frame(r, NtsKeLimits.Response.MaxMessageLength, out _) != NtsKeFrameStatus.Incomplete);
@@ -367,7 +373,7 @@ public sealed class NtsTests
         byte[] c2s = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, false, length);
         byte[] s2c = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, true, length);
         Assert.Equal(8, response.Cookies.Count);
-        return NtsClientState.FromKeyExchange(response, c2s, s2c);
+        return (NtsClientState.FromKeyExchange(aead, c2s, s2c, response.Cookies.Take(1)), NtsClientState.FromKeyExchange(aead, c2s, s2c, response.Cookies.Skip(1)));
     }
 
     /// <summary>A client request (mode 3, NTPv4, a transmit timestamp to be echoed) with the state's NTS fields.</summary>
