@@ -308,7 +308,7 @@ public static class Program
         }
     }
 
-    private static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(int kePort, Settings s) =>
+    private static (NtsClientState State, IPEndPoint? Server, string Summary, (NtsKeClientFailure Failure, string Message)? Waived) Exchange(int kePort, Settings s) =>
         NtsClient.Exchange(ServerName, IPAddress.Loopback, s.Options, [s.Aead], kePort);
 
     /// <summary>(a): N clients each running NTS-KE exchanges back to back, for the phase's time or the count limit.</summary>

@@ -12,9 +12,9 @@ public sealed partial class ConfigParser
         ["AES_128_GCM_SIV"] = 30, ["AEAD_AES_128_GCM_SIV"] = 30, ["30"] = 30,
     };
 
-    private static readonly string[] NtsOptions = ["enable", "disable", "cert", "key", "ca", "cookie", "mintls", "maxtls", "tlsciphersuites", "tlsecdhcurves", "aead"];
+    private static readonly string[] NtsOptions = ["enable", "disable", "cert", "key", "ca", "cookie", "mintls", "maxtls", "tlsciphersuites", "tlsecdhcurves", "aead", "nocerttimecheck"];
 
-    /// <summary><c>nts [enable|disable] [cert F] [key F] [ca L] [cookie L] [mintls V] [maxtls V] [tlsciphersuites S] [tlsecdhcurves S] [aead NAME]</c>.</summary>
+    /// <summary><c>nts [enable|disable] [cert F] [key F] [ca L] [cookie L] [mintls V] [maxtls V] [tlsciphersuites S] [tlsecdhcurves S] [aead NAME] [nocerttimecheck N]</c>.</summary>
     private void ParseNts(LineReader line)
     {
         NtsConfig nts = _config.Nts;
@@ -75,6 +75,17 @@ public sealed partial class ConfigParser
                         {
                             line.Error(aead, Unknown("unknown NTS AEAD ", aead.Text, aead.Text.ToUpperInvariant(), ["AES_SIV_CMAC_256", "AES_128_GCM_SIV"])
                                 + "; AES_SIV_CMAC_256 (15) and AES_128_GCM_SIV (30) are the AEADs NTS negotiates");
+                        }
+                    }
+
+                    break;
+                case "nocerttimecheck":
+                    if (line.Integer(option, 0, int.MaxValue) is int updates)
+                    {
+                        nts = nts with { NoCertTimeCheck = updates };
+                        if (updates > 0)
+                        {
+                            line.Warn(option, $"NTS-KE certificates are accepted outside their validity dates until the clock has been updated {updates} time(s): an expired or stolen certificate can set the clock until then");
                         }
                     }
 

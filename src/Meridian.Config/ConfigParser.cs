@@ -52,7 +52,6 @@ public sealed partial class ConfigParser
         ["preempt"] = "a preemptable association is not replaced in this build",
         ["xleave"] = "interleaved mode (RFC 9769) is not available in this build yet",
         ["autokey"] = Autokey + "; use symmetric keys (key N)",
-        ["noval"] = "it has no meaning without Autokey",
         ["ttl"] = "a hop limit applies to broadcast and manycastclient lines only",
         ["mode"] = "mode applies to reference clocks (127.127.t.u) only",
         ["bias"] = "a fixed offset per association is not applied in this build",
@@ -365,6 +364,7 @@ public sealed partial class ConfigParser
         }
 
         var association = new AssociationConfig(kind, address.Value.Text, address.Value.Line);
+        ConfigToken? noval = null;
         while (line.Next() is ConfigToken option)
         {
             string word = option.Text.ToLowerInvariant();
@@ -384,7 +384,11 @@ public sealed partial class ConfigParser
 
                     association = association with { Nts = true };
                     break;
-                case "preempt" or "xleave" or "autokey" or "noval":
+                case "noval":
+                    noval = option;
+                    association = association with { NoVal = true };
+                    break;
+                case "preempt" or "xleave" or "autokey":
                     line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
                     break;
                 case "minpoll":
@@ -439,6 +443,13 @@ public sealed partial class ConfigParser
         if (association.Refclock is { Type: not (1 or 20 or 22 or 28) } clock)
         {
             line.NotInEffect(address.Value, $"reference clock {clock}", $"driver type {clock.Type} is not available in this build yet; the association is not used");
+        }
+
+        if (noval is ConfigToken insecure)
+        {
+            line.Warn(insecure, association.Nts
+                ? "noval: the NTS-KE server's certificate is not validated, any certificate for any name is accepted; this is insecure: anyone on the path can pose as the server"
+                : "noval applies to NTS associations (with 'nts') only; ignored");
         }
 
         if (association.MinPoll > association.MaxPoll)

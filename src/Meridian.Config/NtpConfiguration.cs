@@ -34,6 +34,12 @@ public sealed record AssociationConfig(AssociationKind Kind, string Address, int
     /// <summary><c>nts</c>: authenticated with Network Time Security; the address is the NTS-KE server's (RFC 8915).</summary>
     public bool Nts { get; init; }
 
+    /// <summary>
+    /// <c>noval</c> (NTPsec, with <c>nts</c>): the NTS-KE server's certificate is not validated, any certificate for
+    /// any name is accepted. Insecure: anyone on the path can pose as the server.
+    /// </summary>
+    public bool NoVal { get; init; }
+
     /// <summary><c>mode N</c> of a reference clock: its driver's mode bits (NMEA: sentences and speed).</summary>
     public int Mode { get; init; }
 

@@ -37,6 +37,13 @@ public sealed record NtsConfig
 
     public string? TlsEcdhCurves { get; init; }
 
+    /// <summary>
+    /// <c>nocerttimecheck N</c> (chrony's directive): NTS-KE servers' certificates are accepted outside their validity
+    /// dates until the clock has been updated N times, for a machine that starts without a battery-backed clock.
+    /// 0, the default, always checks the dates.
+    /// </summary>
+    public int NoCertTimeCheck { get; init; }
+
     /// <summary><c>aead NAME</c>: the AEAD offered and preferred, as an IANA AEAD identifier (15 AES-SIV-CMAC-256, 30 AES-128-GCM-SIV).</summary>
     public ushort? Aead { get; init; }
 }

@@ -257,6 +257,7 @@ public sealed record DaemonPlan
             Name = IPAddress.TryParse(association.Address, out _) ? null : association.Address,
             Key = association.Key,
             Nts = association.Nts,
+            NtsNoValidation = association.Nts && association.NoVal,
         };
     }
 

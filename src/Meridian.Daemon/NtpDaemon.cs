@@ -91,6 +91,7 @@ public sealed class NtpDaemon : IDisposable
 
     private NtsServer? _nts;
     private NtsClient? _ntsClient;
+    private NtsRefusals? _ntsRefusals;
 
     /// <summary>The NTS-KE client of <c>server ... nts</c> associations (for tests).</summary>
     public NtsClient? NtsClient => _ntsClient;
@@ -222,6 +223,11 @@ public sealed class NtpDaemon : IDisposable
         _drift?.Tick(now, Disciplining, Engine.Discipline.Frequency * 1e6);
         _leapFile?.Tick(now);
         _nts?.Tick(_clock.Now().ToDateTime());
+        if (_nts is not null)
+        {
+            (_ntsRefusals ??= new NtsRefusals(_log)).Tick(now, Engine.Responder.Counters, _nts.Counters, _nts.Service.Refused);
+        }
+
         _ntsClient?.Tick(now);
 
         _nextTick += 1;

@@ -11,7 +11,9 @@ namespace Meridian.Daemon;
 /// <summary>
 /// The client half of NTS (<c>server HOST nts</c>, RFC 8915): when the engine says an association needs keys, an
 /// NTS-KE exchange with HOST (TLS 1.3 on port 4460, the certificate checked against <c>nts ca</c> or the system's
-/// CAs and HOST's name) runs on a thread of its own, and its keys and cookies go back to the event loop. A failure
+/// CAs and HOST's name; no date check for the first <c>nts nocerttimecheck N</c> clock updates, no check at all with
+/// <c>noval</c>, each logged as the risk it is) runs on a thread of its own, and its keys and cookies go back to the
+/// event loop. A failure
 /// is logged with its reason and tried again later, doubling from 16 s to 1024 s, so an unreachable or misconfigured
 /// server is never hammered.
 /// </summary>
@@ -65,14 +67,26 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         }
 
         string host = association.Settings.Name ?? association.Address.Address.ToString();
-        var options = new NtsKeClientOptions { CaFile = config.CertificateAuthorities, Timeout = TimeSpan.FromSeconds(10) };
+        bool noval = association.Settings.NtsNoValidation;
+        long updates = engine.ClockUpdates;
+        var options = new NtsKeClientOptions
+        {
+            CaFile = config.CertificateAuthorities,
+            Timeout = TimeSpan.FromSeconds(10),
+            // nocerttimecheck N (chrony): no date check until the clock has been updated N times.
+            SkipDateCheck = updates < config.NoCertTimeCheck,
+            SkipVerification = noval,
+        };
         IPAddress address = association.Address.Address;
         var thread = new Thread(() =>
         {
             try
             {
-                (NtsClientState state, IPEndPoint? server, string summary) = Exchange(host, address, options, AeadPreference(config.Aead));
-                post(() => Finish(association, host, state, server, summary));
+                (NtsClientState state, IPEndPoint? server, string summary, var waived) = Exchange(host, address, options, AeadPreference(config.Aead));
+                string? warning = waived is not { } w ? null
+                    : noval ? $"NTS-KE with {host}: certificate not validated (noval), insecure; the check would have refused it ({w.Failure}: {w.Message})"
+                    : $"NTS-KE with {host}: certificate accepted outside its validity dates (nts nocerttimecheck {config.NoCertTimeCheck}, {updates} clock update(s) so far) ({w.Failure}: {w.Message})";
+                post(() => Finish(association, host, state, server, summary, warning));
             }
             catch (Exception e) when (e is NtsKeClientException or IOException or InvalidDataException or System.Net.Sockets.SocketException)
             {
@@ -88,7 +102,7 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
     /// One NTS-KE exchange: NTPv4 with AES-SIV-CMAC-256 or AES-128-GCM-SIV, then the keys from the TLS exporter.
     /// Public for bench/nts, whose load generator holds the same client state as an association.
     /// </summary>
-    public static (NtsClientState State, IPEndPoint? Server, string Summary) Exchange(string host, IPAddress address, NtsKeClientOptions options, ushort[] preference,
+    public static (NtsClientState State, IPEndPoint? Server, string Summary, (NtsKeClientFailure Failure, string Message)? Waived) Exchange(string host, IPAddress address, NtsKeClientOptions options, ushort[] preference,
         int port = NtsKeTls.DefaultPort)
     {
         var request = new NtsKeRequest { AeadAlgorithms = preference };
@@ -126,7 +140,7 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
             server = new IPEndPoint(ntp, response.Port ?? 123);
         }
 
-        return (state, server, $"AEAD {aead}, {response.Cookies.Count} cookies{(server is null ? string.Empty : $", NTP at {server}")}");
+        return (state, server, $"AEAD {aead}, {response.Cookies.Count} cookies{(server is null ? string.Empty : $", NTP at {server}")}", connection.Waived);
     }
 
     /// <summary>
@@ -136,9 +150,14 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
     public static ushort[] AeadPreference(ushort? configured) =>
         configured is ushort first ? [first, .. NtsAead.Supported.Where(a => a != first)] : [.. NtsAead.Supported];
 
-    private void Finish(Association association, string host, NtsClientState state, IPEndPoint? server, string summary)
+    private void Finish(Association association, string host, NtsClientState state, IPEndPoint? server, string summary, string? warning)
     {
         _running.Remove(association);
+        if (warning is not null)
+        {
+            log.Warning(warning);
+        }
+
         _retries.Remove(association);
         if (!engine.Associations.Contains(association))
         {

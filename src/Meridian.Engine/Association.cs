@@ -108,6 +108,12 @@ public sealed record AssociationSettings(IPEndPoint Address)
     /// </summary>
     public bool Nts { get; init; }
 
+    /// <summary>
+    /// <c>noval</c>: the host accepts any NTS-KE certificate for this association (NTPsec's option, insecure). The
+    /// engine does not look at it; the NTS-KE client does.
+    /// </summary>
+    public bool NtsNoValidation { get; init; }
+
     /// <summary>The pool this association came from; such associations are dropped and replaced when they fail.</summary>
     public Pool? Pool { get; init; }
 

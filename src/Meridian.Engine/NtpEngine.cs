@@ -224,6 +224,12 @@ public sealed class NtpEngine
     /// <summary>Every remote address heard from, most recent first, bounded (ntpq's mrulist).</summary>
     public MruList Mru { get; }
 
+    /// <summary>
+    /// Clock updates so far: samples of the system peer that the discipline took (stepped, slewed or set the
+    /// frequency; not ignored as spikes). <c>nts nocerttimecheck N</c> counts these, as chrony counts its clock updates.
+    /// </summary>
+    public long ClockUpdates { get; private set; }
+
     /// <summary>Seconds since the clock was last updated from a source (ntpdc's watchdog timer); NaN before the first update.</summary>
     public double SinceClockUpdate(double now) => double.IsNegativeInfinity(_lastClockUpdate) ? double.NaN : Math.Max(0, now - _lastClockUpdate);
 
@@ -1503,6 +1509,11 @@ public sealed class NtpEngine
         SystemOffset = offset;
         SystemJitter = result.Jitter;
         DisciplineAction action = Discipline.Update(offset, delay, SystemPeer.Filter.Dispersion, now);
+        if (action is not (DisciplineAction.Panic or DisciplineAction.Ignored))
+        {
+            ClockUpdates++;
+        }
+
         if (action is not (DisciplineAction.Panic or DisciplineAction.Ignored) && Statistics.Wants(StatisticsFile.LoopStats))
         {
             NtpTimestamp stamp = _clock.Now();

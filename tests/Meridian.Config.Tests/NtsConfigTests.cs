@@ -53,4 +53,49 @@ public sealed class NtsConfigTests
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
         Assert.Equal((false, (ushort?)15), (c.Nts.Enabled, c.Nts.Aead));
     }
+
+    [Fact]
+    public void Nocerttimecheck_counts_clock_updates_and_warns_that_it_weakens_the_check()
+    {
+        NtpConfiguration c = ConfigParser.Parse("nts ca /ca.pem nocerttimecheck 3\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal(3, c.Nts.NoCertTimeCheck);
+        ConfigDiagnostic warning = Assert.Single(c.Diagnostics);
+        Assert.StartsWith("ntp.conf:1:16: warning: NTS-KE certificates are accepted outside their validity dates until the clock has been updated 3 time(s)", warning.ToString(), StringComparison.Ordinal);
+
+        NtpConfiguration always = ConfigParser.Parse("nts nocerttimecheck 0\n", "ntp.conf");
+        Assert.Empty(always.Diagnostics);
+        Assert.Equal(0, always.Nts.NoCertTimeCheck);
+        Assert.Equal(0, new NtsConfig().NoCertTimeCheck);
+    }
+
+    [Theory]
+    [InlineData("nts nocerttimecheck", "ntp.conf:1:21: error: 'nocerttimecheck' needs a number from 0 to 2147483647")]
+    [InlineData("nts nocerttimecheck -1", "ntp.conf:1:21: error: 'nocerttimecheck' is 0 to 2147483647, not -1")]
+    [InlineData("nts  nocerttimecheck  many", "ntp.conf:1:23: error: 'nocerttimecheck' needs a number from 0 to 2147483647, not 'many'")]
+    [InlineData("nts nocerttimecheck 1.5", "ntp.conf:1:21: error: 'nocerttimecheck' needs a number from 0 to 2147483647, not '1.5'")]
+    [InlineData("nts nocerttimecheck 99999999999", "ntp.conf:1:21: error: 'nocerttimecheck' needs a number from 0 to 2147483647, not '99999999999'")]
+    [InlineData("nts nocerttimechek 1", "ntp.conf:1:5: error: unknown nts option 'nocerttimechek' (did you mean 'nocerttimecheck'?)")]
+    public void Bad_nocerttimecheck_values_are_errors_at_their_column(string text, string expected) =>
+        Assert.Equal(expected, Assert.Single(ConfigParser.Parse(text, "ntp.conf").Diagnostics, d => d.Severity == DiagnosticSeverity.Error).ToString());
+
+    [Fact]
+    public void Noval_on_an_NTS_server_is_honoured_with_a_warning_that_it_is_insecure()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server other.test iburst nts noval\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.True(Assert.Single(c.Associations).NoVal);
+        Assert.Empty(c.NotInEffect);
+        Assert.Equal(
+            "ntp.conf:1:30: warning: noval: the NTS-KE server's certificate is not validated, any certificate for any name is accepted; this is insecure: anyone on the path can pose as the server",
+            Assert.Single(c.Diagnostics).ToString());
+    }
+
+    [Fact]
+    public void Noval_without_nts_is_ignored_with_a_warning()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 noval\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal("ntp.conf:1:18: warning: noval applies to NTS associations (with 'nts') only; ignored", Assert.Single(c.Diagnostics).ToString());
+    }
 }

@@ -1,5 +1,13 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using Meridian.Engine;
+using Meridian.Engine.Nts;
+using Meridian.Host.Nts;
 using Meridian.Host.Tests.Nts;
+using Meridian.Protocol;
+using Meridian.Protocol.Nts;
 
 namespace Meridian.Interop.Tests;
 
@@ -177,5 +185,254 @@ public sealed class NtsTests
         string failure = Broadcasting.Log(named).Split('\n').First(l => l.Contains("NTS-KE with other.test failed", StringComparison.Ordinal));
         Figures.Record($"NTS refusals: {failure[(failure.IndexOf("NTS-KE", StringComparison.Ordinal))..].Trim()}");
         Assert.False(server.Process.HasExited, server.Output);
+    }
+
+    [InteropFact]
+    public void Our_client_refuses_an_expired_certificate_unless_nocerttimecheck_and_then_says_it_accepted_one()
+    {
+        using var pki = new NtsKeCertificates();
+        using var upstream = new NetworkNamespace();
+        using var strict = new NetworkNamespace();
+        using var lenient = new NetworkNamespace();
+        upstream.LinkTo(strict, "198.18.0.1", "198.18.0.2");
+        upstream.LinkTo(lenient, "198.18.1.1", "198.18.1.2");
+        Daemon server = Broadcasting.StartOurs(upstream, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 10
+            nts cert {pki.CertFile("expired")}
+            nts key {pki.KeyFile("expired")}
+            nts enable
+            """);
+        strict.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
+        Daemon a = Broadcasting.StartOurs(strict, $"server ntp.test iburst nts minpoll 4\nnts ca {pki.CaFile}\n");
+        // A machine without a battery-backed clock: the dates are not checked until the clock has been updated 3 times.
+        lenient.Hosts("127.0.0.1 localhost\n198.18.1.1 ntp.test\n");
+        Daemon b = Broadcasting.StartOurs(lenient, $"server ntp.test iburst nts minpoll 4 maxpoll 4\nnts ca {pki.CaFile}\nnts nocerttimecheck 3\n");
+
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(strict).Contains("NTS-KE with ntp.test failed (Expired: ", StringComparison.Ordinal), Short), Broadcasting.Log(strict) + a.Output);
+        Assert.Matches(new Regex(@"NTS-KE with ntp\.test failed \(Expired: NTS-KE Expired: certificate ""CN=ntp\.test expired"" expired \S+ \S+\); trying again in 16 s"), Broadcasting.Log(strict));
+        CommandResult refused = strict.Run(Short, Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
+        Assert.Matches(new Regex(@"^ 198\.18\.0\.1\s+\S+\s+16 u\s+\S+\s+\d+\s+0\s", RegexOptions.Multiline), refused.Stdout);
+
+        // The lenient client: keys and cookies, authenticated replies (the last three polls in the reach register), and
+        // the warning that an expired certificate was let through.
+        CommandResult peers = lenient.RunUntil(r => Regex.IsMatch(r.Stdout, @"^.198\.18\.1\.1\s+\S+\s+\d+ u\s+\S+\s+16\s+\d*7\s", RegexOptions.Multiline), TimeSpan.FromSeconds(60), Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
+        string log = Broadcasting.Log(lenient);
+        Assert.Matches(new Regex(@"^.198\.18\.1\.1\s+\S+\s+\d+ u\s+\S+\s+16\s+\d*7\s", RegexOptions.Multiline), peers.Stdout + log + b.Output);
+        Assert.Contains("nts nocerttimecheck 3", log, StringComparison.Ordinal);
+        string warning = log.Split('\n').First(l => l.Contains("certificate accepted outside its validity dates", StringComparison.Ordinal));
+        Assert.Contains("NTS-KE with ntp.test: certificate accepted outside its validity dates (nts nocerttimecheck 3, 0 clock update(s) so far) (Expired: certificate \"CN=ntp.test expired\" expired", warning, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"NTS-KE with ntp\.test: AEAD 15, 8 cookies"), log);
+        Assert.DoesNotContain("failed (Expired", log, StringComparison.Ordinal);
+        string failure = Broadcasting.Log(strict).Split('\n').First(l => l.Contains("failed (Expired", StringComparison.Ordinal));
+        Figures.Record($"NTS expired certificate: {failure[failure.IndexOf("NTS-KE", StringComparison.Ordinal)..].Trim()}; with nts nocerttimecheck 3: {warning[warning.IndexOf("NTS-KE", StringComparison.Ordinal)..].Trim()}");
+        Assert.False(server.Process.HasExited, server.Output);
+    }
+
+    [InteropFact]
+    public void Noval_accepts_a_certificate_for_another_name_and_warns_that_it_is_insecure()
+    {
+        using var pki = new NtsKeCertificates();
+        using var upstream = new NetworkNamespace();
+        using var downstream = new NetworkNamespace();
+        upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
+        Daemon server = Broadcasting.StartOurs(upstream, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 10
+            nts cert {pki.CertFile("ec")}
+            nts key {pki.KeyFile("ec")}
+            nts enable
+            """);
+        // The certificate names ntp.test; the client asks for other.test, which its check would refuse.
+        downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 other.test\n");
+        string config = $"server other.test iburst nts noval minpoll 4 maxpoll 4\nnts ca {pki.CaFile}\n";
+        CommandResult test = downstream.Run(Short, Sandbox.Out("ntpd"), "--configtest", "-c", downstream.WriteFile("configtest.conf", config));
+        Assert.Equal(0, test.ExitCode);
+        Assert.Contains(":1:30: warning: noval: the NTS-KE server's certificate is not validated, any certificate for any name is accepted; this is insecure", test.Stdout + test.Stderr, StringComparison.Ordinal);
+        Daemon ours = Broadcasting.StartOurs(downstream, config);
+
+        CommandResult peers = downstream.RunUntil(r => Regex.IsMatch(r.Stdout, @"^.198\.18\.0\.1\s+\S+\s+\d+ u\s+\S+\s+16\s+\d*7\s", RegexOptions.Multiline), TimeSpan.FromSeconds(60), Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
+        string log = Broadcasting.Log(downstream);
+        Assert.Matches(new Regex(@"^.198\.18\.0\.1\s+\S+\s+\d+ u\s+\S+\s+16\s+\d*7\s", RegexOptions.Multiline), peers.Stdout + log + ours.Output);
+        Assert.Contains("warning: noval: the NTS-KE server's certificate is not validated", log, StringComparison.Ordinal);
+        string warning = log.Split('\n').First(l => l.Contains("certificate not validated (noval)", StringComparison.Ordinal));
+        Assert.Contains("NTS-KE with other.test: certificate not validated (noval), insecure; the check would have refused it (NameMismatch: certificate \"CN=ntp.test EC\" is not for other.test", warning, StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"NTS-KE with other\.test: AEAD 15, 8 cookies"), log);
+        Figures.Record($"NTS noval: {warning[warning.IndexOf("NTS-KE", StringComparison.Ordinal)..].Trim()}; {peers.Stdout.Split('\n').First(l => l.Contains("198.18.0.1", StringComparison.Ordinal)).Trim()}");
+        Assert.False(server.Process.HasExited, server.Output);
+    }
+
+    [InteropFact]
+    public void A_forged_cookie_gets_an_NTS_NAK_with_the_Unique_Identifier_and_no_time_and_is_counted()
+    {
+        using var pki = new NtsKeCertificates();
+        using var ns = StartNtsServer(pki, out Daemon server);
+
+        // Keys of our own and a cookie of the right length (AES-SIV-CMAC-256's, 104 octets) of random octets: no
+        // master key of the server opens it.
+        int cookieLength = ServerCookieKeys.CookieLength(NtsAeadId.AesSivCmac256)!.Value;
+        using NtsClientState forger = NtsClientState.FromKeyExchange(NtsAeadId.AesSivCmac256, RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32), [RandomNumberGenerator.GetBytes(cookieLength)]);
+        byte[] request = Request(forger);
+        byte[] reply = NamespaceThread.Run(ns, Short, () => Exchange(request));
+
+        AssertNak(request, reply);
+        Assert.Equal(NtsReplyCheck.Nak, forger.CheckReply(reply));
+        AssertCounted(ns, "1 NTP requests with a cookie that did not open (NAK sent)");
+        Figures.Record($"NTS forged cookie ({cookieLength} random octets) -> our NTS server: NTSN kiss, stratum 0, Unique Identifier echoed, {reply.Length} octets; counted: {RefusalLine(ns)}");
+        Assert.False(server.Process.HasExited, server.Output);
+    }
+
+    [InteropFact]
+    public void A_tampered_authenticator_gets_an_NTS_NAK_and_the_untampered_request_after_it_is_answered()
+    {
+        using var pki = new NtsKeCertificates();
+        using var ns = StartNtsServer(pki, out Daemon server);
+        // The server follows its local clock first, so that its answer carries its time at its stratum.
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Stratum(ns) == 11, TimeSpan.FromSeconds(90)), Broadcasting.Log(ns));
+
+        (byte[] tampered, byte[] nak, NtsReplyCheck nakCheck, byte[] good, byte[] answer, NtsReplyCheck answerCheck, int cookies) = NamespaceThread.Run(ns, Short, () =>
+        {
+            // A real NTS-KE with the daemon: its cookies and the keys from the TLS exporter (RFC 8915 §4.3).
+            // A NAK makes a client re-key, so the untampered request comes from a second state with the other cookies.
+            (NtsClientState first, NtsClientState state) = KeyExchange(pki);
+            using NtsClientState tamperer = first;
+            using NtsClientState honest = state;
+            byte[] altered = Request(tamperer);
+            altered[^1] ^= 0x01; // the last octet is in the authenticator's ciphertext (its tag, as the plaintext is empty)
+            byte[] refused = Exchange(altered);
+            NtsReplyCheck refusedCheck = tamperer.CheckReply(refused);
+            byte[] second = Request(state);
+            byte[] answered = Exchange(second);
+            return (altered, refused, refusedCheck, second, answered, state.CheckReply(answered), state.CookieCount);
+        });
+
+        AssertNak(tampered, nak);
+        Assert.Equal(NtsReplyCheck.Nak, nakCheck);
+        Assert.True(NtpHeader.TryRead(answer, out NtpHeader header), Convert.ToHexString(answer));
+        Assert.False(NtsNak.IsNak(header));
+        Assert.Equal(NtsReplyCheck.Ok, answerCheck);
+        Assert.Equal(NtpMode.Server, header.Mode);
+        Assert.Equal(11, header.Stratum);
+        Assert.Equal(NtpHeader.TryRead(good, out NtpHeader sent) ? sent.TransmitTimestamp : default, header.OriginTimestamp);
+        Assert.NotEqual(header.OriginTimestamp, header.TransmitTimestamp);
+        Assert.Equal(8, cookies); // seven cookies, one spent, and the reply's fresh ones back to eight
+        AssertCounted(ns, "1 NTP requests whose authenticator failed (NAK sent)");
+        Figures.Record($"NTS tampered authenticator -> our NTS server: NTSN kiss; the untampered request after it: stratum {header.Stratum}, authenticated, jar back to {cookies} cookies; counted: {RefusalLine(ns)}");
+        Assert.False(server.Process.HasExited, server.Output);
+    }
+
+    [InteropFact]
+    public void A_TLS_client_without_ALPN_ntske_is_refused_by_our_NTS_KE_server_and_counted()
+    {
+        using var pki = new NtsKeCertificates();
+        using var ns = StartNtsServer(pki, out Daemon server);
+
+        // TLS 1.3 with ALPN http/1.1, then with no ALPN at all: a handshake alert, and never an NTS-KE record.
+        foreach (string alpn in new[] { "-alpn http/1.1 ", string.Empty })
+        {
+            CommandResult client = ns.Run(Short, "/bin/sh", "-c", $"/usr/bin/openssl s_client -connect 127.0.0.1:4460 -servername ntp.test -tls1_3 {alpn}-CAfile {pki.CaFile} </dev/null");
+            string said = client.Stdout + client.Stderr;
+            Assert.NotEqual(0, client.ExitCode);
+            Assert.Matches(new Regex("no application protocol|no_application_protocol", RegexOptions.IgnoreCase), said);
+            Assert.DoesNotContain("ALPN protocol: ntske/1", said, StringComparison.Ordinal);
+        }
+
+        AssertCounted(ns, "NTS-KE connections refused (NoApplicationProtocol)");
+        // The same server still serves a client that offers ntske/1.
+        CommandResult good = ns.Run(Short, "/bin/sh", "-c", $"/usr/bin/openssl s_client -connect 127.0.0.1:4460 -servername ntp.test -tls1_3 -alpn ntske/1 -CAfile {pki.CaFile} </dev/null");
+        Assert.Contains("ALPN protocol: ntske/1", good.Stdout, StringComparison.Ordinal);
+        Figures.Record($"NTS-KE wrong ALPN (openssl s_client -tls1_3 -alpn http/1.1, and no ALPN) -> our NTS-KE server: no_application_protocol alert; counted: {RefusalLine(ns)}");
+        Assert.False(server.Process.HasExited, server.Output);
+    }
+
+    /// <summary>Our ntpd serving NTS in a namespace of its own, its log saying it listens.</summary>
+    private static NetworkNamespace StartNtsServer(NtsKeCertificates pki, out Daemon server)
+    {
+        var ns = new NetworkNamespace();
+        ns.Hosts("127.0.0.1 localhost ntp.test\n");
+        server = Broadcasting.StartOurs(ns, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 10
+            nts cert {pki.CertFile("ec")}
+            nts key {pki.KeyFile("ec")}
+            nts enable
+            """);
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(ns).Contains("NTS-KE: serving TLS 1.3", StringComparison.Ordinal), Short), Broadcasting.Log(ns) + server.Output);
+        return ns;
+    }
+
+    /// <summary>
+    /// An NTS-KE with the daemon on 127.0.0.1 (in the caller's namespace) and the exported keys: one state with the
+    /// first cookie, one with the seven others.
+    /// </summary>
+    private static (NtsClientState First, NtsClientState Others) KeyExchange(NtsKeCertificates pki)
+    {
+        using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(IPAddress.Loopback, NtsKeTls.DefaultPort), "ntp.test", new NtsKeClientOptions { CaFile = pki.CaFile, Timeout = Short });
+        byte[] octets = connection.Exchange(new NtsKeRequest().Encode(), r => NtsKeRecordReader.Frame(r, NtsKeLimits.Response.MaxMessageLength, out _) != NtsKeFrameStatus.Incomplete);
+        Assert.True(NtsKeResponse.TryParse(octets, out NtsKeResponse? response).IsOk && response is not null, Convert.ToHexString(octets));
+        ushort aead = response.AeadAlgorithm!.Value;
+        int length = NtsAead.KeyLength(aead)!.Value;
+        byte[] c2s = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, false, length);
+        byte[] s2c = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, true, length);
+        Assert.Equal(8, response.Cookies.Count);
+        return (NtsClientState.FromKeyExchange(aead, c2s, s2c, response.Cookies.Take(1)), NtsClientState.FromKeyExchange(aead, c2s, s2c, response.Cookies.Skip(1)));
+    }
+
+    /// <summary>A client request (mode 3, NTPv4, a transmit timestamp to be echoed) with the state's NTS fields.</summary>
+    private static byte[] Request(NtsClientState state)
+    {
+        var buffer = new byte[NtsClientState.MaxRequestLength];
+        new NtpHeader { Version = 4, Mode = NtpMode.Client, Poll = 4, TransmitTimestamp = new NtpTimestamp(BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8))) }.Write(buffer);
+        int length = state.WriteRequestFields(buffer, NtpHeader.Size, CryptoRandomSource.Instance);
+        return buffer[..length];
+    }
+
+    /// <summary>One request to the daemon's NTP port on 127.0.0.1 (in the caller's namespace) and its reply.</summary>
+    private static byte[] Exchange(byte[] request)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        socket.Connect(new IPEndPoint(IPAddress.Loopback, 123));
+        socket.Send(request);
+        var reply = new byte[2048];
+        int n = socket.Receive(reply);
+        return reply[..n];
+    }
+
+    /// <summary>RFC 8915 §5.7's NTS NAK: a kiss with code NTSN at stratum 0, the request's Unique Identifier, no time of the server's.</summary>
+    private static void AssertNak(byte[] request, byte[] reply)
+    {
+        Assert.True(NtpHeader.TryRead(reply, out NtpHeader header), Convert.ToHexString(reply));
+        Assert.True(NtpHeader.TryRead(request, out NtpHeader sent));
+        Assert.Equal(0, header.Stratum);
+        Assert.Equal(KissCode.Ntsn, header.ReferenceId);
+        Assert.Equal("NTSN", System.Text.Encoding.ASCII.GetString(reply, 12, 4));
+        Assert.True(NtsNak.IsNak(header));
+        // The kiss echoes the request's transmit timestamp in all three: the server's clock is not in it.
+        Assert.Equal(sent.TransmitTimestamp, header.OriginTimestamp);
+        Assert.Equal(sent.TransmitTimestamp, header.ReceiveTimestamp);
+        Assert.Equal(sent.TransmitTimestamp, header.TransmitTimestamp);
+        Assert.Equal(NtsFieldStatus.Ok, NtsFields.TryRead(request, out NtsFields asked));
+        byte[] identifier = asked.UniqueIdentifier.ToArray();
+        Assert.Equal(NtsFieldStatus.Ok, NtsFields.TryRead(reply, out NtsFields answered));
+        Assert.Equal(identifier, answered.UniqueIdentifier.ToArray());
+        Assert.False(answered.HasAuthenticator);
+    }
+
+    /// <summary>The daemon counted the refusal: its log line, and the kisses in ntpq's sysstats.</summary>
+    private static void AssertCounted(NetworkNamespace ns, string what)
+    {
+        Assert.True(NetworkNamespace.Await(() => RefusalLine(ns).Contains(what, StringComparison.Ordinal), Short), Broadcasting.Log(ns));
+        if (what.Contains("NAK", StringComparison.Ordinal))
+        {
+            CommandResult stats = ns.Run(Short, Sandbox.Out("ntpq"), "-c", "sysstats", "127.0.0.1");
+            Assert.Matches(new Regex(@"KoD responses:\s+1\s*$", RegexOptions.Multiline), stats.Stdout);
+        }
+    }
+
+    private static string RefusalLine(NetworkNamespace ns)
+    {
+        string line = Broadcasting.Log(ns).Split('\n').FirstOrDefault(l => l.Contains("NTS refused: ", StringComparison.Ordinal)) ?? string.Empty;
+        int at = line.IndexOf("NTS refused: ", StringComparison.Ordinal);
+        return at < 0 ? string.Empty : line[at..].Trim();
     }
 }

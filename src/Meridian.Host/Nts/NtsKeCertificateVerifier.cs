@@ -15,11 +15,16 @@ internal static class NtsKeCertificateVerifier
 {
     private const int MaxDepth = 10;
 
-    /// <summary>Null when acceptable, otherwise the failure and a message naming the certificate.</summary>
+    /// <summary>
+    /// Null when acceptable, otherwise the failure and a message naming the certificate. <paramref name="waivedDates"/>
+    /// is the date failure that <paramref name="skipDateCheck"/> let through (an expired or not yet valid certificate
+    /// in the path), so that the caller can say it accepted one.
+    /// </summary>
     public static (NtsKeClientFailure Failure, string Message)? Verify(
         IReadOnlyList<X509Certificate> chain, IReadOnlyList<X509Certificate> anchors, string serverName,
-        bool skipDateCheck, DateTime nowUtc)
+        bool skipDateCheck, DateTime nowUtc, out (NtsKeClientFailure Failure, string Message)? waivedDates)
     {
+        waivedDates = null;
         if (chain.Count == 0)
             return (NtsKeClientFailure.BadCertificate, "the server sent no certificate");
         X509Certificate leaf = chain[0];
@@ -46,15 +51,11 @@ internal static class NtsKeCertificateVerifier
         if (!path.Contains(anchor))
             path.Add(anchor);
 
-        if (!skipDateCheck)
+        if (DateProblem(path, nowUtc) is { } dates)
         {
-            foreach (X509Certificate certificate in path)
-            {
-                if (nowUtc < certificate.NotBefore.ToUniversalTime())
-                    return (NtsKeClientFailure.NotYetValid, $"certificate \"{certificate.SubjectDN}\" is not valid before {certificate.NotBefore:u}");
-                if (nowUtc > certificate.NotAfter.ToUniversalTime())
-                    return (NtsKeClientFailure.Expired, $"certificate \"{certificate.SubjectDN}\" expired {certificate.NotAfter:u}");
-            }
+            if (!skipDateCheck)
+                return dates;
+            waivedDates = dates;
         }
 
         IList<DerObjectIdentifier>? usages = leaf.GetExtendedKeyUsage();
@@ -63,6 +64,19 @@ internal static class NtsKeCertificateVerifier
 
         if (!NameMatches(leaf, serverName))
             return (NtsKeClientFailure.NameMismatch, $"certificate \"{leaf.SubjectDN}\" is not for {serverName} (subjectAltName: {string.Join(", ", AltNames(leaf))})");
+        return null;
+    }
+
+    private static (NtsKeClientFailure Failure, string Message)? DateProblem(List<X509Certificate> path, DateTime nowUtc)
+    {
+        foreach (X509Certificate certificate in path)
+        {
+            if (nowUtc < certificate.NotBefore.ToUniversalTime())
+                return (NtsKeClientFailure.NotYetValid, $"certificate \"{certificate.SubjectDN}\" is not valid before {certificate.NotBefore.ToUniversalTime():u}");
+            if (nowUtc > certificate.NotAfter.ToUniversalTime())
+                return (NtsKeClientFailure.Expired, $"certificate \"{certificate.SubjectDN}\" expired {certificate.NotAfter.ToUniversalTime():u}");
+        }
+
         return null;
     }
 

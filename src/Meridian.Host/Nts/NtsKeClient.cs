@@ -84,6 +84,13 @@ public sealed class NtsKeClientOptions
     /// <summary>Accept certificates outside their validity dates (chrony's nocerttimecheck), for a clock not yet set.</summary>
     public bool SkipDateCheck { get; init; }
 
+    /// <summary>
+    /// Accept any certificate for any name (NTPsec's <c>noval</c>): the exchange is encrypted but the server is not
+    /// authenticated, so anyone on the path can pose as it. What the check would have refused is in
+    /// <see cref="NtsKeClientConnection.Waived"/>.
+    /// </summary>
+    public bool SkipVerification { get; init; }
+
     /// <summary>The budget of the whole connection: connect, handshake, request and response.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -165,7 +172,7 @@ public static class NtsKeClient
         ArgumentNullException.ThrowIfNull(serverName);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.Timeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxResponseBytes);
-        IReadOnlyList<X509Certificate> anchors = LoadAnchors(options.CaFile ?? NtsKeClientOptions.SystemTrustStore);
+        IReadOnlyList<X509Certificate> anchors = LoadAnchors(options.CaFile ?? NtsKeClientOptions.SystemTrustStore, options.SkipVerification);
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         var connection = new NtsKeClientConnection(socket, options, budget);
         try
@@ -200,7 +207,8 @@ public static class NtsKeClient
         }
     }
 
-    private static List<X509Certificate> LoadAnchors(string path)
+    /// <summary>The trust anchors; without verification an unreadable store is no reason to refuse.</summary>
+    private static List<X509Certificate> LoadAnchors(string path, bool optional)
     {
         List<X509Certificate> anchors;
         try
@@ -209,10 +217,12 @@ public static class NtsKeClient
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            if (optional)
+                return [];
             throw new NtsKeClientException(NtsKeClientFailure.TrustStoreUnreadable, $"{path}: {e.Message}", e);
         }
 
-        if (anchors.Count == 0)
+        if (anchors.Count == 0 && !optional)
             throw new NtsKeClientException(NtsKeClientFailure.TrustStoreUnreadable, $"{path}: no PEM certificate");
         return anchors;
     }
@@ -249,6 +259,13 @@ public sealed class NtsKeClientConnection : IDisposable
     /// <summary>The exporter and peer of this connection.</summary>
     public NtsKeTlsSession Session => session ?? throw new InvalidOperationException("no handshake yet");
 
+    /// <summary>
+    /// What the certificate check would have refused but the options let through: a date failure under
+    /// <see cref="NtsKeClientOptions.SkipDateCheck"/>, or any failure under <see cref="NtsKeClientOptions.SkipVerification"/>;
+    /// null when the certificate passed every check. The caller logs it: accepting such a certificate is a risk taken.
+    /// </summary>
+    public (NtsKeClientFailure Failure, string Message)? Waived { get; private set; }
+
     internal void Handshake(IReadOnlyList<X509Certificate> anchors, string serverName)
     {
         var peer = new ClientPeer(new BcTlsCrypto(new SecureRandom()), options, anchors, serverName, socket.RemoteEndPoint);
@@ -265,6 +282,7 @@ public sealed class NtsKeClientConnection : IDisposable
         }
 
         session = peer.Session ?? throw new NtsKeClientException(NtsKeClientFailure.HandshakeFailed, "the handshake completed without keys");
+        Waived = peer.Waived;
         if (session.ApplicationProtocol != NtsKeTls.ApplicationProtocol)
             throw new NtsKeClientException(NtsKeClientFailure.NoApplicationProtocol, $"the server negotiated ALPN {session.ApplicationProtocol ?? "(none)"}, not {NtsKeTls.ApplicationProtocol}");
     }
@@ -364,6 +382,8 @@ public sealed class NtsKeClientConnection : IDisposable
     {
         public (NtsKeClientFailure Failure, string Message)? Rejection { get; private set; }
 
+        public (NtsKeClientFailure Failure, string Message)? Waived { get; private set; }
+
         public NtsKeTlsSession? Session { get; private set; }
 
         /// <summary>The only moment BouncyCastle lets the exporter run (RFC 8915 §4.3 keys).</summary>
@@ -387,7 +407,16 @@ public sealed class NtsKeClientConnection : IDisposable
 
         private (NtsKeClientFailure Failure, string Message)? Check(IReadOnlyList<X509Certificate> chain)
         {
-            Rejection = NtsKeCertificateVerifier.Verify(chain, anchors, serverName, options.SkipDateCheck, DateTime.UtcNow);
+            (NtsKeClientFailure Failure, string Message)? refusal =
+                NtsKeCertificateVerifier.Verify(chain, anchors, serverName, options.SkipDateCheck, DateTime.UtcNow, out var waivedDates);
+            if (options.SkipVerification)
+            {
+                Waived = refusal ?? waivedDates;
+                return null;
+            }
+
+            Waived = waivedDates;
+            Rejection = refusal;
             return Rejection;
         }
 

@@ -179,6 +179,45 @@ public sealed class NtsKeTlsTests(NtsKeCertificates pki) : IClassFixture<NtsKeCe
     }
 
     [Fact]
+    public void A_certificate_let_through_outside_its_dates_is_said_so_and_a_good_one_is_not()
+    {
+        using NtsKeServer expired = StartServer("expired");
+        using (NtsKeClientConnection client = NtsKeClient.Connect(expired.LocalEndPoints[0], "ntp.test", ClientOptions(skipDateCheck: true)))
+        {
+            (NtsKeClientFailure failure, string message) = Assert.NotNull(client.Waived);
+            Assert.Equal(NtsKeClientFailure.Expired, failure);
+            Assert.Contains("\"CN=ntp.test expired\" expired", message, StringComparison.Ordinal);
+        }
+
+        using NtsKeServer good = StartServer("ec");
+        using NtsKeClientConnection checkedClient = NtsKeClient.Connect(good.LocalEndPoints[0], "ntp.test", ClientOptions(skipDateCheck: true));
+        Assert.Null(checkedClient.Waived);
+    }
+
+    [Theory]
+    [InlineData("other", "ntp.test", NtsKeClientFailure.NameMismatch)]
+    [InlineData("self", "ntp.test", NtsKeClientFailure.UnknownCa)]
+    [InlineData("expired", "ntp.test", NtsKeClientFailure.Expired)]
+    public void Without_validation_any_certificate_is_accepted_and_what_was_waived_is_told(string name, string asked, NtsKeClientFailure waived)
+    {
+        using NtsKeServer server = StartServer(name);
+        Assert.Equal(waived, FailureOf(() => NtsKeClient.Connect(server.LocalEndPoints[0], asked, ClientOptions())));
+        var options = new NtsKeClientOptions { CaFile = pki.CaFile, SkipVerification = true, Timeout = TimeSpan.FromSeconds(10) };
+        using NtsKeClientConnection client = NtsKeClient.Connect(server.LocalEndPoints[0], asked, options);
+        Assert.Equal(waived, Assert.NotNull(client.Waived).Failure);
+        Assert.Equal(Request(9), client.Exchange(Request(9), Complete));
+    }
+
+    [Fact]
+    public void Without_validation_an_unreadable_trust_store_is_no_reason_to_refuse()
+    {
+        using NtsKeServer server = StartServer("ec");
+        var options = new NtsKeClientOptions { CaFile = Path.Combine(pki.Directory, "missing.pem"), SkipVerification = true, Timeout = TimeSpan.FromSeconds(10) };
+        using NtsKeClientConnection client = NtsKeClient.Connect(server.LocalEndPoints[0], "ntp.test", options);
+        Assert.Equal(NtsKeClientFailure.UnknownCa, Assert.NotNull(client.Waived).Failure);
+    }
+
+    [Fact]
     public void Certificate_not_yet_valid_is_rejected_unless_dates_are_not_checked()
     {
         using NtsKeServer server = StartServer("future");
