@@ -90,7 +90,7 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
             }
             catch (Exception e) when (e is NtsKeClientException or IOException or InvalidDataException or System.Net.Sockets.SocketException)
             {
-                string reason = e is NtsKeClientException ke ? $"{ke.Failure}: {ke.Message}" : e.Message;
+                string reason = e is NtsKeClientException ke ? $"{ke.Failure}: {ke.Detail}" : e.Message;
                 post(() => Fail(association, host, reason));
             }
         })

@@ -64,9 +64,13 @@ public sealed class NtsKeClientException : Exception
         : base($"NTS-KE {failure}: {message}", inner)
     {
         Failure = failure;
+        Detail = message;
     }
 
     public NtsKeClientFailure Failure { get; }
+
+    /// <summary>The reason without the failure's name, for a log line that names it already.</summary>
+    public string Detail { get; }
 }
 
 /// <summary>Tells whether the bytes received so far are a complete response (the record layer knows, we do not).</summary>
