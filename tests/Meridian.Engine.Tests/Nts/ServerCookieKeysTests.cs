@@ -192,7 +192,7 @@ public sealed class ServerCookieKeysTests
     [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 2, 14, "the creation time is yyyy-MM-ddTHH:mm:ssZ, not '2026-12-02'")]
     [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\nkey 0000002a 2026-12-01T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 3, 5, "key id 0000002a appears twice")]
     [InlineData("meridian-nts-cookie-keys 1\n  kee 0000002a\n", 2, 3, "expected \"key <8 hex id>")]
-    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z\n", 2, 35, "expected \"key <8 hex id>")]
+    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z\n", 2, 34, "expected \"key <8 hex id>")]
     public void A_bad_key_file_is_refused_at_its_line_and_column(string text, int line, int column, string reason)
     {
         CookieKeyFileException e = Assert.Throws<CookieKeyFileException>(() => ServerCookieKeys.Parse(text, new SeededRandomSource(13)));
