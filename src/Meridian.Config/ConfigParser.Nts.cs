@@ -41,6 +41,12 @@ public sealed partial class ConfigParser
                 case "cookie":
                     nts = nts with { CookieKeys = line.RequireWord("a cookie key file")?.Text ?? nts.CookieKeys };
                     break;
+                case "ntpserver":
+                    nts = ParseNtsNtpServer(line, nts);
+                    break;
+                case "rotate":
+                    nts = ParseNtsRotate(line, option, nts);
+                    break;
                 case "mintls" or "maxtls":
                     line.NotInEffect(option, "nts " + word, "NTS-KE always runs TLS 1.3 (RFC 8915 §3)");
                     if (line.RequireWord("a TLS version such as 1.3") is ConfigToken version)
@@ -92,7 +98,7 @@ public sealed partial class ConfigParser
                     break;
                 default:
                     // What follows an unknown option cannot be told apart from its argument: the rest is not read.
-                    line.Error(option, Unknown("unknown nts option ", option.Text, word, NtsOptions));
+                    line.Error(option, Unknown("unknown nts option ", option.Text, word, [.. NtsOptions, .. NtsFleetOptions]));
                     line.SkipRest();
                     break;
             }
@@ -111,7 +117,8 @@ public sealed partial class ConfigParser
     private void CheckNts()
     {
         NtsConfig nts = _config.Nts;
-        if (nts.Enabled && (nts.Certificate is null || nts.Key is null))
+        CheckNtsFleet();
+        if (nts.Enabled && (nts.Certificate is null || nts.Key is null) && !nts.ServesNtpOnly)
         {
             _config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, nts.EnableFile ?? "", nts.EnableLine, nts.EnableColumn,
                 $"'nts enable' needs 'nts cert FILE' and 'nts key FILE' (missing: {string.Join(" and ", new[] { nts.Certificate is null ? "cert" : null, nts.Key is null ? "key" : null }.OfType<string>())})"));

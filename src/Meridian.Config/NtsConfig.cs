@@ -4,7 +4,7 @@ namespace Meridian.Config;
 /// NTPsec's global <c>nts</c> line: the NTS-KE server's certificate and key, the CA for validating NTS-KE servers,
 /// the cookie key file, and the TLS and AEAD choices (RFC 8915). Several <c>nts</c> lines add up.
 /// </summary>
-public sealed record NtsConfig
+public sealed partial record NtsConfig
 {
     /// <summary><c>nts enable</c>: serve NTS-KE (and NTS-authenticated NTP); needs <see cref="Certificate"/> and <see cref="Key"/>.</summary>
     public bool Enabled { get; init; }

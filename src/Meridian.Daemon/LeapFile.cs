@@ -20,7 +20,7 @@ public sealed class LeapFile(string path, NtpEngine engine, IClock clock, Log lo
     /// <summary>How often the expiry warning is repeated, seconds.</summary>
     public const double WarningInterval = 86400;
 
-    private (DateTime Modified, long Length)? _seen;
+    private FileStamp? _seen;
     private double _lastCheck = double.NaN;
     private double _lastWarning = double.NaN;
 
@@ -35,7 +35,7 @@ public sealed class LeapFile(string path, NtpEngine engine, IClock clock, Log lo
     /// </summary>
     public bool Load(string why)
     {
-        _seen = Stat();
+        _seen = FileStamp.Of(Path);
         var problems = new List<ConfigDiagnostic>();
         LeapSecondsFile? file = LeapSecondsFile.Read(Path, problems);
         foreach (ConfigDiagnostic warning in problems.Where(p => p.Severity == DiagnosticSeverity.Warning))
@@ -73,7 +73,7 @@ public sealed class LeapFile(string path, NtpEngine engine, IClock clock, Log lo
         if (now - _lastCheck >= CheckInterval)
         {
             _lastCheck = now;
-            if (Stat() is var seen && seen != _seen)
+            if (FileStamp.Of(Path) is var seen && seen != _seen)
             {
                 Load("the file changed");
             }
@@ -104,19 +104,6 @@ public sealed class LeapFile(string path, NtpEngine engine, IClock clock, Log lo
         else if (days < LeapTable.ExpiryWarningDays)
         {
             log.Warning($"leapfile {Path} expires on {LeapTable.ToUtc(table.Expires):yyyy-MM-dd}, in {days:0} days; {how}");
-        }
-    }
-
-    private (DateTime, long)? Stat()
-    {
-        try
-        {
-            var info = new FileInfo(Path);
-            return info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
         }
     }
 }

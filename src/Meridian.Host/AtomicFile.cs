@@ -12,12 +12,16 @@ public static class AtomicFile
     /// <param name="path">The file to replace.</param>
     /// <param name="text">Its new content (ASCII).</param>
     /// <param name="ownerOnly">Create it readable by the owner alone (0600), as secrets want, from the first octet.</param>
+    /// <param name="shared">
+    /// Other processes, here or on other hosts sharing the directory, may replace the file too (a fleet's cookie
+    /// keys): the temporary file is named after this host and process, so two writers never write into one.
+    /// </param>
     /// <exception cref="IOException">When the directory cannot be written.</exception>
-    public static void Write(string path, string text, bool ownerOnly = false)
+    public static void Write(string path, string text, bool ownerOnly = false, bool shared = false)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(text);
-        string temporary = path + ".TEMP";
+        string temporary = shared ? $"{path}.{Environment.MachineName}.{Environment.ProcessId}.TEMP" : path + ".TEMP";
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (ownerOnly && !OperatingSystem.IsWindows())
         {

@@ -435,4 +435,66 @@ public sealed class NtsTests
         int at = line.IndexOf("NTS refused: ", StringComparison.Ordinal);
         return at < 0 ? string.Empty : line[at..].Trim();
     }
+
+    [InteropFact]
+    public void A_fleet_front_hands_out_cookies_for_another_NTP_server_which_follows_the_fronts_key_rotations()
+    {
+        using var pki = new NtsKeCertificates();
+        using var front = new NetworkNamespace();
+        using var follower = new NetworkNamespace();
+        using var client = new NetworkNamespace();
+        front.LinkTo(client, "198.18.0.1", "198.18.0.2");
+        follower.LinkTo(client, "198.18.1.1", "198.18.1.2");
+        // One cookie key file for both hosts: the front rotates it every 15 s and writes it, the follower only reads it.
+        string keys = Path.Combine(front.Directory, "nts-keys");
+        Daemon leader = Broadcasting.StartOurs(front, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 10
+            nts cert {pki.CertFile("ec")}
+            nts key {pki.KeyFile("ec")}
+            nts cookie {keys}
+            nts rotate 15
+            nts ntpserver 198.18.1.1
+            nts enable
+            """);
+        Assert.True(NetworkNamespace.Await(() => File.Exists(keys), Short), Broadcasting.Log(front) + leader.Output);
+        // The NTP server has no certificate: NTS-authenticated NTP with the shared keys, and no NTS-KE.
+        Daemon server = Broadcasting.StartOurs(follower, $"""
+            server 127.127.1.0 minpoll 4
+            fudge 127.127.1.0 stratum 9
+            nts cookie {keys}
+            nts rotate 0
+            nts enable
+            """);
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(follower).Contains("NTS: serving NTS-authenticated NTP only", StringComparison.Ordinal), Short), Broadcasting.Log(follower) + server.Output);
+
+        client.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Daemon ours = Broadcasting.StartOurs(client, $"server ntp.test iburst nts minpoll 4 maxpoll 4\nnts ca {pki.CaFile}\n");
+        (TimeSpan took, string peers) = Broadcasting.AwaitSystemPeer(client, "198.18.1.1", clock, ours);
+        Assert.Matches(new Regex(@"^\*198\.18\.1\.1\s+\S+\s+10 u ", RegexOptions.Multiline), peers);
+        Assert.Contains("NTS-KE with ntp.test: AEAD 15, 8 cookies", Broadcasting.Log(client), StringComparison.Ordinal);
+
+        // The front rotates; the follower reads the new key from the changed file, without a restart or a signal.
+        string? key = null;
+        Assert.True(NetworkNamespace.Await(() => (key = Regex.Match(Broadcasting.Log(front), @"NTS: cookie key rotated, now ([0-9a-f]{8})") is { Success: true } m ? m.Groups[1].Value : null) is not null, TimeSpan.FromSeconds(40)), Broadcasting.Log(front));
+        Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(follower).Contains($"(the file changed): 1 new, current {key}", StringComparison.Ordinal), Short), Broadcasting.Log(follower));
+
+        // chronyd, started after the rotation, gets its cookies from the front under the new key, and the follower opens them.
+        string socket = Path.Combine(client.Directory, "chronyd.sock");
+        string chrony = client.WriteFile("chrony.conf", $"server ntp.test iburst nts minpoll 4 maxpoll 4\nntstrustedcerts {pki.CaFile}\nport 0\nbindcmdaddress {socket}\npidfile {client.Directory}/chronyd.pid\n");
+        Daemon chronyd = client.Start(Sandbox.Chronyd, "-d", "-x", "-u", "root", "-f", chrony);
+        CommandResult sources = client.RunUntil(r => r.Stdout.Contains("^* 198.18.1.1", StringComparison.Ordinal), TimeSpan.FromSeconds(60), Sandbox.Chronyc, "-h", socket, "-n", "sources");
+        Assert.True(sources.Stdout.Contains("^* 198.18.1.1", StringComparison.Ordinal), sources + chronyd.Output + Broadcasting.Log(follower));
+        CommandResult auth = client.Run(Short, Sandbox.Chronyc, "-h", socket, "-n", "authdata");
+        Match row = Regex.Match(auth.Stdout, @"^198\.18\.1\.1\s+NTS\s+\d+\s+15\s+256\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", RegexOptions.Multiline);
+        Assert.True(row.Success, auth.ToString());
+        Assert.Equal("0", row.Groups[2].Value);
+
+        // Our client, whose first cookies were sealed before the rotation, is still synchronized to the follower.
+        CommandResult after = client.Run(Short, Sandbox.Out("ntpq"), "-pn", "127.0.0.1");
+        Assert.Contains("*198.18.1.1 ", after.Stdout, StringComparison.Ordinal);
+        Figures.Record($"NTS fleet: NTS-KE at the front (nts ntpserver 198.18.1.1, nts rotate 15), NTP at a follower without a certificate (nts rotate 0): our client's system peer after {took.TotalSeconds:0.0} s; the follower read rotated key {key} from the file; chronyd started after it: ^* 198.18.1.1, authdata {Regex.Replace(row.Value, @"\s+", " ")}");
+        Assert.False(leader.Process.HasExited || server.Process.HasExited, leader.Output + server.Output);
+    }
 }

@@ -184,16 +184,20 @@ public sealed class ServerCookieKeysTests
     }
 
     [Theory]
-    [InlineData("")]
-    [InlineData("meridian-nts-cookie-keys 2\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n")]
-    [InlineData("meridian-nts-cookie-keys 1\n")]
-    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e\n")]
-    [InlineData("meridian-nts-cookie-keys 1\nkey 2a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n")]
-    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n")]
-    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\nkey 0000002a 2026-12-01T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n")]
-    public void A_bad_key_file_is_refused(string text)
+    [InlineData("", 1, 1, "not a key file")]
+    [InlineData("meridian-nts-cookie-keys 2\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 1, 1, "expected \"meridian-nts-cookie-keys 1\"")]
+    [InlineData("meridian-nts-cookie-keys 1\n", 1, 27, "no keys after the header")]
+    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e\n", 2, 35, "the key is 64 hex digits, not 62 characters")]
+    [InlineData("meridian-nts-cookie-keys 1\nkey 2a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 2, 5, "the key id is 8 hex digits, not '2a'")]
+    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 2, 14, "the creation time is yyyy-MM-ddTHH:mm:ssZ, not '2026-12-02'")]
+    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\nkey 0000002a 2026-12-01T00:00:00Z 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 3, 5, "key id 0000002a appears twice")]
+    [InlineData("meridian-nts-cookie-keys 1\n  kee 0000002a\n", 2, 3, "expected \"key <8 hex id>")]
+    [InlineData("meridian-nts-cookie-keys 1\nkey 0000002a 2026-12-02T00:00:00Z\n", 2, 34, "expected \"key <8 hex id>")]
+    public void A_bad_key_file_is_refused_at_its_line_and_column(string text, int line, int column, string reason)
     {
-        Assert.Throws<FormatException>(() => ServerCookieKeys.Parse(text, new SeededRandomSource(13)));
+        CookieKeyFileException e = Assert.Throws<CookieKeyFileException>(() => ServerCookieKeys.Parse(text, new SeededRandomSource(13)));
+        Assert.Equal((line, column), (e.Line, e.Column));
+        Assert.StartsWith($"keys:{line}:{column}: {reason}", e.Describe("keys"), StringComparison.Ordinal);
     }
 
     [Fact]
