@@ -27,11 +27,13 @@ public sealed class NtsRefusals(Log log)
     private readonly Dictionary<string, long> _reported = [];
     private double _lastReport = double.NegativeInfinity;
 
-    /// <summary>From the event loop's tick: a line when something was refused since the last one and a minute has passed.</summary>
-    public void Tick(double now, PacketCounters packets, NtsKeServerCounters keyExchange, long badKeRequests)
+    /// <summary>
+    /// From the event loop's tick: a line when something was refused since the last one and a minute has passed.
+    /// <paramref name="keyExchange"/> is null on a fleet server that serves NTS-authenticated NTP without NTS-KE.
+    /// </summary>
+    public void Tick(double now, PacketCounters packets, NtsKeServerCounters? keyExchange, long badKeRequests)
     {
         ArgumentNullException.ThrowIfNull(packets);
-        ArgumentNullException.ThrowIfNull(keyExchange);
         if (now - _lastReport < ReportInterval)
         {
             return;
@@ -43,14 +45,17 @@ public sealed class NtsRefusals(Log log)
             totals.Add(($"NTP requests {what}", packets.Dropped(reason)));
         }
 
-        foreach ((NtsKeServerFailure reason, long count) in keyExchange.Failures)
+        if (keyExchange is not null)
         {
-            totals.Add(($"NTS-KE connections refused ({reason})", count));
-        }
+            foreach ((NtsKeServerFailure reason, long count) in keyExchange.Failures)
+            {
+                totals.Add(($"NTS-KE connections refused ({reason})", count));
+            }
 
-        totals.Add(("NTS-KE connections timed out", keyExchange.TimedOut));
-        totals.Add(("NTS-KE connections refused (busy)", keyExchange.RefusedBusy));
-        totals.Add(("NTS-KE requests answered with an error", badKeRequests));
+            totals.Add(("NTS-KE connections timed out", keyExchange.TimedOut));
+            totals.Add(("NTS-KE connections refused (busy)", keyExchange.RefusedBusy));
+            totals.Add(("NTS-KE requests answered with an error", badKeRequests));
+        }
 
         List<string> news = totals
             .Select(t => (t.What, t.Count, New: t.Count - _reported.GetValueOrDefault(t.What)))
