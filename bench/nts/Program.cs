@@ -308,8 +308,8 @@ public static class Program
         }
     }
 
-    private static (NtsClientState State, IPEndPoint? Server, string Summary, (NtsKeClientFailure Failure, string Message)? Waived) Exchange(int kePort, Settings s) =>
-        NtsClient.Exchange(ServerName, IPAddress.Loopback, s.Options, [s.Aead], kePort);
+    private static NtsKeyExchangeResult Exchange(int kePort, Settings s) =>
+        NtsKeyExchange.Run(ServerName, IPAddress.Loopback, s.Options, [s.Aead], kePort);
 
     /// <summary>(a): N clients each running NTS-KE exchanges back to back, for the phase's time or the count limit.</summary>
     private static (long Ok, long Failed, double Seconds, double Cpu) Handshakes(int pid, int kePort, Settings s)

@@ -37,7 +37,7 @@ public static class ControlFormat
         string refid = IPAddress.TryParse(refidText, out IPAddress? refAddress) && refidText.Contains('.', StringComparison.Ordinal) && stratum > 1
             ? (hostName is null ? refidText : RefclockName(refAddress) ?? hostName(refAddress))
             : "." + refidText + ".";
-        char type = Type(address, Int(v, "hmode", 3), IPAddress.TryParse(v.GetValueOrDefault("dstadr"), out IPAddress? local) ? local : null);
+        char type = Type(address, Int(v, "hmode", 3), IPAddress.TryParse(v.GetValueOrDefault("dstadr"), out IPAddress? local) ? local : null, Int(v, "ntscookies", -1));
         int hpoll = Int(v, "hpoll", 6);
         int ppoll = Int(v, "ppoll", 0);
         int poll = ppoll > 0 ? Math.Min(ppoll, hpoll) : hpoll;
@@ -81,6 +81,24 @@ public static class ControlFormat
             if (values.TryGetValue(name, out string? value))
             {
                 text.Append(label.PadRight(22)).Append("  ").Append(value).Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// NTPsec's ntpq's labelled displays (<c>ntsinfo</c>): <c>"%13s %13s"</c> of label and value, the labels already
+    /// padded to 27 columns; a variable the daemon did not return is left out.
+    /// </summary>
+    public static string NtpsecLabelled(IEnumerable<(string Name, string Label)> rows, IReadOnlyDictionary<string, string> values)
+    {
+        var text = new StringBuilder();
+        foreach ((string name, string label) in rows)
+        {
+            if (values.TryGetValue(name, out string? value))
+            {
+                text.Append(label.PadLeft(13)).Append(' ').Append(value.PadLeft(13)).Append('\n');
             }
         }
 
@@ -284,9 +302,10 @@ public static class ControlFormat
     /// The <c>t</c> column: <c>l</c> a reference clock, <c>u</c> a server, <c>s</c>/<c>S</c> a symmetric active/passive
     /// peer, <c>B</c>/<c>M</c> our broadcast to a broadcast address/multicast group, <c>b</c>/<c>m</c> a broadcast
     /// client of a server heard by broadcast/multicast (seed 000's ntpq shows <c>m</c>; ntpd 4.2.8's shows <c>b</c> for
-    /// both), <c>a</c> a manycast client's request to its group.
+    /// both), <c>a</c> a manycast client's request to its group. An NTS server association shows the cookies it holds
+    /// instead of <c>u</c> (NTPsec's ntpq: <c>ntscookies</c> when it is not -1, as the digit <c>'0' + count</c>).
     /// </summary>
-    private static char Type(IPAddress? address, int hmode, IPAddress? local)
+    private static char Type(IPAddress? address, int hmode, IPAddress? local, int ntsCookies)
     {
         if (address is null)
         {
@@ -306,6 +325,7 @@ public static class ControlFormat
             5 => IsMulticast(address) ? 'M' : 'B',
             6 => local is not null && IsMulticast(local) ? 'm' : 'b',
             _ when IsMulticast(address) => 'a',
+            _ when ntsCookies >= 0 => (char)('0' + Math.Min(ntsCookies, 'z' - '0')),
             _ => 'u',
         };
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Meridian.Engine;
+using Meridian.Engine.Nts;
 using Meridian.Host;
 using Meridian.Protocol;
 
@@ -95,6 +96,16 @@ public sealed class NtpClient : IDisposable
     }
 
     /// <summary>
+    /// The NTS keys and cookies of an NTS-KE (ntpdig's <c>--nts</c>): requests then carry the NTS fields (RFC 8915
+    /// §5.7) and only a reply that echoes our Unique Identifier and authenticates is taken. A NAK ends the wait for
+    /// that server. Set it for one server at a time: its Unique Identifier is that of the last request sent.
+    /// </summary>
+    public NtsClientState? Nts { get; set; }
+
+    /// <summary>With <see cref="Nts"/>: why the last refused reply was refused (NAK, failed authenticator), or null.</summary>
+    public string? NtsRefusal { get; private set; }
+
+    /// <summary>
     /// Sends a client request to <paramref name="server"/> and returns T1, the time it left. The packet carries a
     /// transmit timestamp read before its MAC is computed; T1 is read after everything else, just before
     /// <c>sendmsg</c>, and the reply is matched by the timestamp it carried but measured from T1, so that neither the
@@ -105,7 +116,7 @@ public sealed class NtpClient : IDisposable
         ArgumentNullException.ThrowIfNull(server);
         NtpSocket socket = (server.AddressFamily == AddressFamily.InterNetworkV6 ? _v6 : _v4)
             ?? throw new InvalidOperationException($"no socket for {server.AddressFamily}");
-        Span<byte> request = stackalloc byte[ServerResponder.MaxReplyLength];
+        Span<byte> request = stackalloc byte[Math.Max(ServerResponder.MaxReplyLength, NtsClientState.MaxRequestLength)];
         var header = new NtpHeader
         {
             Leap = LeapIndicator.Unsynchronized,
@@ -118,7 +129,8 @@ public sealed class NtpClient : IDisposable
             TransmitTimestamp = _clock.Now(),
         };
         header.Write(request);
-        int length = _key is SymmetricKey key ? _keys.Sign(key, request, NtpHeader.Size) : NtpHeader.Size;
+        int length = Nts is NtsClientState nts ? nts.WriteRequestFields(request, NtpHeader.Size, CryptoRandomSource.Instance)
+            : _key is SymmetricKey key ? _keys.Sign(key, request, NtpHeader.Size) : NtpHeader.Size;
 
         NtpTimestamp t1 = _clock.Now();
         socket.SendTo(request[..length], server);
@@ -174,7 +186,28 @@ public sealed class NtpClient : IDisposable
                     continue;
                 }
 
-                if (Key is SymmetricKey expected && Unauthentic(_datagram.Payload, expected) is string why)
+                if (Nts is NtsClientState nts)
+                {
+                    switch (nts.CheckReply(_datagram.Payload))
+                    {
+                        case NtsReplyCheck.Nak:
+                            // RFC 8915 §5.7: the server could not use our cookie or keys; no time will come from it.
+                            NtsRefusal = $"NTS NAK from {from.Address}: the server could not use our cookie";
+                            trace?.Invoke($"receive: {NtsRefusal}");
+                            _outstanding.Remove(from);
+                            if (_outstanding.Count == 0)
+                            {
+                                return null;
+                            }
+
+                            continue;
+                        case NtsReplyCheck.Bad:
+                            NtsRefusal = $"a reply from {from.Address} failed the NTS checks (Unique Identifier or authenticator)";
+                            trace?.Invoke($"receive: {NtsRefusal}");
+                            continue;
+                    }
+                }
+                else if (Key is SymmetricKey expected && Unauthentic(_datagram.Payload, expected) is string why)
                 {
                     trace?.Invoke($"receive: {why} ({from.Address})");
                     continue;

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Meridian.Config;
 using Meridian.Engine;
+using Meridian.Engine.Nts;
 using Meridian.Host;
+using Meridian.Host.Nts;
 
 namespace Meridian.Daemon;
 
@@ -142,6 +144,8 @@ public sealed class NtpDaemon : IDisposable
         {
             _ntsClient = new NtsClient(Engine, _config.Nts, _loop.Post, _log);
         }
+
+        Engine.NtsKeCounts = NtsKeCounts;
 
         ResolveRestrictNames(AccessList.HostNames(_config.Restrictions));
         _nextTick = EventLoop.Now;
@@ -297,6 +301,21 @@ public sealed class NtpDaemon : IDisposable
         {
             _log.Error(e.Message + "; NTP is served without NTS");
         }
+    }
+
+    /// <summary>The NTS-KE counters for mode 6: the TLS listener's and the service's, and the client's exchanges.</summary>
+    private NtsKeCounts NtsKeCounts()
+    {
+        NtsKeServerCounters? tls = _nts?.Counters;
+        NtsKeService? service = _nts?.Service;
+        return new NtsKeCounts(
+            Handshakes: tls?.HandshakesOk ?? 0,
+            Responses: service?.Responses ?? 0,
+            Refused: service?.Refused ?? 0,
+            Failed: tls is null ? 0 : tls.HandshakesFailed + tls.TimedOut + tls.RefusedBusy,
+            CookiesMade: (service?.Responses ?? 0) * NtsKeService.CookiesPerResponse,
+            ProbesGood: _ntsClient?.Completed ?? 0,
+            ProbesBad: _ntsClient?.Failed ?? 0);
     }
 
     private void Reload()

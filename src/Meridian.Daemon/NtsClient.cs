@@ -82,65 +82,19 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         {
             try
             {
-                (NtsClientState state, IPEndPoint? server, string summary, var waived) = Exchange(host, address, options, AeadPreference(config.Aead));
-                string? warning = waived is not { } w ? null
+                NtsKeyExchangeResult result = NtsKeyExchange.Run(host, address, options, AeadPreference(config.Aead));
+                string? warning = result.Waived is not { } w ? null
                     : noval ? $"NTS-KE with {host}: certificate not validated (noval), insecure; the check would have refused it ({w.Failure}: {w.Message})"
                     : $"NTS-KE with {host}: certificate accepted outside its validity dates (nts nocerttimecheck {config.NoCertTimeCheck}, {updates} clock update(s) so far) ({w.Failure}: {w.Message})";
-                post(() => Finish(association, host, state, server, summary, warning));
+                post(() => Finish(association, host, result.State, result.NtpServer, result.Summary, warning));
             }
-            catch (Exception e) when (e is NtsKeClientException or IOException or InvalidDataException or System.Net.Sockets.SocketException)
+            catch (Exception e) when (NtsKeyExchange.Reason(e) is string reason)
             {
-                string reason = e is NtsKeClientException ke ? $"{ke.Failure}: {ke.Detail}" : e.Message;
                 post(() => Fail(association, host, reason));
             }
         })
         { IsBackground = true, Name = "nts-ke " + host };
         thread.Start();
-    }
-
-    /// <summary>
-    /// One NTS-KE exchange: NTPv4 with AES-SIV-CMAC-256 or AES-128-GCM-SIV, then the keys from the TLS exporter.
-    /// Public for bench/nts, whose load generator holds the same client state as an association.
-    /// </summary>
-    public static (NtsClientState State, IPEndPoint? Server, string Summary, (NtsKeClientFailure Failure, string Message)? Waived) Exchange(string host, IPAddress address, NtsKeClientOptions options, ushort[] preference,
-        int port = NtsKeTls.DefaultPort)
-    {
-        var request = new NtsKeRequest { AeadAlgorithms = preference };
-        using NtsKeClientConnection connection = NtsKeClient.Connect(new IPEndPoint(address, port), host, options);
-        byte[] octets = connection.Exchange(request.Encode(), r => NtsKeRecordReader.Frame(r, NtsKeLimits.Response.MaxMessageLength, out _) != NtsKeFrameStatus.Incomplete);
-        NtsKeParseResult parsed = NtsKeResponse.TryParse(octets, out NtsKeResponse? response);
-        if (!parsed.IsOk || response is null)
-        {
-            throw new InvalidDataException($"the NTS-KE response is malformed ({parsed.Problem})");
-        }
-
-        if (response.Error is { } error)
-        {
-            throw new InvalidDataException($"the server answered with the error {error}");
-        }
-
-        if (!response.IsUsableForNtpv4 || !response.IsConsistentWith(request))
-        {
-            throw new InvalidDataException("the server offered no NTPv4 with an AEAD we support, or no cookie");
-        }
-
-        ushort aead = response.AeadAlgorithm!.Value;
-        int length = NtsAead.KeyLength(aead)!.Value;
-        byte[] c2s = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, false, length);
-        byte[] s2c = connection.Session.ExportKey(NtsKe.ProtocolNtpv4, aead, true, length);
-        NtsClientState state = NtsClientState.FromKeyExchange(response, c2s, s2c);
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(c2s);
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(s2c);
-        IPEndPoint? server = null;
-        if (response.Server is not null || response.Port is not null)
-        {
-            IPAddress ntp = response.Server is null ? address
-                : IPAddress.TryParse(response.Server, out IPAddress? literal) ? literal
-                : Dns.GetHostAddresses(response.Server).FirstOrDefault() ?? throw new InvalidDataException($"the NTP server {response.Server} it named does not resolve");
-            server = new IPEndPoint(ntp, response.Port ?? 123);
-        }
-
-        return (state, server, $"AEAD {aead}, {response.Cookies.Count} cookies{(server is null ? string.Empty : $", NTP at {server}")}", connection.Waived);
     }
 
     /// <summary>
@@ -174,6 +128,11 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
     {
         _running.Remove(association);
         Failed++;
+        if (engine.Associations.Contains(association))
+        {
+            engine.KeyExchangeFailed(association, reason);
+        }
+
         double wait = _retries.TryGetValue(association, out var last) ? Math.Min(last.Wait * 2, LastRetry) : FirstRetry;
         _retries[association] = (_now + wait, wait);
         log.Warning($"NTS-KE with {host} failed ({reason}); trying again in {wait:0} s");

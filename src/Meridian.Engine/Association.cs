@@ -254,6 +254,15 @@ public sealed class Association
     /// <summary>NTS NAKs that echoed our Unique Identifier (the server could not use our cookie).</summary>
     public long NtsNaks { get; private set; }
 
+    /// <summary>NTS-KE exchanges that gave this association keys and cookies (RFC 8915 §4).</summary>
+    public long NtsKeyExchanges { get; private set; }
+
+    /// <summary>NTS-KE exchanges that failed, as the host reported them (<see cref="NtpEngine.KeyExchangeFailed"/>).</summary>
+    public long NtsKeyExchangeFailures { get; private set; }
+
+    /// <summary>Why the last NTS-KE failed (the host's words, e.g. <c>NameMismatch: ...</c>); null before any failure.</summary>
+    public string? NtsLastFailure { get; private set; }
+
     /// <summary>
     /// Takes the result of an NTS-KE: the old state is disposed, the next poll is due now, and the requests go to
     /// <paramref name="ntpAddress"/> when NTS-KE named another NTP server (resolved by the host).
@@ -266,6 +275,7 @@ public sealed class Association
         }
 
         NtsState = state;
+        NtsKeyExchanges++;
         _ntpAddress = ntpAddress;
         _keyExchangeRequested = false;
         _expectedOrigin = NtpTimestamp.Zero;
@@ -298,6 +308,12 @@ public sealed class Association
     {
         BogusNts++;
         CountBadAuth();
+    }
+
+    internal void KeyExchangeFailed(string reason)
+    {
+        NtsKeyExchangeFailures++;
+        NtsLastFailure = reason;
     }
 
     internal void CountNtsNak()

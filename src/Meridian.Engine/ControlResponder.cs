@@ -244,7 +244,7 @@ public sealed class ControlResponder(IRandomSource random, AuthCounters auth, IE
             string? value = v.Value(source);
             if (value is not null)
             {
-                values.Add((v.Name, v.ListedByDefault, value));
+                values.Add((v.Name, v.IsListed(source), value));
             }
         }
 

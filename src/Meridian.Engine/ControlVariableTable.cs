@@ -3,8 +3,14 @@ using Meridian.Protocol;
 
 namespace Meridian.Engine;
 
-/// <summary>One mode 6 variable: its name, whether a plain read lists it, and its value in a snapshot (null: absent now).</summary>
-internal sealed record ControlVariable<T>(string Name, bool ListedByDefault, Func<T, string?> Value);
+/// <summary>
+/// One mode 6 variable: its name, whether a plain read lists it (always, or only where <paramref name="ListedWhen"/>
+/// holds), and its value in a snapshot (null: absent now).
+/// </summary>
+internal sealed record ControlVariable<T>(string Name, bool ListedByDefault, Func<T, string?> Value, Func<T, bool>? ListedWhen = null)
+{
+    public bool IsListed(T source) => ListedByDefault && (ListedWhen?.Invoke(source) ?? true);
+}
 
 /// <summary>
 /// Every mode 6 variable the daemon answers, each name spelled once, in the order ntpd lists them: the system
@@ -127,6 +133,32 @@ internal static class ControlVariableTable
         new("kppsstbexc", false, s => s.Kernel is { } k ? N(k.PpsStabilityExceeded) : null),
         new("kppscaliberrs", false, s => s.Kernel is { } k ? N(k.PpsCalibrationErrors) : null),
         new("sys_flags", false, s => Quote(FlagWords(s.Flags))),
+
+        // NTS, with NTPsec's names (its ntpq's ntsinfo asks for these), then ours for what NTPsec does not split out.
+        new("nts_client_send", false, s => N(s.Nts?.ClientSent ?? 0)),
+        new("nts_client_recv_good", false, s => N(s.Nts?.ClientReceivedGood ?? 0)),
+        new("nts_client_recv_bad", false, s => N(s.Nts?.ClientReceivedBad ?? 0)),
+        new("nts_server_send", false, s => N(s.Nts?.ServerSent ?? 0)),
+        new("nts_server_recv_good", false, s => N(s.Nts?.ServerReceivedGood ?? 0)),
+        new("nts_server_recv_bad", false, s => N(s.Nts?.ServerReceivedBad ?? 0)),
+        new("nts_cookie_make", false, s => N((s.Nts?.CookiesMade ?? 0) + s.NtsKe.CookiesMade)),
+        new("nts_cookie_decode", false, s => N(s.Nts?.Decoded(0) ?? 0)),
+        new("nts_cookie_decode_old", false, s => N(s.Nts?.Decoded(1) ?? 0)),
+        new("nts_cookie_decode_old2", false, s => N(s.Nts?.Decoded(2) ?? 0)),
+        new("nts_cookie_decode_older", false, s => N(s.Nts?.Decoded(3) ?? 0)),
+        new("nts_cookie_decode_too_old", false, s => N(s.Nts?.Decoded(Nts.NtsCounters.Ages - 1) ?? 0)),
+        new("nts_cookie_decode_error", false, s => N(s.Nts?.DecodeErrors ?? 0)),
+        new("nts_ke_serves_good", false, s => N(s.NtsKe.Responses)),
+        new("nts_ke_serves_bad", false, s => N(s.NtsKe.ServesBad)),
+        new("nts_ke_probes_good", false, s => N(s.NtsKe.ProbesGood)),
+        new("nts_ke_probes_bad", false, s => N(s.NtsKe.ProbesBad)),
+        new("nts_ke_handshakes", false, s => N(s.NtsKe.Handshakes)),
+        new("nts_ke_refused", false, s => N(s.NtsKe.Refused)),
+        new("nts_server_naks", false, s => N(s.Nts?.NaksSent ?? 0)),
+        new("nts_server_badcookie", false, s => N(s.Packets.Dropped(DropReason.NtsBadCookie))),
+        new("nts_server_badauth", false, s => N(s.Packets.Dropped(DropReason.NtsBadAuth))),
+        new("nts_server_replay", false, s => N(s.Packets.Dropped(DropReason.NtsReplay))),
+        new("nts_server_malformed", false, s => N(s.Packets.Dropped(DropReason.NtsMalformed))),
     ]);
 
     public static readonly IReadOnlyList<ControlVariable<PeerSnapshot>> Peer =
@@ -175,7 +207,16 @@ internal static class ControlVariableTable
         new("seldisp", false, _ => "0"),
         new("selbroken", false, _ => "0"),
         new("candidate", false, p => N(p.Tally is TallyCode.SystemPeer or TallyCode.Candidate or TallyCode.Backup ? 1 : 0)),
-        new("ntscookies", false, _ => "0"),
+        // NTPsec's name and value: the cookies in the jar, -1 without NTS keys. Its ntpq -p shows the count in the t
+        // column in place of 'u' whenever the value is not -1. Listed only for NTS associations, so that a plain
+        // association's variables stay ntpd's; asked for by name (NTPsec's pstats) it is -1.
+        new("ntscookies", true, p => N(p.Nts?.Cookies ?? -1), p => p.Nts is not null),
+        new("ntsaead", true, p => p.Nts is { } n ? N(n.Aead) : null),
+        new("ntskeserver", true, p => p.Nts is { } n ? Quote(n.KeyExchangeServer) : null),
+        new("ntsnaks", true, p => p.Nts is { } n ? N(n.Naks) : null),
+        new("ntskegood", true, p => p.Nts is { } n ? N(n.KeyExchanges) : null),
+        new("ntskebad", true, p => p.Nts is { } n ? N(n.KeyExchangeFailures) : null),
+        new("ntskefail", true, p => p.Nts?.LastFailure is { } reason ? Quote(Shorten(reason, 160)) : null),
     ];
 
     /// <summary>A reference clock's variables in ntpd's order; the fudge times only when configured.</summary>
@@ -236,6 +277,13 @@ internal static class ControlVariableTable
     private static string Ppm(double secondsPerSecond) => (secondsPerSecond * 1e6).ToString("0.000000", CultureInfo.InvariantCulture);
 
     public static string Quote(string text) => "\"" + text.Replace("\"", "'", StringComparison.Ordinal) + "\"";
+
+    /// <summary>A message for a quoted value: printable ASCII only (mode 6 text is ASCII), at most <paramref name="length"/> characters.</summary>
+    private static string Shorten(string text, int length)
+    {
+        string ascii = string.Concat(text.Select(c => c is < ' ' or > '~' ? '?' : c));
+        return ascii.Length <= length ? ascii : ascii[..(length - 3)] + "...";
+    }
 
     private static string Milliseconds(double seconds, int decimals) =>
         (seconds * 1e3).ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);

@@ -79,6 +79,12 @@ public sealed record EngineSnapshot
 
     public required RestrictList Access { get; init; }
 
+    /// <summary>The NTP side of NTS, client and server; null in snapshots made without an engine.</summary>
+    public Nts.NtsCounters? Nts { get; init; }
+
+    /// <summary>The NTS-KE counters as the host last read them.</summary>
+    public Nts.NtsKeCounts NtsKe { get; init; }
+
     /// <summary>The mode 6 system status word: leap, clock source, event counter and last event (RFC 9327 §2.4.1).</summary>
     public ushort SystemStatus =>
         ControlStatus.System(State.Leap, SystemPeerId == 0 ? 0 : SystemPeerIsRefclock ? (SystemPeerIsLocalClock ? 5 : 1) : 6, EventCount, LastEvent);
@@ -196,6 +202,9 @@ public sealed record PeerSnapshot
     /// <summary>A driver's state for <c>ntpq -c cv</c> (null for the local clock and network sources).</summary>
     public RefclockState? Driver { get; init; }
 
+    /// <summary>The NTS client state of a <c>server ... nts</c> association; null for every other association.</summary>
+    public NtsPeerState? Nts { get; init; }
+
     /// <summary>A copy of <paramref name="a"/> at monotonic time <paramref name="now"/>.</summary>
     public static PeerSnapshot Of(Association a, double now)
     {
@@ -258,6 +267,7 @@ public sealed record PeerSnapshot
             RefclockStratum = s.RefclockStratum,
             RefclockId = s.RefclockId,
             RefclockFlags = s.RefclockFlags,
+            Nts = s.Nts ? NtsPeerState.Of(a) : null,
             Driver = a.Driver is { } d ? new RefclockState(d.Description, d.Timecode, d.Polls, d.NoReply, d.BadFormat, d.BadData, d.CurrentStatus, d.LastEvent, [.. d.Variables]) : null,
         };
     }
@@ -297,3 +307,24 @@ public enum SystemFlags
 public sealed record RefclockState(
     string Description, string Timecode, long Polls, long NoReply, long BadFormat, long BadData,
     Refclocks.RefclockEvent CurrentStatus, Refclocks.RefclockEvent LastEvent, IReadOnlyList<(string Name, string Value)> Variables);
+
+/// <summary>
+/// An NTS association's state for mode 6: the cookies in the jar (-1 while it holds no keys, as NTPsec), the NTS-KE
+/// server asked, the AEAD agreed (0 before keys), the NAKs received, the exchanges that gave keys or failed, and why
+/// the last one failed.
+/// </summary>
+public sealed record NtsPeerState(int Cookies, string KeyExchangeServer, ushort Aead, long Naks, long KeyExchanges, long KeyExchangeFailures, string? LastFailure)
+{
+    public static NtsPeerState Of(Association a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return new NtsPeerState(
+            a.NtsState is { } state ? state.CookieCount : -1,
+            a.Settings.Name ?? a.Settings.Address.Address.ToString(),
+            a.NtsState?.AeadId ?? 0,
+            a.NtsNaks,
+            a.NtsKeyExchanges,
+            a.NtsKeyExchangeFailures,
+            a.NtsLastFailure);
+    }
+}

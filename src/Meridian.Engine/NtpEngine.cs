@@ -338,8 +338,16 @@ public sealed class NtpEngine
             Auth = Auth,
             Mru = Mru,
             Access = Access,
+            Nts = Responder.NtsCounters,
+            NtsKe = NtsKeCounts?.Invoke() ?? default,
         };
     }
+
+    /// <summary>
+    /// The NTS-KE counters, server and client, which live with the host's TLS code: the daemon sets this so that
+    /// mode 6 can report them with the NTP side's (<see cref="EngineSnapshot.NtsKe"/>); null reports zeros.
+    /// </summary>
+    public Func<NtsKeCounts>? NtsKeCounts { get; set; }
 
     /// <summary>Answers mode 6 queries (ntpq).</summary>
     public ControlResponder Control { get; }
@@ -450,6 +458,17 @@ public sealed class NtpEngine
         Log($"{Describe(association)}: NTS keys ({state.CookieCount} cookies, AEAD {state.AeadId})");
     }
 
+    /// <summary>
+    /// The host's word that an NTS-KE for <paramref name="association"/> failed, and why: kept for mode 6
+    /// (<c>ntskefail</c>), counted with the association. The host retries on its own schedule.
+    /// </summary>
+    public void KeyExchangeFailed(Association association, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(association);
+        ArgumentNullException.ThrowIfNull(reason);
+        association.KeyExchangeFailed(reason);
+    }
+
     /// <summary>Log lines produced since the caller last drained them.</summary>
     public Queue<EngineEvent> Events { get; } = new();
 
@@ -540,6 +559,15 @@ public sealed class NtpEngine
     {
         NtsReplyCheck check = association.NtsState?.CheckReply(datagram) ?? NtsReplyCheck.Bad;
         association.Authentic = check == NtsReplyCheck.Ok;
+        if (check == NtsReplyCheck.Ok)
+        {
+            Responder.NtsCounters.CountClientGood();
+        }
+        else
+        {
+            Responder.NtsCounters.CountClientBad();
+        }
+
         switch (check)
         {
             case NtsReplyCheck.Ok:
@@ -829,6 +857,7 @@ public sealed class NtpEngine
             if (association.NtsState is { } nts)
             {
                 length = nts.WriteRequestFields(_buffer, length, _random);
+                Responder.NtsCounters.CountClientSent();
             }
             else if (association.Settings.Key is uint keyId)
             {

@@ -37,6 +37,9 @@ public sealed partial class ServerResponder
         set => Volatile.Write(ref _cookieKeys, value);
     }
 
+    /// <summary>What NTS did, both halves (the engine counts its client associations' here too), for mode 6.</summary>
+    public NtsCounters NtsCounters { get; } = new();
+
     /// <summary>Where reply nonces come from: they must not repeat or be guessable (RFC 8915 §5.6), so never seeded outside tests.</summary>
     public IRandomSource Random { get; init; } = CryptoRandomSource.Instance;
 
@@ -103,10 +106,24 @@ public sealed partial class ServerResponder
         }
 
         Span<byte> c2s = keys[..MaxSessionKeyLength], s2c = keys[MaxSessionKeyLength..];
-        if (cookieKeys.Open(UnpaddedCookie(fields.Cookie), out ushort aeadId, c2s, s2c, out int keyLength) != CookieStatus.Opened)
+        ReadOnlySpan<byte> cookie = UnpaddedCookie(fields.Cookie);
+        CookieStatus opened = cookieKeys.Open(cookie, out ushort aeadId, c2s, s2c, out int keyLength);
+        if (opened != CookieStatus.Opened)
         {
+            if (opened == CookieStatus.UnknownKey)
+            {
+                NtsCounters.CountDecoded(NtsCounters.Ages - 1);
+            }
+            else
+            {
+                NtsCounters.CountDecodeError();
+            }
+
             return NtsVerdict.BadCookie;
         }
+
+        int age = cookieKeys.KeyAge(cookie);
+        NtsCounters.CountDecoded(age < 0 ? NtsCounters.Ages - 1 : age);
 
         SessionAeads aeads = t_session ??= new SessionAeads();
         INtsAead? aead = aeads.Keyed(aeadId, c2s[..keyLength]);
@@ -129,6 +146,7 @@ public sealed partial class ServerResponder
         }
 
         session = new NtsSession(aeadId, keyLength, 1 + fields.PlaceholderCount);
+        NtsCounters.CountServerGood();
         return NtsVerdict.Authentic;
     }
 
@@ -169,6 +187,7 @@ public sealed partial class ServerResponder
             _ => DropReason.NtsMalformed,
         };
         Counters.CountDropped(reason);
+        NtsCounters.CountServerBad();
         if (verdict is not (NtsVerdict.BadCookie or NtsVerdict.BadAuth))
         {
             return 0;
@@ -184,6 +203,8 @@ public sealed partial class ServerResponder
         int length = WriteKiss(header, version, NtsNak.Code, KissPoll, reply);
         length += NtsFieldWriter.WriteUniqueIdentifier(reply[length..], fields.UniqueIdentifier);
         Counters.CountKiss();
+        NtsCounters.CountNak();
+        NtsCounters.CountServerSent();
         kissed = true;
         return length;
     }
@@ -258,6 +279,8 @@ public sealed partial class ServerResponder
         aead.Seal(nonce, reply[..position], plaintext, ciphertext);
         CryptographicOperations.ZeroMemory(plaintext);
         Counters.CountAnswered();
+        NtsCounters.CountServerSent();
+        NtsCounters.CountCookiesMade(cookies);
         return position + authenticator;
     }
 

@@ -45,6 +45,49 @@ public sealed class ControlFormatTests
         Assert.Equal(row, ControlFormat.PeerLine('*', v, Now, address => address.ToString()));
     }
 
+    [Theory]
+    // NTPsec's ntpq: an NTS association's cookies in place of 'u'; -1 (no keys) and a plain server keep 'u'.
+    [InlineData("8", "*198.18.0.1      198.18.1.1       3 8    4    8  376   41.552   -3.044   0.289")]
+    [InlineData("0", "*198.18.0.1      198.18.1.1       3 0    4    8  376   41.552   -3.044   0.289")]
+    [InlineData("-1", "*198.18.0.1      198.18.1.1       3 u    4    8  376   41.552   -3.044   0.289")]
+    [InlineData(null, "*198.18.0.1      198.18.1.1       3 u    4    8  376   41.552   -3.044   0.289")]
+    public void An_nts_server_row_shows_its_cookie_count_in_the_t_column(string? cookies, string row)
+    {
+        var v = new Dictionary<string, string>
+        {
+            ["srcadr"] = "198.18.0.1", ["refid"] = "198.18.1.1", ["stratum"] = "3", ["hmode"] = "3", ["hpoll"] = "4", ["ppoll"] = "3",
+            ["rec"] = "0xeead00fc.00000000", ["reach"] = "0xfe", ["delay"] = "41.552", ["offset"] = "-3.044", ["jitter"] = "0.289",
+        };
+        if (cookies is not null)
+        {
+            v["ntscookies"] = cookies;
+        }
+
+        Assert.Equal(row, ControlFormat.PeerLine('*', v, Now));
+    }
+
+    [Fact]
+    public void Readvar_of_an_nts_association_lists_its_nts_variables_as_sent()
+    {
+        var variables = new List<KeyValuePair<string, string?>>
+        {
+            new("ntscookies", "8"), new("ntsaead", "15"), new("ntskeserver", "\"ntp.test\""), new("ntsnaks", "0"),
+            new("ntskegood", "1"), new("ntskebad", "2"), new("ntskefail", "\"NameMismatch: the certificate is not for other.test\""),
+        };
+        Assert.Equal(
+            "ntscookies=8, ntsaead=15, ntskeserver=\"ntp.test\", ntsnaks=0, ntskegood=1,\nntskebad=2,\nntskefail=\"NameMismatch: the certificate is not for other.test\"\n",
+            ControlFormat.Variables(variables, raw: false));
+    }
+
+    [Fact]
+    public void Ntsinfo_has_ntpsecs_layout()
+    {
+        var values = new Dictionary<string, string> { ["nts_client_send"] = "12", ["nts_cookie_decode_too_old"] = "3" };
+        Assert.Equal(
+            "NTS client sends:                      12\nNTS decode cookies too old:             3\n",
+            ControlFormat.NtpsecLabelled([("nts_client_send", "NTS client sends:          "), ("nts_missing", "never:"), ("nts_cookie_decode_too_old", "NTS decode cookies too old:")], values));
+    }
+
     [Fact]
     public void A_reference_clock_row_with_names_and_a_long_interval()
     {

@@ -239,6 +239,30 @@ public sealed class ServerCookieKeys : IDisposable
         return CookieStatus.Opened;
     }
 
+    /// <summary>
+    /// How many rotations back the key a cookie names was current: 0 for the current key, up to
+    /// <see cref="Retained"/>; -1 for a key not held (too old, or never ours). Reads the key id only.
+    /// </summary>
+    public int KeyAge(ReadOnlySpan<byte> cookie)
+    {
+        if (cookie.Length < KeyIdLength)
+        {
+            return -1;
+        }
+
+        uint id = BinaryPrimitives.ReadUInt32BigEndian(cookie);
+        CookieMasterKey[] keys = Volatile.Read(ref _keys);
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if (keys[i].Id == id)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Opens a cookie into a new <see cref="NtsCookie"/> (allocates; for the NTS-KE side and tests).</summary>
     public CookieStatus Open(ReadOnlySpan<byte> cookie, out NtsCookie? contents)
     {

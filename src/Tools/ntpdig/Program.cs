@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Meridian.Engine;
+using Meridian.Engine.Nts;
 using Meridian.Host;
+using Meridian.Host.Nts;
 using Meridian.Client;
 using Meridian.Client.CommandLine;
 using Meridian.Protocol;
@@ -11,7 +13,8 @@ namespace Meridian.Tools.Ntpdig;
 
 /// <summary>
 /// <c>ntpdig</c>, the SNTP client (RFC 4330) with NTPsec's flags and output: one line per run with the server's
-/// time, the offset and its error bound, or JSON with <c>-j</c>.
+/// time, the offset and its error bound, or JSON with <c>-j</c>. <c>-N</c>/<c>--nts</c> (ours: NTPsec's ntpdig has
+/// no NTS) runs NTS-KE first and takes only a reply NTS authenticates.
 /// </summary>
 public static class Program
 {
@@ -36,6 +39,8 @@ public static class Program
            -s no  slew            Set (slew) the time with adjtime()
            -t Num timeout         Request timeout in seconds (default 5)
            -k Str keyfile         Specify a keyfile
+           -N no  nts             Use NTS (RFC 8915): NTS-KE, then only authenticated replies
+              Str ca              CA certificates (PEM) for --nts (default: the system's)
            -V no version          Output version information and exit
            -h no  help            Display extended usage information and exit
         """;
@@ -49,9 +54,10 @@ public static class Program
             ["gap"] = ("g", true), ["help"] = ("h", false), ["json"] = ("j", false), ["keyfile"] = ("k", true),
             ["logfile"] = ("l", true), ["steplimit"] = ("M", true), ["samples"] = ("p", true), ["step"] = ("S", false),
             ["slew"] = ("s", false), ["timeout"] = ("t", true), ["version"] = ("V", false),
+            ["nts"] = ("N", false), ["ca"] = ("ca", true),
         };
 
-        if (!new GetOpt("46a:c:dD:g:hjk:l:M:p:Sst:V", longOptions).TryParse(args, out var options, out var hosts, out string? error))
+        if (!new GetOpt("46a:c:dD:g:hjk:l:M:Np:Sst:V", longOptions).TryParse(args, out var options, out var hosts, out string? error))
         {
             Console.WriteLine(error);
             return 1;
@@ -68,6 +74,8 @@ public static class Program
                 case "c": run.Concurrent.Add(option.Value!); break;
                 case "d": run.Debug++; break;
                 case "j": run.Json = true; break;
+                case "N": run.Nts = true; break;
+                case "ca": run.CaFile = option.Value!; break;
                 case "S": run.Step = true; break;
                 case "s": run.Slew = true; break;
                 case "h":
@@ -122,6 +130,18 @@ public static class Program
         }
 
         run.Log = message => log.Write($"ntpdig: {message}\n");
+        if (run.Nts && run.KeyId is not null)
+        {
+            Console.Error.WriteLine("ntpdig: --nts and -a cannot be used together: NTS is the authentication");
+            return 1;
+        }
+
+        if (run.CaFile is not null && !run.Nts)
+        {
+            Console.Error.WriteLine("ntpdig: --ca is for --nts");
+            return 1;
+        }
+
         if (hosts.Count == 0 && run.Concurrent.Count == 0)
         {
             hosts.Add("localhost");
@@ -180,6 +200,11 @@ public static class Program
         public uint? KeyId { get; set; }
 
         public string KeyFile { get; set; } = "/etc/ntp.keys";
+
+        /// <summary>-N/--nts: NTS-KE with each host, then one NTS-authenticated exchange; --ca: the CAs its certificate must chain to.</summary>
+        public bool Nts { get; set; }
+
+        public string? CaFile { get; set; }
 
         private SymmetricKey? key;
 
@@ -286,6 +311,17 @@ public static class Program
                     Log($"querying {address} ({host})");
                 }
 
+                if (Nts)
+                {
+                    // One NTS-KE host stands for its name: its certificate is checked for that name, whatever address.
+                    if (QueryNts(host, address) is Answer answer)
+                    {
+                        answers.Add(answer);
+                    }
+
+                    break;
+                }
+
                 var endPoint = new IPEndPoint(address, 123);
                 using NtpClient client = NtpClient.Open(LinuxClock.Instance, [address], 0);
                 client.Key = key;
@@ -298,6 +334,43 @@ public static class Program
             }
 
             return answers;
+        }
+
+        /// <summary>
+        /// NTS (RFC 8915): NTS-KE with <paramref name="host"/> at <paramref name="address"/> (TLS 1.3, port 4460, its
+        /// certificate checked for <paramref name="host"/>), then one request carrying a cookie to the NTP server it
+        /// names (this address by default). Only a reply with our Unique Identifier and a valid authenticator counts;
+        /// every failure is logged with its reason.
+        /// </summary>
+        private Answer? QueryNts(string host, IPAddress address)
+        {
+            var options = new NtsKeClientOptions { CaFile = CaFile, Timeout = TimeSpan.FromSeconds(Timeout) };
+            NtsKeyExchangeResult exchange;
+            try
+            {
+                exchange = NtsKeyExchange.Run(host, address, options, [.. NtsAead.Supported]);
+            }
+            catch (Exception e) when (NtsKeyExchange.Reason(e) is string reason)
+            {
+                Log($"NTS-KE with {host} failed ({reason})");
+                return null;
+            }
+
+            using NtsClientState state = exchange.State;
+            IPEndPoint server = exchange.NtpServer ?? new IPEndPoint(address, NtsClientState.DefaultNtpPort);
+            Log($"NTS-KE with {host}: {exchange.Summary}");
+            using NtpClient client = NtpClient.Open(LinuxClock.Instance, [server.Address], 0);
+            client.Nts = state;
+            client.SendRequest(server, 4);
+            NtpResponse? response = client.Receive(DateTime.UtcNow.AddSeconds(Timeout), Debug > 1 ? Log : null);
+            if (response is null)
+            {
+                Log($"{host}: no NTS-authenticated reply from {server}{(client.NtsRefusal is string why ? $" ({why})" : " (timed out)")}");
+                return null;
+            }
+
+            Log($"{host}: reply from {server} authenticated by NTS (AEAD {state.AeadId})");
+            return new Answer(host, response);
         }
 
         /// <summary>Drops unusable replies with NTPsec's reasons, then takes the lowest stratum and error bound.</summary>

@@ -34,7 +34,7 @@ public static class Program
     private static readonly string[] Commands =
     [
         "peers", "lpeers", "opeers", "apeers", "associations", "lassociations", "passociations", "readvar", "rv",
-        "clockvar", "cv", "writevar", "pstats", "sysinfo", "sysstats", "iostats", "kerninfo", "authinfo", "monstats",
+        "clockvar", "cv", "writevar", "pstats", "sysinfo", "sysstats", "iostats", "kerninfo", "authinfo", "monstats", "ntsinfo",
         "mrulist", ":config", "config-from-file", "host", "hostnames", "keyid", "keytype", "passwd", "timeout", "raw",
         "cooked", "version", "help", "quit", "exit",
     ];
@@ -184,6 +184,9 @@ public static class Program
                     return true;
                 case "sysstats" or "iostats" or "kerninfo" or "authinfo" or "monstats":
                     Display(session, 0, SystemDisplays[command].Rows, SystemDisplays[command].DecodeStatus);
+                    return true;
+                case "ntsinfo":
+                    Display(session, 0, NtsInfoRows, decodeStatus: false, ntpsecLayout: true);
                     return true;
                 case "pstats":
                     if (rest.Length == 0)
@@ -340,6 +343,20 @@ public static class Program
         ["monstats"] = (MonStatsRows, false),
     };
 
+    /// <summary>NTPsec's <c>ntsinfo</c>: its labels, its order, its layout (ntpd 4.2.8 has no NTS).</summary>
+    private static readonly (string Name, string Label)[] NtsInfoRows =
+    [
+        ("nts_client_send", "NTS client sends:          "), ("nts_client_recv_good", "NTS client recvs good:     "),
+        ("nts_client_recv_bad", "NTS client recvs w error:  "), ("nts_server_recv_good", "NTS server recvs good:     "),
+        ("nts_server_recv_bad", "NTS server recvs w error:  "), ("nts_server_send", "NTS server sends:          "),
+        ("nts_cookie_make", "NTS make cookies:          "), ("nts_cookie_decode", "NTS decode cookies:        "),
+        ("nts_cookie_decode_old", "NTS decode cookies old:    "), ("nts_cookie_decode_old2", "NTS decode cookies old2:   "),
+        ("nts_cookie_decode_older", "NTS decode cookies older:  "), ("nts_cookie_decode_too_old", "NTS decode cookies too old:"),
+        ("nts_cookie_decode_error", "NTS decode cookies error:  "), ("nts_ke_probes_good", "NTS KE client probes good: "),
+        ("nts_ke_probes_bad", "NTS KE client probes bad:  "), ("nts_ke_serves_good", "NTS KE serves good:        "),
+        ("nts_ke_serves_bad", "NTS KE serves bad:         "),
+    ];
+
     private static readonly (string Name, string Label)[] PeerStatsRows =
     [
         ("srcadr", "remote host:"), ("dstadr", "local address:"), ("timerec", "time last received:"),
@@ -353,7 +370,7 @@ public static class Program
     /// The labelled displays (sysstats, iostats, kerninfo, authinfo, monstats, pstats): one query naming every
     /// variable, then one line per variable the daemon returned, as ntpd 4.2.8's ntpq prints them.
     /// </summary>
-    private static void Display(Session session, ushort associationId, (string Name, string Label)[] rows, bool decodeStatus)
+    private static void Display(Session session, ushort associationId, (string Name, string Label)[] rows, bool decodeStatus, bool ntpsecLayout = false)
     {
         ControlResponse response;
         Dictionary<string, string> values;
@@ -401,7 +418,7 @@ public static class Program
             Console.WriteLine(ControlFormat.StatusLine(associationId, response.Status, raw: false));
         }
 
-        Console.Write(ControlFormat.Labelled(rows, values));
+        Console.Write(ntpsecLayout ? ControlFormat.NtpsecLabelled(rows, values) : ControlFormat.Labelled(rows, values));
     }
 
     /// <summary>An association argument: a number, or &amp;N for the Nth of the last listing.</summary>

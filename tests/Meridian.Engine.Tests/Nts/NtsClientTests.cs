@@ -407,6 +407,58 @@ public sealed class NtsClientTests
         Assert.Equal(1, association.Filter.Count);
     }
 
+    /// <summary>A mode 6 READVAR of <paramref name="names"/> for <paramref name="association"/>: the answer's text on one line.</summary>
+    private static string ReadVariables(NtpEngine engine, RecordingTransport transport, int association, string names = "")
+    {
+        var request = new byte[(12 + names.Length + 3) & ~3];
+        new ControlHeader { Version = 2, Opcode = ControlOpcode.ReadVariables, Sequence = 7, AssociationId = (ushort)association }
+            .Write(request, System.Text.Encoding.ASCII.GetBytes(names));
+        transport.Sent.Clear();
+        engine.Receive(request, new IPEndPoint(IPAddress.Loopback, 40123), Start, 50);
+        string text = string.Concat(transport.Sent.Select(s =>
+        {
+            Assert.True(ControlHeader.TryRead(s.Packet, out ControlHeader header, out ReadOnlySpan<byte> data, out _));
+            Assert.False(header.IsError, $"error {header.Status >> 8} for '{names}'");
+            return System.Text.Encoding.ASCII.GetString(data);
+        }));
+        transport.Sent.Clear();
+        return text.Replace(",\r\n", ", ", StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Mode_6_shows_the_cookies_the_key_exchanges_the_naks_and_the_last_failure()
+    {
+        var (engine, transport, _, association, server) = Engine();
+        Association plain = engine.Add(new AssociationSettings(new IPEndPoint(IPAddress.Parse("198.18.0.9"), 123)));
+        engine.Tick(0);
+
+        // No keys yet: NTPsec's -1, so its ntpq shows 'u'; nothing exchanged.
+        string before = ReadVariables(engine, transport, association.Id);
+        Assert.Contains("ntscookies=-1, ntsaead=0, ntskeserver=\"198.18.0.1\", ntsnaks=0, ntskegood=0, ntskebad=0", before, StringComparison.Ordinal);
+        Assert.DoesNotContain("ntskefail", before, StringComparison.Ordinal);
+
+        engine.KeyExchangeFailed(association, "NameMismatch: the certificate is for ntp.test, not \"x\"");
+        Assert.Equal("ntskebad=1, ntskefail=\"NameMismatch: the certificate is for ntp.test, not 'x'\"", ReadVariables(engine, transport, association.Id, "ntskebad,ntskefail"));
+
+        var (state, nts, _, _) = Setup(cookies: 2);
+        engine.SetNts(association, state);
+        Assert.Equal("ntscookies=2, ntsaead=15, ntskegood=1", ReadVariables(engine, transport, association.Id, "ntscookies,ntsaead,ntskegood"));
+        engine.Tick(1);
+        byte[] request = Assert.Single(transport.Sent, s => s.To.Equals(server)).Packet;
+        Assert.Equal("ntscookies=1", ReadVariables(engine, transport, association.Id, "ntscookies"));
+        byte[] reply = nts.Answer(request, Start, Start)!;
+        engine.Receive(reply, server, Start, 1.002);
+        Assert.Equal("ntscookies=8", ReadVariables(engine, transport, association.Id, "ntscookies"));
+        engine.Receive(TestNtsServer.Nak(request), server, Start, 1.003); // answered already: it is no NAK to an outstanding request
+        Assert.Equal("ntsnaks=0", ReadVariables(engine, transport, association.Id, "ntsnaks"));
+        Assert.Equal("nts_client_send=1, nts_client_recv_good=1, nts_client_recv_bad=1", ReadVariables(engine, transport, 0, "nts_client_send,nts_client_recv_good,nts_client_recv_bad"));
+
+        // A plain association lists none of it (ntpd's variables), and says -1 when asked, as NTPsec.
+        string other = ReadVariables(engine, transport, plain.Id);
+        Assert.DoesNotContain("nts", other, StringComparison.Ordinal);
+        Assert.Equal("ntscookies=-1", ReadVariables(engine, transport, plain.Id, "ntscookies"));
+    }
+
     [Fact]
     public void After_a_nak_the_association_stops_polling_until_new_keys_come()
     {

@@ -335,6 +335,39 @@ public sealed class NtsServerTests : IDisposable
     }
 
     [Fact]
+    public void The_nts_counters_tell_good_requests_naks_replays_and_cookie_ages_apart()
+    {
+        // NTPsec's ntsinfo counters, which mode 6 reports: each request lands in exactly the counters it should.
+        ServerResponder responder = Responder();
+        const ushort aead = NtsAeadId.AesSivCmac256;
+        (byte[] c2s, byte[] s2c) = SessionKeys(aead);
+        var reply = new byte[ServerResponder.MaxReplyLength];
+        byte[] current = Request(aead, c2s, Bytes(32), Cookie(aead, c2s, s2c), placeholders: 2);
+        Assert.True(responder.Respond(current, Received, reply) > NtpHeader.Size);
+        Assert.Equal(0, responder.Respond(current, Received, reply)); // the replay
+        byte[] forged = Cookie(aead, c2s, s2c);
+        forged[30] ^= 1;
+        Assert.True(responder.Respond(Request(aead, c2s, Bytes(32), forged, placeholders: 0), Received, reply) > 0); // a NAK
+        byte[] old = Cookie(aead, c2s, s2c);
+        _keys.Rotate(Day0.AddDays(1));
+        Assert.True(responder.Respond(Request(aead, c2s, Bytes(32), old, placeholders: 0), Received, reply) > NtpHeader.Size);
+        _keys.Rotate(Day0.AddDays(2));
+        Assert.True(responder.Respond(Request(aead, c2s, Bytes(32), old, placeholders: 0), Received, reply) > 0); // rotated away: a NAK
+
+        NtsCounters n = responder.NtsCounters;
+        Assert.Equal(2, n.ServerReceivedGood); // the first and the old key's: a replay is not good
+        Assert.Equal(3, n.ServerReceivedBad); // the replay, the forged cookie, the rotated-away one
+        Assert.Equal(4, n.ServerSent); // two answers, two NAKs
+        Assert.Equal(2, n.NaksSent);
+        Assert.Equal(3 + 1, n.CookiesMade);
+        Assert.Equal(2, n.Decoded(0)); // the first and its replay
+        Assert.Equal(1, n.Decoded(1));
+        Assert.Equal(1, n.Decoded(NtsCounters.Ages - 1));
+        Assert.Equal(1, n.DecodeErrors);
+        Assert.Equal(0, n.ClientSent);
+    }
+
+    [Fact]
     public void The_replay_filter_remembers_many_identifiers_and_forgets_within_its_capacity()
     {
         var filter = new NtsReplayFilter(new SeededRandomSource(3));
