@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Meridian.Engine;
+using Meridian.Engine.Nts;
 using Meridian.Protocol;
+using Meridian.Protocol.Nts;
 
 namespace Meridian.Client.Tests;
 
@@ -49,6 +51,55 @@ public sealed class NtpClientTests
         NtpResponse? response = client.Receive(DateTime.UtcNow.AddSeconds(5));
         Assert.NotNull(response);
         Assert.Equal(t1, response!.T1);
+    }
+
+    /// <summary>A reply to <paramref name="request"/> from a server at stratum <paramref name="stratum"/>, with the NTS Unique Identifier echoed when asked.</summary>
+    private static byte[] Reply(byte[] request, byte stratum, ReferenceId refid, bool echoIdentifier)
+    {
+        Assert.True(NtpHeader.TryRead(request, out NtpHeader sent));
+        var reply = new byte[200];
+        new NtpHeader
+        {
+            Version = 4, Mode = NtpMode.Server, Stratum = stratum, ReferenceId = refid,
+            Leap = stratum == 0 ? LeapIndicator.Unsynchronized : LeapIndicator.NoWarning,
+            OriginTimestamp = sent.TransmitTimestamp, ReceiveTimestamp = sent.TransmitTimestamp, TransmitTimestamp = sent.TransmitTimestamp,
+        }.Write(reply);
+        int length = NtpHeader.Size;
+        if (echoIdentifier)
+        {
+            Assert.Equal(NtsFieldStatus.Ok, NtsFields.TryRead(request, out NtsFields fields));
+            length += NtsFieldWriter.WriteUniqueIdentifier(reply.AsSpan(NtpHeader.Size), fields.UniqueIdentifier);
+        }
+
+        return reply[..length];
+    }
+
+    [Fact]
+    public void With_nts_an_unauthenticated_reply_is_refused_and_a_nak_ends_the_wait_saying_why()
+    {
+        // ntpdig --nts (RFC 8915 §5.7): only a reply whose authenticator opens counts; a NAK says the cookie was not usable.
+        using var server = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var endPoint = (IPEndPoint)server.Client.LocalEndPoint!;
+        using NtsClientState nts = NtsClientState.FromKeyExchange(NtsAeadId.AesSivCmac256, new byte[32], new byte[32], [new byte[100], new byte[100]]);
+        using NtpClient client = NtpClient.Open(new CountingClock(), [IPAddress.Loopback], 0);
+        client.Nts = nts;
+
+        client.SendRequest(endPoint, 4);
+        IPEndPoint? from = null;
+        byte[] request = server.Receive(ref from);
+        Assert.Equal(NtsFieldStatus.Ok, NtsFields.TryRead(request, out NtsFields asked));
+        Assert.True(asked.HasAuthenticator);
+        server.Send(Reply(request, 2, ReferenceId.FromAscii("TEST"), echoIdentifier: false), from!);
+        Assert.Null(client.Receive(DateTime.UtcNow.AddSeconds(0.5)));
+        Assert.Equal($"a reply from {IPAddress.Loopback} failed the NTS checks (Unique Identifier or authenticator)", client.NtsRefusal);
+
+        client.SendRequest(endPoint, 4);
+        request = server.Receive(ref from);
+        server.Send(Reply(request, 0, KissCode.Ntsn, echoIdentifier: true), from!);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Null(client.Receive(DateTime.UtcNow.AddSeconds(5)));
+        Assert.True(waited.Elapsed < TimeSpan.FromSeconds(4), $"the NAK did not end the wait ({waited.Elapsed})");
+        Assert.Equal($"NTS NAK from {IPAddress.Loopback}: the server could not use our cookie", client.NtsRefusal);
     }
 
     [Fact]

@@ -73,7 +73,10 @@ public static class NtsKeyExchange
         return new NtsKeyExchangeResult(state, server, $"AEAD {aead}, {response.Cookies.Count} cookies{(server is null ? string.Empty : $", NTP at {server}")}", connection.Waived);
     }
 
-    /// <summary>Whether <paramref name="e"/> is a failure of the exchange (rather than a bug), and in what words to report it.</summary>
+    /// <summary>
+    /// Whether <paramref name="e"/> is a failure of the exchange (rather than a bug), and in what words to report it:
+    /// <c>NameMismatch: certificate ... is not for other.test</c>, the failure named once.
+    /// </summary>
     public static string? Reason(Exception e) => e switch
     {
         NtsKeClientException ke => $"{ke.Failure}: {ke.Detail}",
