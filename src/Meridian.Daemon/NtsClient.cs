@@ -69,14 +69,7 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         string host = association.Settings.Name ?? association.Address.Address.ToString();
         bool noval = association.Settings.NtsNoValidation;
         long updates = engine.ClockUpdates;
-        var options = new NtsKeClientOptions
-        {
-            CaFile = config.CertificateAuthorities,
-            Timeout = TimeSpan.FromSeconds(10),
-            // nocerttimecheck N (chrony): no date check until the clock has been updated N times.
-            SkipDateCheck = updates < config.NoCertTimeCheck,
-            SkipVerification = noval,
-        };
+        NtsKeClientOptions options = ClientOptions(config, noval, updates);
         IPAddress address = association.Address.Address;
         var thread = new Thread(() =>
         {
@@ -95,6 +88,22 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         })
         { IsBackground = true, Name = "nts-ke " + host };
         thread.Start();
+    }
+
+    /// <summary>
+    /// The certificate check of one exchange: <c>nts nocerttimecheck N</c> (chrony's) skips the dates while the clock has
+    /// been updated fewer than N times; <c>noval</c> skips the whole check.
+    /// </summary>
+    public static NtsKeClientOptions ClientOptions(NtsConfig config, bool noval, long clockUpdates)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new NtsKeClientOptions
+        {
+            CaFile = config.CertificateAuthorities,
+            Timeout = TimeSpan.FromSeconds(10),
+            SkipDateCheck = clockUpdates < config.NoCertTimeCheck,
+            SkipVerification = noval,
+        };
     }
 
     /// <summary>
