@@ -71,17 +71,9 @@ public sealed partial class ConfigParser
                     nts = nts with { TlsEcdhCurves = line.RequireWord("a list of ECDH curves")?.Text ?? nts.TlsEcdhCurves };
                     break;
                 case "aead":
-                    if (line.RequireWord("AES_SIV_CMAC_256 or AES_128_GCM_SIV") is ConfigToken aead)
+                    if (ReadAead(line) is ushort aead)
                     {
-                        if (NtsAeadNames.TryGetValue(aead.Text, out ushort id))
-                        {
-                            nts = nts with { Aead = id };
-                        }
-                        else
-                        {
-                            line.Error(aead, Unknown("unknown NTS AEAD ", aead.Text, aead.Text.ToUpperInvariant(), ["AES_SIV_CMAC_256", "AES_128_GCM_SIV"])
-                                + "; AES_SIV_CMAC_256 (15) and AES_128_GCM_SIV (30) are the AEADs NTS negotiates");
-                        }
+                        nts = nts with { Aead = aead };
                     }
 
                     break;
@@ -123,5 +115,23 @@ public sealed partial class ConfigParser
             _config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, nts.EnableFile ?? "", nts.EnableLine, nts.EnableColumn,
                 $"'nts enable' needs 'nts cert FILE' and 'nts key FILE' (missing: {string.Join(" and ", new[] { nts.Certificate is null ? "cert" : null, nts.Key is null ? "key" : null }.OfType<string>())})"));
         }
+    }
+
+    /// <summary>The AEAD after <c>aead</c> (of <c>nts</c> or of a server line), by name or IANA number; null after an error at its column.</summary>
+    private static ushort? ReadAead(LineReader line)
+    {
+        if (line.RequireWord("AES_SIV_CMAC_256 or AES_128_GCM_SIV") is not ConfigToken aead)
+        {
+            return null;
+        }
+
+        if (NtsAeadNames.TryGetValue(aead.Text, out ushort id))
+        {
+            return id;
+        }
+
+        line.Error(aead, Unknown("unknown NTS AEAD ", aead.Text, aead.Text.ToUpperInvariant(), ["AES_SIV_CMAC_256", "AES_128_GCM_SIV"])
+            + "; AES_SIV_CMAC_256 (15) and AES_128_GCM_SIV (30) are the AEADs NTS negotiates");
+        return null;
     }
 }

@@ -58,7 +58,7 @@ public sealed partial class ConfigParser
         ["maxdelay"] = "samples are not discarded by delay in this build",
     };
 
-    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay"];
+    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay", "ca", "aead"];
 
     /// <summary><c>tos</c> options and their ranges (ntpd 4.2.8 and NTPsec); <c>basedate</c> takes a date.</summary>
     private static readonly Dictionary<string, (double Min, double Max)> TosRanges = new(StringComparer.Ordinal)
@@ -365,6 +365,7 @@ public sealed partial class ConfigParser
 
         var association = new AssociationConfig(kind, address.Value.Text, address.Value.Line);
         ConfigToken? noval = null;
+        ConfigToken? ntsOption = null;
         while (line.Next() is ConfigToken option)
         {
             string word = option.Text.ToLowerInvariant();
@@ -387,6 +388,23 @@ public sealed partial class ConfigParser
                 case "noval":
                     noval = option;
                     association = association with { NoVal = true };
+                    break;
+                case "ca":
+                    if (line.RequireWord("a CA file or directory") is ConfigToken ca)
+                    {
+                        ntsOption ??= option;
+                        association = association with { NtsCa = ca.Text };
+                    }
+
+                    break;
+                case "aead":
+                    ntsOption ??= option;
+                    if (ReadAead(line) is not ushort aead)
+                    {
+                        return;
+                    }
+
+                    association = association with { NtsAead = aead };
                     break;
                 case "preempt" or "xleave" or "autokey":
                     line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
@@ -445,6 +463,16 @@ public sealed partial class ConfigParser
             line.NotInEffect(address.Value, $"reference clock {clock}", $"driver type {clock.Type} is not available in this build yet; the association is not used");
         }
 
+        if (ntsOption is ConfigToken stray && !association.Nts)
+        {
+            line.Warn(stray, $"{stray.Text.ToLowerInvariant()} applies to NTS associations (with 'nts') only; ignored");
+        }
+
+        if (association.Nts && !NtsKeAddress(line, address.Value, ref association))
+        {
+            return;
+        }
+
         if (noval is ConfigToken insecure)
         {
             line.Warn(insecure, association.Nts
@@ -459,6 +487,59 @@ public sealed partial class ConfigParser
         }
 
         _config.Associations.Add(association);
+    }
+
+    /// <summary>
+    /// <c>server HOST:PORT nts</c> and <c>server [IPV6]:PORT nts</c> (NTPsec): the port is the NTS-KE server's, not
+    /// NTP's. A bracketed IPv6 literal without a port is the bare address. False after an error at the port.
+    /// </summary>
+    private static bool NtsKeAddress(LineReader line, ConfigToken token, ref AssociationConfig association)
+    {
+        string text = token.Text;
+        string host = text;
+        string? port = null;
+        if (text.StartsWith('['))
+        {
+            int close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                line.Error(token, $"'{text}': an IPv6 address in brackets needs its ']'");
+                return false;
+            }
+
+            host = text[1..close];
+            if (close + 1 < text.Length)
+            {
+                if (text[close + 1] != ':')
+                {
+                    line.Error(token, $"'{text}': after ']' comes ':PORT' or nothing");
+                    return false;
+                }
+
+                port = text[(close + 2)..];
+            }
+        }
+        else if (text.Count(c => c == ':') == 1)
+        {
+            int colon = text.IndexOf(':', StringComparison.Ordinal);
+            host = text[..colon];
+            port = text[(colon + 1)..];
+        }
+
+        int? number = null;
+        if (port is not null)
+        {
+            if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int value) || value is < 1 or > 65535)
+            {
+                line.Error(token, $"'{port}' is not an NTS-KE port (1 to 65535) in '{text}'");
+                return false;
+            }
+
+            number = value;
+        }
+
+        association = association with { Address = host, NtsKePort = number };
+        return true;
     }
 
     /// <summary><c>slewalways [yes|no]</c> (seed 003): never step the clock, only slew it.</summary>

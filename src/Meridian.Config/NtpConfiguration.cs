@@ -40,6 +40,18 @@ public sealed record AssociationConfig(AssociationKind Kind, string Address, int
     /// </summary>
     public bool NoVal { get; init; }
 
+    /// <summary>
+    /// The NTS-KE port, from <c>server HOST:PORT nts</c> (NTPsec): the host is the NTS-KE server, which names the NTP
+    /// server in its response (RFC 8915 §4.1.7) or leaves it the same host. Null: 4460.
+    /// </summary>
+    public int? NtsKePort { get; init; }
+
+    /// <summary><c>ca LOCATION</c> on an <c>nts</c> server line (NTPsec): this server's CAs, instead of <c>nts ca</c> or the system's.</summary>
+    public string? NtsCa { get; init; }
+
+    /// <summary><c>aead NAME</c> on an <c>nts</c> server line (NTPsec): the AEAD offered first to this server, over <c>nts aead</c>.</summary>
+    public ushort? NtsAead { get; init; }
+
     /// <summary><c>mode N</c> of a reference clock: its driver's mode bits (NMEA: sentences and speed).</summary>
     public int Mode { get; init; }
 

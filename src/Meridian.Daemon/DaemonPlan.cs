@@ -258,6 +258,9 @@ public sealed record DaemonPlan
             Key = association.Key,
             Nts = association.Nts,
             NtsNoValidation = association.Nts && association.NoVal,
+            NtsKePort = association.NtsKePort ?? Meridian.Protocol.Nts.NtsKe.Port,
+            NtsCa = association.NtsCa,
+            NtsAead = association.NtsAead,
         };
     }
 

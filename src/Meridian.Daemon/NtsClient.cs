@@ -69,13 +69,15 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
         string host = association.Settings.Name ?? association.Address.Address.ToString();
         bool noval = association.Settings.NtsNoValidation;
         long updates = engine.ClockUpdates;
-        NtsKeClientOptions options = ClientOptions(config, noval, updates);
+        NtsKeClientOptions options = ClientOptions(config, noval, updates, association.Settings.NtsCa);
         IPAddress address = association.Address.Address;
+        int port = association.Settings.NtsKePort;
+        ushort[] preference = AeadPreference(association.Settings.NtsAead ?? config.Aead);
         var thread = new Thread(() =>
         {
             try
             {
-                NtsKeyExchangeResult result = NtsKeyExchange.Run(host, address, options, AeadPreference(config.Aead));
+                NtsKeyExchangeResult result = NtsKeyExchange.Run(host, address, options, preference, port);
                 string? warning = result.Waived is not { } w ? null
                     : noval ? $"NTS-KE with {host}: certificate not validated (noval), insecure; the check would have refused it ({w.Failure}: {w.Message})"
                     : $"NTS-KE with {host}: certificate accepted outside its validity dates (nts nocerttimecheck {config.NoCertTimeCheck}, {updates} clock update(s) so far) ({w.Failure}: {w.Message})";
@@ -92,14 +94,15 @@ public sealed class NtsClient(NtpEngine engine, NtsConfig config, Action<Action>
 
     /// <summary>
     /// The certificate check of one exchange: <c>nts nocerttimecheck N</c> (chrony's) skips the dates while the clock has
-    /// been updated fewer than N times; <c>noval</c> skips the whole check.
+    /// been updated fewer than N times; <c>noval</c> skips the whole check. A server line's own <c>ca</c> wins over
+    /// <c>nts ca</c>.
     /// </summary>
-    public static NtsKeClientOptions ClientOptions(NtsConfig config, bool noval, long clockUpdates)
+    public static NtsKeClientOptions ClientOptions(NtsConfig config, bool noval, long clockUpdates, string? serverCa = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         return new NtsKeClientOptions
         {
-            CaFile = config.CertificateAuthorities,
+            CaFile = serverCa ?? config.CertificateAuthorities,
             Timeout = TimeSpan.FromSeconds(10),
             SkipDateCheck = clockUpdates < config.NoCertTimeCheck,
             SkipVerification = noval,

@@ -114,6 +114,15 @@ public sealed record AssociationSettings(IPEndPoint Address)
     /// </summary>
     public bool NtsNoValidation { get; init; }
 
+    /// <summary>The NTS-KE server's port (<c>server HOST:PORT nts</c>); for the NTS-KE client, like <see cref="NtsNoValidation"/>.</summary>
+    public int NtsKePort { get; init; } = 4460;
+
+    /// <summary>This server's CA file or directory (<c>ca LOCATION</c> on its line), over <c>nts ca</c>; for the NTS-KE client.</summary>
+    public string? NtsCa { get; init; }
+
+    /// <summary>The AEAD offered first to this server (<c>aead NAME</c> on its line), over <c>nts aead</c>; for the NTS-KE client.</summary>
+    public ushort? NtsAead { get; init; }
+
     /// <summary>The pool this association came from; such associations are dropped and replaced when they fail.</summary>
     public Pool? Pool { get; init; }
 

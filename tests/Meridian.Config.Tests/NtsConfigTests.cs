@@ -98,4 +98,44 @@ public sealed class NtsConfigTests
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
         Assert.Equal("ntp.conf:1:18: warning: noval applies to NTS associations (with 'nts') only; ignored", Assert.Single(c.Diagnostics).ToString());
     }
+
+    [Theory]
+    [InlineData("server nts.example:4461 iburst nts", "nts.example", 4461)]
+    [InlineData("server [2001:db8::1]:4461 nts", "2001:db8::1", 4461)]
+    [InlineData("server [2001:db8::1] nts", "2001:db8::1", null)]
+    [InlineData("server 2001:db8::1 nts", "2001:db8::1", null)]
+    [InlineData("server nts.example nts", "nts.example", null)]
+    public void An_nts_server_line_may_name_the_NTS_KE_port_as_NTPsec_does(string text, string host, int? port)
+    {
+        NtpConfiguration c = ConfigParser.Parse(text, "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        AssociationConfig a = Assert.Single(c.Associations);
+        Assert.Equal((host, port), (a.Address, a.NtsKePort));
+    }
+
+    [Fact]
+    public void Ca_and_aead_on_an_nts_server_line_are_that_servers_own()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server a.example nts ca /etc/a-ca.pem aead AES_128_GCM_SIV\nserver b.example nts\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal([("/etc/a-ca.pem", (ushort?)30), (null, null)], c.Associations.Select(a => (a.NtsCa, a.NtsAead)));
+        Assert.Empty(c.NotInEffect);
+    }
+
+    [Theory]
+    [InlineData("server nts.example:0 nts", "ntp.conf:1:8: error: '0' is not an NTS-KE port (1 to 65535) in 'nts.example:0'")]
+    [InlineData("server nts.example:ke nts", "ntp.conf:1:8: error: 'ke' is not an NTS-KE port (1 to 65535) in 'nts.example:ke'")]
+    [InlineData("server [2001:db8::1:4461 nts", "ntp.conf:1:8: error: '[2001:db8::1:4461': an IPv6 address in brackets needs its ']'")]
+    [InlineData("server a.example nts aead AES_SIV_CMAC_512", "ntp.conf:1:27: error: unknown NTS AEAD 'AES_SIV_CMAC_512'; AES_SIV_CMAC_256 (15) and AES_128_GCM_SIV (30) are the AEADs NTS negotiates")]
+    [InlineData("server a.example nts ca", "ntp.conf:1:25: error: expected a CA file or directory")]
+    public void Mistakes_on_an_nts_server_line_are_errors_at_their_column(string text, string expected) =>
+        Assert.Equal(expected, Assert.Single(ConfigParser.Parse(text, "ntp.conf").Diagnostics, d => d.Severity == DiagnosticSeverity.Error).ToString());
+
+    [Fact]
+    public void Ca_without_nts_is_ignored_with_a_warning()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server 192.0.2.1 ca /etc/ca.pem\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal("ntp.conf:1:18: warning: ca applies to NTS associations (with 'nts') only; ignored", Assert.Single(c.Diagnostics).ToString());
+    }
 }

@@ -54,19 +54,20 @@ public sealed class NtsTests
         using var upstream = new NetworkNamespace();
         using var downstream = new NetworkNamespace();
         upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
-        Daemon chronyd = StartChronyNtsServer(upstream, pki);
+        // NTS-KE on a port of its own (chrony's ntsport), named as NTPsec does (server HOST:PORT nts), with the CA and
+        // the AEAD on the server line instead of the global nts lines.
+        Daemon chronyd = StartChronyNtsServer(upstream, pki, ntsPort: 4461);
         downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Daemon ours = Broadcasting.StartOurs(downstream, $"""
-            server ntp.test iburst nts minpoll 4 maxpoll 4
-            nts ca {pki.CaFile}
+            server ntp.test:4461 iburst nts ca {pki.CaFile} aead AES_SIV_CMAC_256 minpoll 4 maxpoll 4
             """);
 
         (TimeSpan took, string peers) = Broadcasting.AwaitSystemPeer(downstream, "198.18.0.1", clock, ours);
         Assert.Matches(new Regex(@"^\*198\.18\.0\.1\s+\S+\s+3 [1-8] ", RegexOptions.Multiline), peers);
         string log = Broadcasting.Log(downstream);
         Assert.Matches(new Regex(@"NTS-KE with ntp\.test: AEAD 15, 8 cookies"), log);
-        Figures.Record($"our client (server ntp.test nts) -> chronyd's NTS server: NTS-KE AEAD 15 with 8 cookies, system peer after {took.TotalSeconds:0.0} s; {peers.Split('\n').First(l => l.StartsWith('*'))}");
+        Figures.Record($"our client (server ntp.test:4461 nts ca FILE aead AES_SIV_CMAC_256) -> chronyd's NTS server (ntsport 4461): NTS-KE AEAD 15 with 8 cookies, system peer after {took.TotalSeconds:0.0} s; {peers.Split('\n').First(l => l.StartsWith('*'))}");
         Assert.False(chronyd.Process.HasExited, chronyd.Output);
     }
 
@@ -184,9 +185,10 @@ public sealed class NtsTests
         """));
 
     /// <summary>chronyd serving NTS at stratum 3 with the test certificate for ntp.test.</summary>
-    private static Daemon StartChronyNtsServer(NetworkNamespace ns, NtsKeCertificates pki) => ns.Start(Sandbox.Chronyd, "-d", "-x", "-u", "root", "-f", ns.WriteFile("chrony.conf", $"""
+    private static Daemon StartChronyNtsServer(NetworkNamespace ns, NtsKeCertificates pki, int ntsPort = 4460) => ns.Start(Sandbox.Chronyd, "-d", "-x", "-u", "root", "-f", ns.WriteFile("chrony.conf", $"""
         local stratum 3
         allow
+        ntsport {ntsPort}
         ntsserverkey {pki.KeyFile("ec")}
         ntsservercert {pki.CertFile("ec")}
         bindcmdaddress /

@@ -24,4 +24,24 @@ public sealed class NtsClientCertificateCheckTests
         NtsKeClientOptions options = NtsClient.ClientOptions(new NtsConfig(), noval: true, 0);
         Assert.Equal((false, true), (options.SkipDateCheck, options.SkipVerification));
     }
+
+    [Theory]
+    [InlineData("/server-ca.pem", "/global-ca.pem", "/server-ca.pem")]
+    [InlineData(null, "/global-ca.pem", "/global-ca.pem")]
+    [InlineData(null, null, null)]
+    public void A_server_lines_ca_wins_over_nts_ca(string? serverCa, string? globalCa, string? used)
+    {
+        NtsKeClientOptions options = NtsClient.ClientOptions(new NtsConfig { CertificateAuthorities = globalCa }, noval: false, 0, serverCa);
+        Assert.Equal(used, options.CaFile);
+    }
+
+    [Theory]
+    [InlineData("server ntp.test:4461 nts ca /a.pem aead AES_128_GCM_SIV", 4461, "/a.pem", (ushort)30)]
+    [InlineData("server ntp.test nts", 4460, null, null)]
+    public void The_NTS_KE_port_ca_and_aead_of_a_server_line_reach_the_association(string line, int port, string? ca, ushort? aead)
+    {
+        AssociationConfig config = Assert.Single(ConfigParser.Parse(line, "ntp.conf").Associations);
+        Meridian.Engine.AssociationSettings settings = DaemonPlan.Settings(config, System.Net.IPAddress.Parse("198.18.0.1"));
+        Assert.Equal((port, ca, aead, "ntp.test"), (settings.NtsKePort, settings.NtsCa, settings.NtsAead, settings.Name));
+    }
 }
