@@ -56,9 +56,13 @@ public sealed partial class ConfigParser
         ["mode"] = "mode applies to reference clocks (127.127.t.u) only",
         ["bias"] = "a fixed offset per association is not applied in this build",
         ["maxdelay"] = "samples are not discarded by delay in this build",
+        ["ask"] = "NTS-KE is not asked for a particular NTP server (RFC 8915 §4.1.7 in the request); the server's choice is used",
+        ["require"] = "NTS-KE is not asked for a particular NTP server (RFC 8915 §4.1.7 in the request); the server's choice is used",
+        ["expire"] = "the keys are renewed on a NAK or when the cookies run out, not on a schedule",
+        ["cert"] = "NTS-KE runs without a client certificate",
     };
 
-    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay", "ca", "aead"];
+    private static readonly string[] AssociationValues = ["minpoll", "maxpoll", "version", "key", "ttl", "mode", "bias", "maxdelay", "ca", "aead", "ask", "require", "expire", "cert"];
 
     /// <summary><c>tos</c> options and their ranges (ntpd 4.2.8 and NTPsec); <c>basedate</c> takes a date.</summary>
     private static readonly Dictionary<string, (double Min, double Max)> TosRanges = new(StringComparer.Ordinal)
@@ -443,6 +447,11 @@ public sealed partial class ConfigParser
                         association = association with { Mode = mode };
                     }
 
+                    break;
+                case "ask" or "require" or "expire" or "cert":
+                    // NTPsec's other options of an nts server line: read, and said to be not in effect.
+                    line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);
+                    line.RequireWord(word == "expire" ? "a time" : word == "cert" ? "a certificate file" : "an address");
                     break;
                 case "ttl" or "mode":
                     line.NotInEffect(option, word, AssociationOptionsNotInEffect[word]);

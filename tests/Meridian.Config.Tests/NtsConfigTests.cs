@@ -138,4 +138,14 @@ public sealed class NtsConfigTests
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
         Assert.Equal("ntp.conf:1:18: warning: ca applies to NTS associations (with 'nts') only; ignored", Assert.Single(c.Diagnostics).ToString());
     }
+
+    [Fact]
+    public void NTPsecs_ask_require_expire_and_cert_are_read_and_said_to_be_not_in_effect()
+    {
+        NtpConfiguration c = ConfigParser.Parse("server a.example nts ask ntp1.example require ntp2.example:123 expire 1d cert /c.pem iburst\n", "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.True(Assert.Single(c.Associations).Iburst);
+        Assert.Equal(["ask", "require", "expire", "cert"], c.NotInEffect.Select(d => d.ToString().Split('\'')[1]));
+        Assert.Equal("ntp.conf:1:22: warning: 'ask' is read and checked but not in effect: NTS-KE is not asked for a particular NTP server (RFC 8915 §4.1.7 in the request); the server's choice is used", c.NotInEffect.First().ToString());
+    }
 }
