@@ -14,6 +14,9 @@ public sealed partial class ConfigParser
 
     private static readonly string[] NtsOptions = ["enable", "disable", "cert", "key", "ca", "cookie", "mintls", "maxtls", "tlsciphersuites", "tlsecdhcurves", "aead", "nocerttimecheck"];
 
+    /// <summary>The first option of the NTS server's (cert, key, cookie, ntpserver, rotate), for the warning when <c>nts enable</c> never comes.</summary>
+    private (string File, ConfigToken At)? _ntsServerOption;
+
     /// <summary><c>nts [enable|disable] [cert F] [key F] [ca L] [cookie L] [mintls V] [maxtls V] [tlsciphersuites S] [tlsecdhcurves S] [aead NAME] [nocerttimecheck N]</c>.</summary>
     private void ParseNts(LineReader line)
     {
@@ -21,6 +24,11 @@ public sealed partial class ConfigParser
         while (line.Next() is ConfigToken option)
         {
             string word = option.Text.ToLowerInvariant();
+            if (word is "cert" or "key" or "cookie" or "ntpserver" or "rotate")
+            {
+                _ntsServerOption ??= (line.File, option);
+            }
+
             switch (word)
             {
                 case "enable":
@@ -109,6 +117,12 @@ public sealed partial class ConfigParser
     private void CheckNts()
     {
         NtsConfig nts = _config.Nts;
+        if (!nts.Enabled && _ntsServerOption is (string file, ConfigToken at))
+        {
+            _config.Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, file, at.Line, at.Column,
+                $"'nts {at.Text.ToLowerInvariant()}' is read and checked but not in effect: it configures the NTS server, which runs only with 'nts enable'") { NotInEffect = true });
+        }
+
         CheckNtsFleet();
         if (nts.Enabled && (nts.Certificate is null || nts.Key is null) && !nts.ServesNtpOnly)
         {

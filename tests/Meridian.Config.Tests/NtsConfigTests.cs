@@ -148,4 +148,22 @@ public sealed class NtsConfigTests
         Assert.Equal(["ask", "require", "expire", "cert"], c.NotInEffect.Select(d => d.ToString().Split('\'')[1]));
         Assert.Equal("ntp.conf:1:22: warning: 'ask' is read and checked but not in effect: NTS-KE is not asked for a particular NTP server (RFC 8915 §4.1.7 in the request); the server's choice is used", c.NotInEffect.First().ToString());
     }
+
+    [Theory]
+    [InlineData("nts cookie /var/lib/ntp/nts-keys", "ntp.conf:1:5: warning: 'nts cookie' is read and checked but not in effect: it configures the NTS server, which runs only with 'nts enable'")]
+    [InlineData("nts ca /etc/ssl/certs rotate 3600 ntpserver 192.0.2.1", "ntp.conf:1:23: warning: 'nts rotate' is read and checked but not in effect: it configures the NTS server, which runs only with 'nts enable'")]
+    [InlineData("nts cert /c.pem\nnts key /k.pem\nnts enable\nnts disable", "ntp.conf:1:5: warning: 'nts cert' is read and checked but not in effect: it configures the NTS server, which runs only with 'nts enable'")]
+    public void The_NTS_servers_options_without_nts_enable_are_said_to_be_not_in_effect(string text, string expected)
+    {
+        NtpConfiguration c = ConfigParser.Parse(text, "ntp.conf");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal(expected, Assert.Single(c.NotInEffect).ToString());
+    }
+
+    [Fact]
+    public void The_NTS_servers_options_with_nts_enable_draw_no_warning()
+    {
+        NtpConfiguration c = ConfigParser.Parse("nts cert /c.pem key /k.pem cookie /n rotate 3600 ntpserver 192.0.2.1\nnts enable\n", "ntp.conf");
+        Assert.Empty(c.Diagnostics);
+    }
 }

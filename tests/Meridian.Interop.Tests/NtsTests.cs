@@ -22,13 +22,7 @@ public sealed class NtsTests
         using var pki = new NtsKeCertificates();
         using var ns = new NetworkNamespace();
         ns.Hosts("127.0.0.1 localhost ntp.test\n");
-        Daemon ours = Broadcasting.StartOurs(ns, $"""
-            server 127.127.1.0 minpoll 4
-            fudge 127.127.1.0 stratum 10
-            nts cert {pki.CertFile("ec")}
-            nts key {pki.KeyFile("ec")}
-            nts enable
-            """);
+        Daemon ours = StartOurNtsServer(ns, pki);
         Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(ns).Contains("NTS-KE: serving TLS 1.3", StringComparison.Ordinal), Short), Broadcasting.Log(ns) + ours.Output);
 
         // chronyc's authdata is a privileged command: it is asked over chronyd's Unix socket.
@@ -78,13 +72,7 @@ public sealed class NtsTests
         using var upstream = new NetworkNamespace();
         using var downstream = new NetworkNamespace();
         upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
-        Daemon ours = Broadcasting.StartOurs(upstream, $"""
-            server 127.127.1.0 minpoll 4
-            fudge 127.127.1.0 stratum 10
-            nts cert {pki.CertFile("rsa")}
-            nts key {pki.KeyFile("rsa")}
-            nts enable
-            """);
+        Daemon ours = StartOurNtsServer(upstream, pki, "rsa");
         downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
         Daemon ntpsec = StartNtpsecNtsClient(downstream, pki);
 
@@ -150,13 +138,7 @@ public sealed class NtsTests
         using var untrusting = new NetworkNamespace();
         upstream.LinkTo(named, "198.18.0.1", "198.18.0.2");
         upstream.LinkTo(untrusting, "198.18.1.1", "198.18.1.2");
-        Daemon server = Broadcasting.StartOurs(upstream, $"""
-            server 127.127.1.0 minpoll 4
-            fudge 127.127.1.0 stratum 10
-            nts cert {pki.CertFile("ec")}
-            nts key {pki.KeyFile("ec")}
-            nts enable
-            """);
+        Daemon server = StartOurNtsServer(upstream, pki);
         // The certificate names ntp.test: asked for as other.test, it is refused even with the right CA.
         named.Hosts("127.0.0.1 localhost\n198.18.0.1 other.test\n");
         Daemon a = Broadcasting.StartOurs(named, $"server other.test iburst nts minpoll 4\nnts ca {pki.CaFile}\n");
@@ -197,11 +179,11 @@ public sealed class NtsTests
         """));
 
     /// <summary>Our NTS server with the test certificate for ntp.test, upstream at 198.18.0.1.</summary>
-    private static Daemon StartOurNtsServer(NetworkNamespace upstream, NtsKeCertificates pki) => Broadcasting.StartOurs(upstream, $"""
+    private static Daemon StartOurNtsServer(NetworkNamespace ns, NtsKeCertificates pki, string certificate = "ec") => Broadcasting.StartOurs(ns, $"""
         server 127.127.1.0 minpoll 4
         fudge 127.127.1.0 stratum 10
-        nts cert {pki.CertFile("ec")}
-        nts key {pki.KeyFile("ec")}
+        nts cert {pki.CertFile(certificate)}
+        nts key {pki.KeyFile(certificate)}
         nts enable
         """);
 
@@ -318,13 +300,7 @@ public sealed class NtsTests
         using var lenient = new NetworkNamespace();
         upstream.LinkTo(strict, "198.18.0.1", "198.18.0.2");
         upstream.LinkTo(lenient, "198.18.1.1", "198.18.1.2");
-        Daemon server = Broadcasting.StartOurs(upstream, $"""
-            server 127.127.1.0 minpoll 4
-            fudge 127.127.1.0 stratum 10
-            nts cert {pki.CertFile("expired")}
-            nts key {pki.KeyFile("expired")}
-            nts enable
-            """);
+        Daemon server = StartOurNtsServer(upstream, pki, "expired");
         strict.Hosts("127.0.0.1 localhost\n198.18.0.1 ntp.test\n");
         Daemon a = Broadcasting.StartOurs(strict, $"server ntp.test iburst nts minpoll 4\nnts ca {pki.CaFile}\n");
         // A machine without a battery-backed clock: the dates are not checked until the clock has been updated 3 times.
@@ -359,13 +335,7 @@ public sealed class NtsTests
         using var upstream = new NetworkNamespace();
         using var downstream = new NetworkNamespace();
         upstream.LinkTo(downstream, "198.18.0.1", "198.18.0.2");
-        Daemon server = Broadcasting.StartOurs(upstream, $"""
-            server 127.127.1.0 minpoll 4
-            fudge 127.127.1.0 stratum 10
-            nts cert {pki.CertFile("ec")}
-            nts key {pki.KeyFile("ec")}
-            nts enable
-            """);
+        Daemon server = StartOurNtsServer(upstream, pki);
         // The certificate names ntp.test; the client asks for other.test, which its check would refuse.
         downstream.Hosts("127.0.0.1 localhost\n198.18.0.1 other.test\n");
         string config = $"server other.test iburst nts noval minpoll 4 maxpoll 4\nnts ca {pki.CaFile}\n";
@@ -474,13 +444,7 @@ public sealed class NtsTests
     {
         var ns = new NetworkNamespace();
         ns.Hosts("127.0.0.1 localhost ntp.test\n");
-        server = Broadcasting.StartOurs(ns, $"""
-            server 127.127.1.0 minpoll 4
-            fudge 127.127.1.0 stratum 10
-            nts cert {pki.CertFile("ec")}
-            nts key {pki.KeyFile("ec")}
-            nts enable
-            """);
+        server = StartOurNtsServer(ns, pki);
         Assert.True(NetworkNamespace.Await(() => Broadcasting.Log(ns).Contains("NTS-KE: serving TLS 1.3", StringComparison.Ordinal), Short), Broadcasting.Log(ns) + server.Output);
         return ns;
     }
